@@ -1,0 +1,224 @@
+package verifiers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Rhymond/go-money"
+	"github.com/shopspring/decimal"
+)
+
+// Schema is the value of every event's "schema" member.
+const Schema = "paynotify.v1"
+
+// Status is the provider-neutral payment status.
+type Status string
+
+// The statuses of paynotify.v1.
+const (
+	StatusPending    Status = "pending"
+	StatusAuthorized Status = "authorized"
+	StatusSucceeded  Status = "succeeded"
+	StatusFailed     Status = "failed"
+	StatusCancelled  Status = "cancelled"
+	StatusRefunded   Status = "refunded"
+	StatusExpired    Status = "expired"
+	StatusUnknown    Status = "unknown"
+)
+
+// Event is one normalized notification, the paynotify.v1 schema. Optional
+// members are omitted when empty.
+type Event struct {
+	Schema         string          `json:"schema"`
+	ID             string          `json:"id"`
+	Provider       string          `json:"provider"`
+	Status         Status          `json:"status"`
+	ProviderStatus string          `json:"provider_status,omitempty"`
+	OrderID        string          `json:"order_id,omitempty"`
+	TransactionID  string          `json:"transaction_id,omitempty"`
+	MerchantID     string          `json:"merchant_id,omitempty"`
+	Amount         string          `json:"amount,omitempty"`
+	AmountMinor    *int64          `json:"amount_minor,omitempty"`
+	Currency       string          `json:"currency,omitempty"`
+	OccurredAt     time.Time       `json:"occurred_at,omitzero"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Reason         string          `json:"reason,omitempty"`
+	ResponseCode   string          `json:"response_code,omitempty"`
+	PaymentMethod  string          `json:"payment_method,omitempty"`
+	Customer       *Customer       `json:"customer,omitempty"`
+	SourceIP       string          `json:"source_ip,omitempty"`
+	Raw            json.RawMessage `json:"raw"`
+}
+
+// Customer is who paid, as far as the provider tells.
+type Customer struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	IP    string `json:"ip,omitempty"`
+}
+
+// newCustomer returns nil when the provider told nothing about the customer,
+// so that the member is omitted.
+func newCustomer(name, email, phone, ip string) *Customer {
+	c := Customer{Name: strings.TrimSpace(name), Email: email, Phone: phone, IP: ip}
+	if c == (Customer{}) {
+		return nil
+	}
+	return &c
+}
+
+// newEvent fills the members every provider sets the same way.
+func newEvent(provider string, r *Request) Event {
+	e := Event{Schema: Schema, Provider: provider, ReceivedAt: r.ReceivedAt.UTC()}
+	if r.ClientIP.IsValid() {
+		e.SourceIP = r.ClientIP.Unmap().String()
+	}
+	return e
+}
+
+// eventID derives a stable id from the fields that identify one payment
+// event. Retry counters must not be among them, or every retry would look
+// like a new event. The parts are length-prefixed so that no two different
+// lists hash alike.
+func eventID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return "pn_" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// amountUnit says whether an amount is sent in major units (12.50) or in the
+// currency's minor units (1250).
+type amountUnit int
+
+const (
+	major amountUnit = iota
+	minor
+)
+
+// numericCurrencies memoizes go-money's numeric lookups, which scan its whole
+// table on every call.
+var numericCurrencies sync.Map // "344" -> *money.Currency
+
+// lookupCurrency resolves an ISO 4217 alpha ("hkd", "HKD") or numeric ("344")
+// code. It returns nil for a code it does not know.
+func lookupCurrency(code string) *money.Currency {
+	if len(code) != 3 {
+		return nil
+	}
+	if !isDigits(code) {
+		return money.GetCurrency(code)
+	}
+	if c, ok := numericCurrencies.Load(code); ok {
+		return c.(*money.Currency)
+	}
+	c := money.GetCurrencyByNumericCode(code)
+	if c != nil {
+		numericCurrencies.Store(code, c)
+	}
+	return c
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// setAmount fills currency, amount and amount_minor from an amount as the
+// provider wrote it. The amount must be a plain decimal number (no exponent,
+// no thousands separator). An unknown currency leaves all three members out
+// (raw keeps what was sent). A major amount with more decimals than the
+// currency has keeps its own digits and leaves amount_minor out rather than
+// rounding money; a minor amount must be a whole number.
+func setAmount(e *Event, value, currencyCode string, unit amountUnit) error {
+	if value == "" {
+		return nil
+	}
+	d, err := parseDecimal(value)
+	if err != nil {
+		return fmt.Errorf("%w: amount %q is not a decimal number", ErrMalformed, value)
+	}
+	cur := lookupCurrency(currencyCode)
+	if cur == nil {
+		if unit == major {
+			e.Amount = value // already checked to be a plain decimal
+		}
+		return nil
+	}
+	e.Currency = cur.Code
+	exp := int32(cur.Fraction)
+	if unit == minor {
+		if !d.IsInteger() {
+			return fmt.Errorf("%w: minor-unit amount %q is not a whole number", ErrMalformed, value)
+		}
+		d = d.Shift(-exp)
+	}
+	e.Amount = d.String()
+	minorUnits := d.Shift(exp)
+	if !minorUnits.IsInteger() {
+		return nil
+	}
+	if !minorUnits.BigInt().IsInt64() {
+		return fmt.Errorf("%w: amount %q is out of range", ErrMalformed, value)
+	}
+	n := minorUnits.IntPart()
+	e.AmountMinor = &n
+	e.Amount = d.StringFixed(exp)
+	return nil
+}
+
+// parseDecimal accepts an optional sign, digits and an optional fraction:
+// what payment amounts look like. decimal.NewFromString alone would also take
+// exponents ("1e9"), which no provider sends and which could inflate numbers.
+func parseDecimal(s string) (decimal.Decimal, error) {
+	digits := strings.TrimPrefix(s, "-")
+	intPart, frac, hasDot := strings.Cut(digits, ".")
+	if intPart == "" || (hasDot && frac == "") || len(digits) > 40 {
+		return decimal.Decimal{}, fmt.Errorf("not a decimal")
+	}
+	if !isDigits(intPart) || (hasDot && !isDigits(frac)) {
+		return decimal.Decimal{}, fmt.Errorf("not a decimal")
+	}
+	return decimal.NewFromString(s)
+}
+
+// parseTime reads a provider timestamp in one of the layouts providers use.
+// A layout without a zone is read as UTC. It returns the zero time (the
+// member is then omitted) when the text matches none of them.
+func parseTime(s string, layouts ...string) time.Time {
+	for _, layout := range layouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// maskPAN keeps the last four digits of a card number and masks every other
+// digit, so that a full card number never reaches the app or a log.
+func maskPAN(s string) string {
+	b := []byte(s)
+	keep := 4
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < '0' || b[i] > '9' {
+			continue
+		}
+		if keep > 0 {
+			keep--
+			continue
+		}
+		b[i] = '*'
+	}
+	return string(b)
+}

@@ -1,0 +1,256 @@
+package verifiers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Octo3 verifies the asynchronous notifications of the Octo3 e-Commerce
+// Payment Service and of The DAO, which runs on the same platform (seeds 000
+// and 001): a form POST whose secure_hash field signs every other field.
+type Octo3 struct {
+	provider     string
+	secrets      [][]byte
+	newHash      func() hash.Hash
+	unit         amountUnit
+	signatureOff bool
+}
+
+var octo3Options = []string{"algorithm", "amount_unit", "signature"}
+
+// The fields.
+const (
+	octo3Hash     = "secure_hash"
+	octo3CardNum  = "card_num"
+	octo3DRCount  = "dr_count" // delivery attempt counter: never part of the event id
+	octo3FormType = "application/x-www-form-urlencoded"
+)
+
+// octo3Mandatory are the fields marked M in The DAO's field list.
+var octo3Mandatory = []string{
+	"version", "action", "merch_order_id", "merch_id", "term_id",
+	"currency", "txn_time", "txn_status", "txn_response_code", octo3DRCount,
+}
+
+// octo3TimeLayouts are the txn_time formats seen on the platform's
+// integrations; a time in none of them is left out of occurred_at.
+var octo3TimeLayouts = []string{
+	"20060102150405",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05",
+	"2006/01/02 15:04:05",
+	"2006-01-02T15:04:05Z07:00",
+}
+
+func newOcto3(name string, c Config) (Verifier, error) {
+	v := &Octo3{provider: name, newHash: sha1.New, signatureOff: c.SignatureOff}
+	switch c.Algorithm {
+	case "", "hmac-sha1":
+	case "hmac-sha256":
+		v.newHash = sha256.New
+	default:
+		return nil, &OptionError{Option: "algorithm", Msg: fmt.Sprintf("%q is not hmac-sha1 or hmac-sha256", c.Algorithm)}
+	}
+	switch c.AmountUnit {
+	case "", "major":
+	case "minor":
+		v.unit = minor
+	default:
+		return nil, &OptionError{Option: "amount_unit", Msg: fmt.Sprintf("%q is not major or minor", c.AmountUnit)}
+	}
+	switch {
+	case c.SignatureOff && len(c.Secrets) > 0:
+		return nil, &OptionError{Option: "signature", Msg: "off and a secret together: remove one of them"}
+	case !c.SignatureOff && len(c.Secrets) == 0:
+		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q", name)}
+	}
+	for _, s := range c.Secrets {
+		v.secrets = append(v.secrets, []byte(s))
+	}
+	return v, nil
+}
+
+// Provider implements Verifier.
+func (v *Octo3) Provider() string { return v.provider }
+
+// Methods implements Verifier: the platform only POSTs.
+func (v *Octo3) Methods() []string { return []string{http.MethodPost} }
+
+// ACK implements Verifier: the platform retries until it reads the plain text "ACK".
+func (v *Octo3) ACK() ACK {
+	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "ACK"}
+}
+
+// Verify implements Verifier.
+func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	fields, err := parseForm(r.Header.Get("Content-Type"), r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if !v.signatureOff {
+		if err := v.checkSignature(fields); err != nil {
+			return nil, err
+		}
+	}
+	e, err := v.normalize(fields, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// checkSignature: secure_hash is the hex HMAC, keyed by the secret, of the
+// values of every other non-empty field, concatenated with no separator, in
+// the order of the fields' lower-cased names.
+func (v *Octo3) checkSignature(fields map[string]string) error {
+	given := fields[octo3Hash]
+	if given == "" {
+		return fmt.Errorf("%w: no %s field", ErrSignature, octo3Hash)
+	}
+	mac, err := hex.DecodeString(given) // either hex case
+	if err != nil || len(mac) != v.newHash().Size() {
+		return fmt.Errorf("%w: %s is not a hex digest of the configured algorithm", ErrSignature, octo3Hash)
+	}
+	signed := octo3StringToSign(fields)
+	for _, secret := range v.secrets {
+		h := hmac.New(v.newHash, secret)
+		h.Write(signed)
+		if hmac.Equal(h.Sum(nil), mac) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, octo3Hash, len(v.secrets))
+}
+
+func octo3StringToSign(fields map[string]string) []byte {
+	names := make([]string, 0, len(fields))
+	size := 0
+	for name, value := range fields {
+		if name == octo3Hash || value == "" {
+			continue
+		}
+		names = append(names, name)
+		size += len(value)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	signed := make([]byte, 0, size)
+	for _, name := range names {
+		signed = append(signed, fields[name]...)
+	}
+	return signed
+}
+
+// octo3Statuses maps txn_status; anything else is StatusUnknown.
+var octo3Statuses = map[string]Status{
+	"ACCEPTED":  StatusSucceeded,
+	"FAILED":    StatusFailed,
+	"REJECTED":  StatusFailed,
+	"DECLINED":  StatusFailed,
+	"ERROR":     StatusFailed,
+	"VOIDED":    StatusCancelled,
+	"CANCELLED": StatusCancelled,
+}
+
+func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
+	for _, name := range octo3Mandatory {
+		if f[name] == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+		}
+	}
+	e := newEvent(v.provider, r)
+	e.ProviderStatus = f["txn_status"]
+	e.Status = octo3Statuses[strings.ToUpper(e.ProviderStatus)]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	e.OrderID = f["merch_order_id"]
+	e.TransactionID = f["txn_no"]
+	e.MerchantID = f["merch_id"]
+	e.ResponseCode = f["txn_response_code"]
+	e.Reason = f["txn_message"]
+	e.PaymentMethod = f["pay_type"]
+	e.OccurredAt = parseTime(f["txn_time"], octo3TimeLayouts...)
+	e.Customer = newCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
+		f["bill_to_email_address"], "", f["customer_ip_address"])
+
+	amount := f["captured_amount"]
+	if amount == "" {
+		amount = f["authorized_amount"]
+	}
+	if amount == "" {
+		amount = f["original_amount"]
+	}
+	if err := setAmount(&e, amount, f["currency"], v.unit); err != nil {
+		return Event{}, err
+	}
+
+	// The id names one payment event and stays the same on every retry:
+	// dr_count, the attempt counter, is left out. The action is in, so that
+	// a refund of an order is not mistaken for a retry of its payment.
+	transaction := f["txn_no"]
+	if transaction == "" {
+		transaction = f["merch_txn_id"]
+	}
+	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus)
+
+	raw := make(map[string]string, len(f))
+	for name, value := range f {
+		raw[name] = value
+	}
+	if pan, ok := raw[octo3CardNum]; ok {
+		raw[octo3CardNum] = maskPAN(pan)
+	}
+	var err error
+	if e.Raw, err = json.Marshal(raw); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}
+
+// parseForm parses an application/x-www-form-urlencoded body strictly: a
+// field given twice, a field without a name, bad escapes or invalid UTF-8 are
+// refused, because the provider's signer and the merchant's app could read
+// such a body differently from this verifier.
+func parseForm(contentType string, body []byte) (map[string]string, error) {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != octo3FormType {
+		return nil, fmt.Errorf("%w: content type %q, want %s", ErrMalformed, contentType, octo3FormType)
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: form body: %v", ErrMalformed, err)
+	}
+	fields := make(map[string]string, len(values))
+	for name, vals := range values {
+		switch {
+		case name == "":
+			return nil, fmt.Errorf("%w: form field without a name", ErrMalformed)
+		case len(vals) > 1:
+			return nil, fmt.Errorf("%w: form field %q given %d times", ErrMalformed, name, len(vals))
+		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
+			return nil, fmt.Errorf("%w: form field %q is not valid UTF-8", ErrMalformed, name)
+		}
+		fields[name] = vals[0]
+	}
+	return fields, nil
+}

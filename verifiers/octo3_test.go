@@ -1,0 +1,152 @@
+package verifiers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	octo3Secret    = "octo3-test-secret"
+	octo3OldSecret = "octo3-old-secret"
+)
+
+var octo3Config = Config{Secrets: []string{octo3Secret, octo3OldSecret}}
+
+func TestOcto3Golden(t *testing.T) {
+	cases := []struct {
+		file     string
+		provider string
+		config   Config
+	}{
+		{"accepted", "octo3", octo3Config},
+		{"accepted_retry", "octo3", octo3Config},
+		{"accepted_upper_hex", "octo3", octo3Config},
+		{"accepted_old_secret", "octo3", octo3Config},
+		{"declined", "octo3", octo3Config},
+		{"voided", "octo3", octo3Config},
+		{"unknown_status", "octo3", octo3Config},
+		{"refund", "octo3", octo3Config},
+		{"sha256", "octo3", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}},
+		{"minor_numeric_currency", "octo3", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}},
+		{"jpy", "octo3", octo3Config},
+		{"kwd", "octo3", octo3Config},
+		{"unknown_currency", "octo3", octo3Config},
+		{"extra_decimals", "octo3", octo3Config},
+		{"no_optional", "octo3", octo3Config},
+		{"thedao", "thedao", octo3Config},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			dir := "octo3"
+			if tc.provider == "thedao" {
+				dir = "thedao"
+			}
+			name := filepath.Join(dir, tc.file)
+			e := verifyGolden(t, mustNew(t, tc.provider, tc.config), name)
+			checkGolden(t, name, []Event{e})
+		})
+	}
+}
+
+func TestOcto3Rejects(t *testing.T) {
+	cases := []struct {
+		file   string
+		config Config
+		want   error
+		reason string
+	}{
+		{"tampered_amount", octo3Config, ErrSignature, "matches none of the 2 configured secrets"},
+		{"wrong_secret", octo3Config, ErrSignature, "matches none"},
+		{"unsigned", octo3Config, ErrSignature, "no secure_hash field"},
+		{"bad_hex", octo3Config, ErrSignature, "not a hex digest"},
+		{"short_hash", octo3Config, ErrSignature, "not a hex digest"},
+		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex digest"},
+		{"sha256", octo3Config, ErrSignature, "not a hex digest"},
+		{"missing_mandatory", octo3Config, ErrMalformed, "mandatory field txn_status is missing"},
+		{"bad_amount", octo3Config, ErrMalformed, `amount "12,50" is not a decimal number`},
+		{"exponent_amount", octo3Config, ErrMalformed, `amount "1e9" is not a decimal number`},
+		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
+		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
+		{"json_content_type", octo3Config, ErrMalformed, "content type"},
+		{"get_method", octo3Config, ErrMethod, "GET"},
+		{"accepted", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}, ErrMalformed, "not a whole number"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			v := mustNew(t, "octo3", tc.config)
+			events, err := v.Verify(context.Background(), goldenRequest(t, filepath.Join("octo3", tc.file)))
+			require.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), tc.reason)
+			assert.Empty(t, events)
+			for _, s := range tc.config.Secrets {
+				assert.NotContains(t, err.Error(), s, "a secret in an error message")
+			}
+		})
+	}
+}
+
+func TestOcto3EventIdentity(t *testing.T) {
+	v := mustNew(t, "octo3", octo3Config)
+	first := verifyGolden(t, v, "octo3/accepted")
+	retry := verifyGolden(t, v, "octo3/accepted_retry")
+	assert.Equal(t, first.ID, retry.ID, "a retry (dr_count 2) must carry the id of the first delivery")
+
+	for _, other := range []string{"octo3/declined", "octo3/refund", "octo3/voided"} {
+		assert.NotEqual(t, first.ID, verifyGolden(t, v, other).ID, "%s is another event than the payment", other)
+	}
+	dao := verifyGolden(t, mustNew(t, "thedao", octo3Config), "thedao/thedao")
+	assert.NotEqual(t, first.ID, dao.ID, "the same fields from another provider are another event")
+}
+
+func TestOcto3NeverShowsTheCardNumber(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/octo3/accepted.http")
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "4111111111111111")
+
+	e := verifyGolden(t, mustNew(t, "octo3", octo3Config), "octo3/accepted")
+	assert.NotContains(t, string(e.Raw), "4111111111111111")
+	assert.Contains(t, string(e.Raw), `"card_num":"************1111"`)
+}
+
+func TestOcto3SignatureOff(t *testing.T) {
+	v := mustNew(t, "octo3", Config{SignatureOff: true})
+	e := verifyGolden(t, v, "octo3/unsigned")
+	assert.Equal(t, StatusSucceeded, e.Status)
+	// Without a signature the fields still have to be complete.
+	_, err := v.Verify(context.Background(), goldenRequest(t, "octo3/missing_mandatory"))
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestNewRefusesMisconfiguration(t *testing.T) {
+	cases := []struct {
+		provider string
+		config   Config
+		option   string
+		msg      string
+	}{
+		{"paypal", octo3Config, "provider", `unknown provider "paypal"`},
+		{"octo3", Config{}, "secret", "required"},
+		{"octo3", Config{Secrets: []string{""}}, "secret", "empty secret"},
+		{"octo3", Config{Secrets: []string{"s"}, Algorithm: "md5"}, "algorithm", `"md5"`},
+		{"octo3", Config{Secrets: []string{"s"}, AmountUnit: "cents"}, "amount_unit", `"cents"`},
+		{"octo3", Config{Secrets: []string{"s"}, SignatureOff: true}, "signature", "off and a secret"},
+		{"octo3", Config{Secrets: []string{"s"}, Authorization: "x"}, "authorization", `does not apply to provider "octo3"`},
+		{"thedao", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "thedao"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.option, func(t *testing.T) {
+			_, err := New(tc.provider, tc.config)
+			var oe *OptionError
+			require.ErrorAs(t, err, &oe)
+			assert.Equal(t, tc.option, oe.Option)
+			assert.Contains(t, oe.Msg, tc.msg)
+			assert.True(t, strings.HasPrefix(err.Error(), tc.option+": "))
+		})
+	}
+}
