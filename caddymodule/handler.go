@@ -1,0 +1,516 @@
+// Package caddymodule is the Caddy glue of paynotify: configuration,
+// provisioning and the request flow. Verification and normalization live in
+// package verifiers.
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/paynotify/paynotify/verifiers"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the optional settings.
+const (
+	DefaultMaxBody     = 64 << 10
+	DefaultDedupWindow = 168 * time.Hour
+)
+
+// Handler verifies payment notifications from one provider, forwards those
+// that are authentic to the next handler (normally reverse_proxy to the
+// merchant's app), and answers the provider with its own acknowledgement only
+// when the app accepted the notification. Anything else gets an error status
+// without the acknowledgement, so that the provider retries.
+type Handler struct {
+	// Provider names the notification scheme: octo3 or thedao.
+	Provider string `json:"provider"`
+
+	// Secrets are the shared secrets the provider signs with. Each one is
+	// tried, so that a secret can be rotated without downtime. {env.*} and
+	// {file.*} placeholders are resolved when the config is loaded.
+	Secrets []string `json:"secrets,omitempty"`
+
+	// AllowIP lists the IP addresses and CIDR ranges notifications may come
+	// from, as Caddy resolves the client IP (honouring the server's
+	// trusted_proxies). Empty allows any source, and a warning is logged.
+	AllowIP []string `json:"allow_ip,omitempty"`
+
+	// Forward is what the next handler receives: "normalized" (default), a
+	// POST of the paynotify.v1 event as JSON without the query string, or
+	// "original", the request as the provider sent it.
+	Forward string `json:"forward,omitempty"`
+
+	// MaxBody is the largest request body accepted, in bytes. Default 64 KiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Dedup is how long a delivered event is remembered so that a retry of
+	// it is acknowledged without reaching the app again: a duration such as
+	// "168h" (the default) or "off". Not enforced yet: see the README.
+	Dedup string `json:"dedup,omitempty"`
+
+	// Store is where dedup records are kept. Default: a bolt file under
+	// Caddy's data directory. Not used yet: see the README.
+	Store *Store `json:"store,omitempty"`
+
+	// ACK replaces the body of the provider's acknowledgement.
+	ACK string `json:"ack,omitempty"`
+
+	// UpstreamSecret ("whsec_…") signs forwarded requests with Standard
+	// Webhooks headers. Not implemented yet: a config that sets it is refused.
+	UpstreamSecret string `json:"upstream_secret,omitempty"`
+
+	// Algorithm is the octo3/thedao HMAC: "hmac-sha1" (default) or "hmac-sha256".
+	Algorithm string `json:"algorithm,omitempty"`
+
+	// AmountUnit says whether octo3/thedao amounts are in "major" (default)
+	// or "minor" units of the currency.
+	AmountUnit string `json:"amount_unit,omitempty"`
+
+	// SignatureOff accepts octo3/thedao notifications that carry no
+	// secure_hash. It is refused unless AllowIP is set.
+	SignatureOff bool `json:"signature_off,omitempty"`
+
+	// Authorization is the value Checkout.com's Authorization header must equal.
+	Authorization string `json:"authorization,omitempty"`
+
+	// Key is the value the OC-Key header must equal (octopus).
+	Key string `json:"key,omitempty"`
+
+	verifier verifiers.Verifier
+	allow    []netip.Prefix
+	logger   *zap.Logger
+}
+
+// Store selects the dedup store.
+type Store struct {
+	// Type is "bolt" or "redis".
+	Type string `json:"type"`
+	// Path is the bolt file. Default: paynotify.db under Caddy's data directory.
+	Path string `json:"path,omitempty"`
+	// URL is the Redis URL, redis://[user:password@]host:port/db (rediss:// for TLS).
+	URL string `json:"url,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.paynotify",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves the secrets and checks every option; a misconfiguration
+// fails here with a message that names the option.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	secrets := make([]string, len(h.Secrets))
+	for i, s := range h.Secrets {
+		secrets[i] = repl.ReplaceKnown(s, "")
+	}
+
+	for _, expr := range h.AllowIP {
+		prefix, err := caddyhttp.CIDRExpressionToPrefix(expr)
+		if err != nil {
+			return fmt.Errorf("paynotify: allow_ip: %v", err)
+		}
+		h.allow = append(h.allow, prefix.Masked())
+	}
+	if h.SignatureOff && len(h.allow) == 0 {
+		return errors.New("paynotify: signature: off is refused unless allow_ip restricts the sources")
+	}
+
+	v, err := verifiers.New(h.Provider, verifiers.Config{
+		Secrets:       secrets,
+		Algorithm:     h.Algorithm,
+		AmountUnit:    h.AmountUnit,
+		SignatureOff:  h.SignatureOff,
+		Authorization: repl.ReplaceKnown(h.Authorization, ""),
+		Key:           repl.ReplaceKnown(h.Key, ""),
+	})
+	if err != nil {
+		return fmt.Errorf("paynotify: %w", err)
+	}
+	h.verifier = v
+
+	switch h.Forward {
+	case "":
+		h.Forward = "normalized"
+	case "normalized", "original":
+	default:
+		return fmt.Errorf("paynotify: forward: %q is not normalized or original", h.Forward)
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.MaxBody < 0 {
+		return fmt.Errorf("paynotify: max_body: %d is negative", h.MaxBody)
+	}
+	if _, err := parseDedup(h.Dedup); err != nil {
+		return fmt.Errorf("paynotify: dedup: %v", err)
+	}
+	if err := h.Store.validate(); err != nil {
+		return fmt.Errorf("paynotify: store: %v", err)
+	}
+	if h.UpstreamSecret != "" {
+		return errors.New("paynotify: upstream_secret: signed forwarding is not implemented in this version yet")
+	}
+
+	if len(h.allow) == 0 {
+		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address",
+			zap.String("provider", h.Provider))
+	}
+	if h.Dedup != "off" {
+		h.logger.Warn("dedup is not implemented in this version yet: a retried notification reaches the app again",
+			zap.String("provider", h.Provider))
+	}
+	return nil
+}
+
+// parseDedup reads the dedup option: "off" (0), a duration, or empty for the default.
+func parseDedup(s string) (time.Duration, error) {
+	switch s {
+	case "":
+		return DefaultDedupWindow, nil
+	case "off":
+		return 0, nil
+	}
+	d, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration or off", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive (or off)", s)
+	}
+	return d, nil
+}
+
+func (s *Store) validate() error {
+	if s == nil {
+		return nil
+	}
+	switch s.Type {
+	case "bolt":
+		if s.URL != "" {
+			return errors.New("bolt takes a path, not a url")
+		}
+	case "redis":
+		if s.Path != "" {
+			return errors.New("redis takes a url, not a path")
+		}
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return errors.New("redis needs a url such as redis://127.0.0.1:6379/0 (rediss:// for TLS)")
+		}
+	default:
+		return fmt.Errorf("%q is not bolt or redis", s.Type)
+	}
+	return nil
+}
+
+// The outcomes of a notification, as logs and placeholders name them.
+const (
+	outcomeDelivered        = "delivered"
+	outcomeUpstreamFailed   = "upstream_failed"
+	outcomeInvalidSignature = "invalid_signature"
+	outcomeForbiddenSource  = "forbidden_source"
+	outcomeMalformed        = "malformed"
+	outcomeTooLarge         = "too_large"
+	outcomeBadMethod        = "bad_method"
+)
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	n := &notification{h: h, r: r, start: time.Now()}
+	n.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	n.set("paynotify.provider", h.Provider)
+
+	// Like Caddy's client_ip matcher: the client IP is not trustworthy
+	// before the TLS handshake is complete (0-RTT).
+	if r.TLS != nil && !r.TLS.HandshakeComplete {
+		return caddyhttp.Error(http.StatusTooEarly, errors.New("paynotify: TLS handshake not complete"))
+	}
+	n.clientIP = clientIP(r)
+	if !h.sourceAllowed(n.clientIP) {
+		return n.reject(http.StatusForbidden, outcomeForbiddenSource, fmt.Errorf("source %s is not in allow_ip", n.clientIP))
+	}
+	if methods := h.verifier.Methods(); !slices.Contains(methods, r.Method) {
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		return n.reject(http.StatusMethodNotAllowed, outcomeBadMethod, fmt.Errorf("method %s", r.Method))
+	}
+	if r.ContentLength > h.MaxBody {
+		return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge,
+			fmt.Errorf("body of %d bytes is over max_body %d", r.ContentLength, h.MaxBody))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Errorf("body is over max_body %d", h.MaxBody))
+		}
+		return n.reject(http.StatusBadRequest, outcomeMalformed, fmt.Errorf("reading body: %v", err))
+	}
+
+	events, err := h.verifier.Verify(r.Context(), &verifiers.Request{
+		Method:     r.Method,
+		Header:     r.Header,
+		RawQuery:   r.URL.RawQuery,
+		Body:       body,
+		ClientIP:   n.clientIP,
+		ReceivedAt: n.start,
+	})
+	if err != nil {
+		status, outcome := rejection(err)
+		return n.reject(status, outcome, err)
+	}
+	n.events = events
+	if len(events) > 0 {
+		e := events[0]
+		n.set("paynotify.event_id", e.ID)
+		n.set("paynotify.status", string(e.Status))
+		n.set("paynotify.order_id", e.OrderID)
+	}
+	stripPaynotifyHeaders(r.Header)
+
+	if err := h.deliver(n, r, body, next); err != nil {
+		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, err)
+	}
+	n.outcome(outcomeDelivered, nil)
+	h.writeACK(w)
+	return nil
+}
+
+// rejection maps a verifier error to the status the provider gets.
+func rejection(err error) (int, string) {
+	switch {
+	case errors.Is(err, verifiers.ErrMethod):
+		return http.StatusMethodNotAllowed, outcomeBadMethod
+	case errors.Is(err, verifiers.ErrSignature):
+		return http.StatusUnauthorized, outcomeInvalidSignature
+	case errors.Is(err, verifiers.ErrForbidden):
+		return http.StatusForbidden, outcomeInvalidSignature
+	default:
+		return http.StatusBadRequest, outcomeMalformed
+	}
+}
+
+// deliver forwards the notification: in normalized mode each event as its own
+// JSON POST, in original mode the request as received. Every forward must be
+// answered 2xx.
+func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next caddyhttp.Handler) error {
+	if h.Forward == "original" {
+		fr := forwardRequest(r, body, n.events...)
+		return h.forward(n, fr, next)
+	}
+	for i := range n.events {
+		e := &n.events[i]
+		event, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding event: %v", err)
+		}
+		fr := forwardRequest(r, event, *e)
+		fr.Method = http.MethodPost
+		fr.URL.RawQuery = ""
+		fr.RequestURI = fr.URL.RequestURI()
+		fr.Header.Set("Content-Type", "application/json")
+		for _, name := range []string{"Content-Encoding", "Content-Md5", "Digest", "Content-Digest"} {
+			fr.Header.Del(name)
+		}
+		if err := h.forward(n, fr, next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forwardRequest copies r with body as its body and the Paynotify-* headers
+// describing events.
+func forwardRequest(r *http.Request, body []byte, events ...verifiers.Event) *http.Request {
+	fr := r.Clone(r.Context())
+	fr.Body = io.NopCloser(bytes.NewReader(body))
+	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	fr.ContentLength = int64(len(body))
+	fr.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	fr.TransferEncoding = nil
+	ids, statuses := make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		ids[i], statuses[i] = e.ID, string(e.Status)
+	}
+	fr.Header.Set("Paynotify-Event-Id", strings.Join(ids, ", "))
+	fr.Header.Set("Paynotify-Provider", events[0].Provider)
+	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
+	return fr
+}
+
+// forward calls the next handler with a recorder that keeps all of its reply
+// from the provider, and fails unless the reply is 2xx.
+func (h *Handler) forward(n *notification, fr *http.Request, next caddyhttp.Handler) error {
+	rec := newUpstreamReply()
+	start := time.Now()
+	err := serveRecovered(next, rec, fr)
+	n.upstreamDuration += time.Since(start)
+	n.upstreamStatus = rec.status
+	switch {
+	case err != nil:
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.Err != nil {
+			err = he.Err // without Caddy's trace id and source line
+		}
+		return fmt.Errorf("upstream: %v", err)
+	case rec.status == 0:
+		return errors.New("the next handler wrote no response (is reverse_proxy configured after paynotify?)")
+	case rec.status < 200 || rec.status > 299:
+		return fmt.Errorf("upstream answered %d", rec.status)
+	}
+	return nil
+}
+
+// serveRecovered calls next, turning reverse_proxy's abort of a response cut
+// short (a panic with http.ErrAbortHandler) into an error, so that the
+// provider gets a 502 rather than a dropped connection.
+func serveRecovered(next caddyhttp.Handler, w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			err = errors.New("upstream response aborted")
+		}
+	}()
+	return next.ServeHTTP(w, r)
+}
+
+func (h *Handler) writeACK(w http.ResponseWriter) {
+	ack := h.verifier.ACK()
+	body := ack.Body
+	if h.ACK != "" {
+		body = h.ACK
+		ack.ContentType = "text/plain; charset=utf-8"
+	}
+	if ack.ContentType != "" {
+		w.Header().Set("Content-Type", ack.ContentType)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(ack.Status)
+	_, _ = io.WriteString(w, body)
+}
+
+func (h *Handler) sourceAllowed(ip netip.Addr) bool {
+	if len(h.allow) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, p := range h.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the client address as Caddy resolved it, which honours the
+// server's trusted_proxies.
+func clientIP(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if s == "" {
+		s, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	ip, _ := netip.ParseAddr(s)
+	return ip.WithZone("")
+}
+
+// stripPaynotifyHeaders removes every Paynotify-* header that came from
+// outside, including spellings with underscores, which some app servers
+// (CGI, PHP) read as the same variable.
+func stripPaynotifyHeaders(header http.Header) {
+	const prefix = "paynotify-"
+	for name := range header {
+		if len(name) >= len(prefix) && strings.EqualFold(strings.ReplaceAll(name[:len(prefix)], "_", "-"), prefix) {
+			delete(header, name)
+		}
+	}
+}
+
+// notification carries one request's state for logging and placeholders.
+type notification struct {
+	h                *Handler
+	r                *http.Request
+	repl             *caddy.Replacer
+	start            time.Time
+	clientIP         netip.Addr
+	events           []verifiers.Event
+	upstreamStatus   int
+	upstreamDuration time.Duration
+}
+
+func (n *notification) set(key, value string) {
+	if n.repl != nil && value != "" {
+		n.repl.Set(key, value)
+	}
+}
+
+// outcome logs the one line every notification gets and sets the outcome
+// placeholder. The reason never holds secret material or the body.
+func (n *notification) outcome(outcome string, reason error) {
+	n.set("paynotify.outcome", outcome)
+	level := zapcore.InfoLevel
+	if reason != nil {
+		level = zapcore.WarnLevel
+	}
+	ce := n.h.logger.Check(level, "notification")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("provider", n.h.Provider),
+		zap.String("outcome", outcome),
+		zap.String("client_ip", n.clientIP.String()),
+	}
+	if len(n.events) > 0 {
+		fields = append(fields, zap.String("event_id", n.events[0].ID), zap.String("order_id", n.events[0].OrderID),
+			zap.String("status", string(n.events[0].Status)))
+	}
+	if reason != nil {
+		fields = append(fields, zap.String("reason", reason.Error()))
+	}
+	if n.upstreamStatus != 0 {
+		fields = append(fields, zap.Int("upstream_status", n.upstreamStatus))
+	}
+	fields = append(fields, zap.Duration("duration", time.Since(n.start)))
+	if n.upstreamDuration > 0 {
+		fields = append(fields, zap.Duration("upstream_duration", n.upstreamDuration))
+	}
+	ce.Write(fields...)
+}
+
+// reject logs the outcome and returns the error Caddy turns into status, so
+// that handle_errors and the access log see it. The provider gets no ACK.
+func (n *notification) reject(status int, outcome string, reason error) error {
+	n.outcome(outcome, reason)
+	return caddyhttp.Error(status, fmt.Errorf("paynotify: %s: %w", outcome, reason))
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
