@@ -41,7 +41,7 @@ OCTO3_BASE = {
     "authorized_amount": "12.50",
     "captured_amount": "12.50",
     "original_amount": "12.50",
-    "empty_optional": "",
+    "merch_data": "",
 }
 
 
@@ -66,7 +66,7 @@ def write(provider, name, text):
 
 
 def octo3_case(name, provider="octo3", change=None, drop=(), secret=OCTO3_SECRET,
-               digest=hashlib.sha1, after_sign=None, upper=False, extra_pairs=(), **req):
+               digest=hashlib.sha1, after_sign=None, upper=False, extra_pairs=(), rename=None, **req):
     fields = dict(OCTO3_BASE)
     fields.update(change or {})
     for d in drop:
@@ -74,6 +74,8 @@ def octo3_case(name, provider="octo3", change=None, drop=(), secret=OCTO3_SECRET
     sig = octo3_sign(fields, secret, digest)
     fields["secure_hash"] = sig.upper() if upper else sig
     fields.update(after_sign or {})
+    for old, new in (rename or {}).items():
+        fields[new] = fields.pop(old)
     pairs = list(fields.items()) + list(extra_pairs)
     write(provider, name, form_request(f"/notify/{provider}?src=octo3", pairs, **req))
 
@@ -114,6 +116,12 @@ def main():
     octo3_case("duplicate_field", extra_pairs=[("captured_amount", "0.01")])
     octo3_case("json_content_type", content_type="application/json")
     octo3_case("get_method", method="GET")
+    # Attacks on the scheme itself: the signature stays valid because names are
+    # not signed and values are concatenated without separators.
+    octo3_case("renamed_field", change={"currency": "JPY", "captured_amount": "1000"},
+               rename={"captured_amount": "captured_amountx"})
+    octo3_case("shifted_boundary", after_sign={"original_amount": "12.50V", "pay_type": "ISA"})
+    octo3_case("unknown_field", change={"x_note": "hello"})
 
 
 if __name__ == "__main__":

@@ -126,6 +126,25 @@ func lookupCurrency(code string) *money.Currency {
 	return c
 }
 
+func isDecimal(s string) bool {
+	_, err := parseDecimal(s)
+	return err == nil
+}
+
+// isAlnum reports whether s is min to max ASCII letters, digits or underscores.
+func isAlnum(s string, min, max int) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -44,6 +44,42 @@ var octo3Mandatory = []string{
 	"currency", "txn_time", "txn_status", "txn_response_code", octo3DRCount,
 }
 
+// octo3Fields is the platform's documented field list (The DAO's list, with
+// the underscores its integrations send). secure_hash signs the values but
+// not the names, so a field the list does not name is refused: otherwise
+// whoever holds one genuine notification could rename a field (say
+// captured_amount to an unknown name, making the event fall back to
+// authorized_amount) without breaking the signature.
+var octo3Fields = map[string]bool{}
+
+func init() {
+	for _, name := range strings.Fields(`version action merch_order_id merch_id term_id pay_type currency
+		card_num merch_txn_id locale merch_data secure_hash
+		bill_to_first_name bill_to_last_name bill_to_company bill_to_street bill_to_street2 bill_to_city
+		bill_to_state_code bill_to_postal_code bill_to_country_code
+		ship_to_first_name ship_to_last_name ship_to_company ship_to_street ship_to_street2 ship_to_city
+		ship_to_state_code ship_to_postal_code ship_to_country_code
+		pay_item txn_time txn_status txn_response_code dr_count txn_message txn_no batch_no
+		acq_response_code auth_id receipt_no authorized_amount captured_amount refunded_amount
+		original_amount vat_rate vat_amount accept_time bill_to_email_address customer_ip_address`) {
+		octo3Fields[name] = true
+	}
+}
+
+// octo3Formats constrain the fields that carry money, status and identity.
+// Because the signed string has no separators, characters could otherwise be
+// moved from one field's value into its neighbour's.
+var octo3Formats = map[string]func(string) bool{
+	"authorized_amount": isDecimal,
+	"captured_amount":   isDecimal,
+	"refunded_amount":   isDecimal,
+	"original_amount":   isDecimal,
+	"vat_amount":        isDecimal,
+	"dr_count":          isDigits,
+	"currency":          func(s string) bool { return lookupCurrency(s) != nil || isAlnum(s, 3, 3) },
+	"txn_status":        func(s string) bool { return isAlnum(s, 1, 32) },
+}
+
 // octo3TimeLayouts are the txn_time formats seen on the platform's
 // integrations; a time in none of them is left out of occurred_at.
 var octo3TimeLayouts = []string{
@@ -101,6 +137,14 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	fields, err := parseForm(r.Header.Get("Content-Type"), r.Body)
 	if err != nil {
 		return nil, err
+	}
+	for name, value := range fields {
+		if !octo3Fields[name] {
+			return nil, fmt.Errorf("%w: unknown field %q (field names are not signed, so only documented fields are accepted)", ErrMalformed, name)
+		}
+		if valid := octo3Formats[name]; valid != nil && value != "" && !valid(value) {
+			return nil, fmt.Errorf("%w: field %s has an invalid value %q", ErrMalformed, name, value)
+		}
 	}
 	if !v.signatureOff {
 		if err := v.checkSignature(fields); err != nil {

@@ -69,8 +69,11 @@ func TestOcto3Rejects(t *testing.T) {
 		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex digest"},
 		{"sha256", octo3Config, ErrSignature, "not a hex digest"},
 		{"missing_mandatory", octo3Config, ErrMalformed, "mandatory field txn_status is missing"},
-		{"bad_amount", octo3Config, ErrMalformed, `amount "12,50" is not a decimal number`},
-		{"exponent_amount", octo3Config, ErrMalformed, `amount "1e9" is not a decimal number`},
+		{"bad_amount", octo3Config, ErrMalformed, `field captured_amount has an invalid value "12,50"`},
+		{"exponent_amount", octo3Config, ErrMalformed, `field captured_amount has an invalid value "1e9"`},
+		{"renamed_field", octo3Config, ErrMalformed, `unknown field "captured_amountx"`},
+		{"shifted_boundary", octo3Config, ErrMalformed, `field original_amount has an invalid value "12.50V"`},
+		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},
@@ -88,6 +91,19 @@ func TestOcto3Rejects(t *testing.T) {
 				assert.NotContains(t, err.Error(), s, "a secret in an error message")
 			}
 		})
+	}
+}
+
+// TestOcto3SchemeAttacksCarryValidSignatures proves that the renamed-field and
+// shifted-boundary cases are refused for their content, not their signature:
+// their secure_hash is the provider's own.
+func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
+	v := mustNew(t, "octo3", octo3Config).(*Octo3)
+	for _, name := range []string{"renamed_field", "shifted_boundary"} {
+		req := goldenRequest(t, "octo3/"+name)
+		fields, err := parseForm(req.Header.Get("Content-Type"), req.Body)
+		require.NoError(t, err)
+		require.NoError(t, v.checkSignature(fields), name)
 	}
 }
 

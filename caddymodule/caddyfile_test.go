@@ -1,0 +1,108 @@
+package caddymodule
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestAdaptGolden: each testdata/caddyfile_adapt/*.caddytest holds a
+// Caddyfile, a line of dashes, and the JSON `caddy adapt` must produce.
+func TestAdaptGolden(t *testing.T) {
+	files, err := filepath.Glob("../testdata/caddyfile_adapt/*.caddytest")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			caddyfileText, want, ok := strings.Cut(string(data), "----------\n")
+			require.True(t, ok, "no ---------- line")
+			assert.True(t, caddytest.CompareAdapt(t, file, caddyfileText, "caddyfile", strings.TrimRight(want, "\n")))
+		})
+	}
+}
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	cases := []struct {
+		name, input string
+		want        Handler
+	}{
+		{"minimal", `paynotify octo3 {
+			secret s1
+		}`, Handler{Provider: "octo3", Secrets: []string{"s1"}}},
+		{"rotation on one line and repeated", `paynotify octo3 {
+			secret new old
+			secret older
+			allow_ip 10.0.0.0/8
+			allow_ip 192.0.2.1 2001:db8::/32
+		}`, Handler{Provider: "octo3", Secrets: []string{"new", "old", "older"},
+			AllowIP: []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}}},
+		{"sizes and durations", `paynotify thedao {
+			secret s
+			max_body 1MiB
+			dedup 30d
+			store bolt
+		}`, Handler{Provider: "thedao", Secrets: []string{"s"}, MaxBody: 1 << 20, Dedup: "30d", Store: &Store{Type: "bolt"}}},
+		{"provider specific", `paynotify octo3 {
+			signature off
+			allow_ip 192.0.2.1
+			algorithm hmac-sha256
+			amount_unit minor
+			ack "ACK"
+			forward original
+		}`, Handler{Provider: "octo3", SignatureOff: true, AllowIP: []string{"192.0.2.1"}, Algorithm: "hmac-sha256",
+			AmountUnit: "minor", ACK: "ACK", Forward: "original"}},
+		{"checkout and octopus options parse", `paynotify checkout {
+			secret s
+			authorization "Bearer x"
+			key k
+			upstream_secret whsec_abc
+			store redis rediss://u:p@redis.internal:6380/1
+		}`, Handler{Provider: "checkout", Secrets: []string{"s"}, Authorization: "Bearer x", Key: "k",
+			UpstreamSecret: "whsec_abc", Store: &Store{Type: "redis", URL: "rediss://u:p@redis.internal:6380/1"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Handler
+			require.NoError(t, got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)))
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	cases := []struct{ input, want string }{
+		{`paynotify`, "needs a provider name"},
+		{`paynotify octo3 checkout`, "takes one provider"},
+		{"paynotify octo3 {\n secret\n}", "secret needs at least one value"},
+		{"paynotify octo3 {\n allow_ip\n}", "allow_ip needs at least one"},
+		{"paynotify octo3 {\n forward json\n}", `forward: "json" is not normalized or original`},
+		{"paynotify octo3 {\n forward original normalized\n}", "forward takes one value"},
+		{"paynotify octo3 {\n max_body lots\n}", `max_body: "lots" is not a size`},
+		{"paynotify octo3 {\n max_body 0\n}", `max_body: "0" is not a size`},
+		{"paynotify octo3 {\n dedup forever\n}", `dedup: "forever" is not a duration or off`},
+		{"paynotify octo3 {\n dedup -1h\n}", "must be positive"},
+		{"paynotify octo3 {\n store memcached\n}", "store: bolt [<path>] or redis <url>"},
+		{"paynotify octo3 {\n store redis\n}", "store: bolt [<path>] or redis <url>"},
+		{"paynotify octo3 {\n store redis http://x\n}", "redis needs a url"},
+		{"paynotify octo3 {\n signature on\n}", "signature: the only value is off"},
+		{"paynotify octo3 {\n ack\n}", "ack needs a value"},
+		{"paynotify octo3 {\n forward original\n forward original\n}", "forward given twice"},
+		{"paynotify octo3 {\n secrets s\n}", `unrecognized paynotify option "secrets"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}

@@ -1,0 +1,34 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// FuzzUnmarshalCaddyfile: no Caddyfile block makes the parser panic, and what
+// it accepts can be written out as JSON config.
+func FuzzUnmarshalCaddyfile(f *testing.F) {
+	for _, seed := range []string{
+		"octo3 {\n secret a b\n allow_ip 10.0.0.0/8\n}",
+		"thedao {\n signature off\n allow_ip 192.0.2.1\n forward original\n max_body 1MiB\n}",
+		"octo3 {\n dedup 72h\n store bolt /tmp/x.db\n ack OK\n}",
+		"checkout {\n secret s\n authorization \"Bearer x\"\n store redis redis://127.0.0.1:6379/0\n}",
+		"octo3 {\n algorithm hmac-sha256\n amount_unit minor\n upstream_secret whsec_x\n key k\n}",
+		"octo3 {\n max_body 99999999999TB\n}",
+		"octo3 {\n store redis\n}",
+		"octo3 {\n {\n}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, block string) {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("paynotify " + block)); err != nil {
+			return
+		}
+		if _, err := json.Marshal(h); err != nil {
+			t.Fatalf("accepted config does not encode: %v", err)
+		}
+	})
+}

@@ -1,0 +1,142 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+const testSecret = "octo3-test-secret"
+
+func provisioned(t *testing.T, h *Handler) *observer.ObservedLogs {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	require.NoError(t, h.Provision(ctx))
+	core, logs := observer.New(zapcore.DebugLevel)
+	h.logger = zap.New(core)
+	return logs
+}
+
+// serveGolden sends testdata/<name>.http through h, with next as the app.
+func serveGolden(t *testing.T, h *Handler, name string, next caddyhttp.Handler) (*httptest.ResponseRecorder, *caddy.Replacer, error) {
+	t.Helper()
+	raw, err := os.ReadFile("../testdata/" + name + ".http")
+	require.NoError(t, err)
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	require.NoError(t, err)
+	req.RemoteAddr = "192.0.2.10:40000"
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	return w, repl, h.ServeHTTP(w, req, next)
+}
+
+var appAccepts = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+})
+
+func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	logs := provisioned(t, h)
+	called := false
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { called = true; return nil })
+
+	_, repl, err := serveGolden(t, h, "octo3/tampered_amount", next)
+	var he caddyhttp.HandlerError
+	require.True(t, errors.As(err, &he))
+	assert.Equal(t, http.StatusUnauthorized, he.StatusCode)
+	assert.False(t, called, "a forged notification reached the app")
+
+	entries := logs.FilterMessage("notification").All()
+	require.Len(t, entries, 1, "one log line per notification")
+	line := entries[0]
+	assert.Equal(t, zapcore.WarnLevel, line.Level)
+	fields := line.ContextMap()
+	assert.Equal(t, "invalid_signature", fields["outcome"])
+	assert.Equal(t, "octo3", fields["provider"])
+	assert.Equal(t, "192.0.2.10", fields["client_ip"])
+	assert.Contains(t, fields["reason"], "secure_hash matches none of the 1 configured secrets")
+	outcome, _ := repl.GetString("paynotify.outcome")
+	assert.Equal(t, "invalid_signature", outcome)
+
+	for _, e := range logs.All() {
+		text := e.Message
+		for k, v := range e.ContextMap() {
+			text += " " + k + "=" + toString(v)
+		}
+		assert.NotContains(t, text, testSecret)
+		assert.NotContains(t, text, "4111111111111111")
+		assert.NotContains(t, text, "bill_to_email_address", "the raw body is in a log line")
+	}
+}
+
+func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	logs := provisioned(t, h)
+
+	w, repl, err := serveGolden(t, h, "octo3/accepted", appAccepts)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "ACK", w.Body.String())
+
+	entries := logs.FilterMessage("notification").All()
+	require.Len(t, entries, 1)
+	fields := entries[0].ContextMap()
+	assert.Equal(t, zapcore.InfoLevel, entries[0].Level)
+	assert.Equal(t, "delivered", fields["outcome"])
+	assert.Equal(t, "ORD-20240501-0001", fields["order_id"])
+	assert.EqualValues(t, http.StatusNoContent, fields["upstream_status"])
+
+	for key, want := range map[string]string{
+		"paynotify.provider": "octo3",
+		"paynotify.event_id": fields["event_id"].(string),
+		"paynotify.status":   "succeeded",
+		"paynotify.order_id": "ORD-20240501-0001",
+		"paynotify.outcome":  "delivered",
+	} {
+		got, _ := repl.GetString(key)
+		assert.Equal(t, want, got, key)
+	}
+}
+
+func TestAllowIPWithoutSourceAddress(t *testing.T) {
+	// A request whose client address cannot be read is not in any allowlist.
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, AllowIP: []string{"0.0.0.0/0", "::/0"}}
+	provisioned(t, h)
+	assert.False(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "not-an-address"})))
+	assert.True(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "[::ffff:192.0.2.1]:1"})))
+}
+
+func TestStripPaynotifyHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Set("Paynotify-Event-Id", "x")
+	h["paynotify-status"] = []string{"x"}
+	h["Paynotify_Provider"] = []string{"x"}
+	h["PAYNOTIFY_EVENT_ID"] = []string{"x"}
+	h.Set("Paynotifyx", "kept")
+	h.Set("X-Paynotify-Event-Id", "kept")
+	stripPaynotifyHeaders(h)
+	assert.Equal(t, http.Header{"Paynotifyx": {"kept"}, "X-Paynotify-Event-Id": {"kept"}}, h)
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
