@@ -1,11 +1,14 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
@@ -105,4 +108,17 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestCaddyfileExampleIsValid: the README's first command runs this file, so
+// it must adapt and provision (caddy validate) as it is.
+func TestCaddyfileExampleIsValid(t *testing.T) {
+	text, err := os.ReadFile("../Caddyfile.example")
+	require.NoError(t, err)
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(text, map[string]any{"filename": "Caddyfile.example"})
+	require.NoError(t, err)
+	var cfg caddy.Config
+	require.NoError(t, json.Unmarshal(cfgJSON, &cfg))
+	require.NoError(t, caddy.Validate(&cfg))
+	assert.Contains(t, string(cfgJSON), `"handler":"paynotify"`)
 }
