@@ -80,6 +80,12 @@ def octo3_case(name, provider="octo3", change=None, drop=(), secret=OCTO3_SECRET
     write(provider, name, form_request(f"/notify/{provider}?src=octo3", pairs, **req))
 
 
+def signed_fields(**change):
+    fields = dict(OCTO3_BASE, **change)
+    fields["secure_hash"] = octo3_sign(fields, OCTO3_SECRET)
+    return fields
+
+
 def main():
     # Verified: each maps to one event.
     octo3_case("accepted")
@@ -90,7 +96,7 @@ def main():
                                    "txn_message": "Insufficient funds", "captured_amount": ""})
     octo3_case("voided", change={"txn_status": "VOIDED", "action": "VOID"})
     octo3_case("unknown_status", change={"txn_status": "UNDER_REVIEW"})
-    octo3_case("refund", change={"action": "REFUND", "txn_status": "ACCEPTED"})
+    octo3_case("refund", change={"action": "REFUND", "txn_status": "ACCEPTED", "refunded_amount": "5.00"})
     octo3_case("sha256", digest=hashlib.sha256)
     octo3_case("minor_numeric_currency", change={"currency": "344", "captured_amount": "1250",
                                                  "authorized_amount": "1250", "original_amount": "1250"})
@@ -122,6 +128,14 @@ def main():
                rename={"captured_amount": "captured_amountx"})
     octo3_case("shifted_boundary", after_sign={"original_amount": "12.50V", "pay_type": "ISA"})
     octo3_case("unknown_field", change={"x_note": "hello"})
+    # The review's shift: "12.50" moved into action and bill_to_last_name, a
+    # digit of merch_txn_id moved onto original_amount (112.50).
+    octo3_case("shift_into_action", after_sign={
+        "action": "PAY12.50", "authorized_amount": "", "bill_to_last_name": "Tai Man12.50",
+        "captured_amount": "", "merch_txn_id": "MTX-000", "original_amount": "112.50"})
+    octo3_case("negative_amount", change={"captured_amount": "-12.50"})
+    write("octo3", "query_shadows_field", form_request(
+        "/notify/octo3?txn_status=ACCEPTED", list(signed_fields().items())))
 
 
 if __name__ == "__main__":

@@ -103,9 +103,38 @@ const (
 	minor
 )
 
-// numericCurrencies memoizes go-money's numeric lookups, which scan its whole
-// table on every call.
-var numericCurrencies sync.Map // "344" -> *money.Currency
+// iso4217 indexes go-money's currency table by alpha and by numeric code.
+// It is built once, by asking go-money for every three-letter code, because
+// go-money exposes no listing and its own numeric lookup walks a map, so a
+// numeric code shared by two currencies (532: ANG and XCG) would resolve to
+// either at random. Such a code is left out, as are entries without a numeric
+// code, which are not ISO 4217 (GGP, IMP, JEP) or long withdrawn.
+var iso4217 = sync.OnceValue(func() (idx struct{ alpha, numeric map[string]*money.Currency }) {
+	idx.alpha = map[string]*money.Currency{}
+	idx.numeric = map[string]*money.Currency{}
+	ambiguous := map[string]bool{}
+	code := []byte("AAA")
+	for a := byte('A'); a <= 'Z'; a++ {
+		for b := byte('A'); b <= 'Z'; b++ {
+			for c := byte('A'); c <= 'Z'; c++ {
+				code[0], code[1], code[2] = a, b, c
+				cur := money.GetCurrency(string(code))
+				if cur == nil || cur.NumericCode == "" {
+					continue
+				}
+				idx.alpha[cur.Code] = cur
+				if _, dup := idx.numeric[cur.NumericCode]; dup {
+					ambiguous[cur.NumericCode] = true
+				}
+				idx.numeric[cur.NumericCode] = cur
+			}
+		}
+	}
+	for n := range ambiguous {
+		delete(idx.numeric, n)
+	}
+	return idx
+})
 
 // lookupCurrency resolves an ISO 4217 alpha ("hkd", "HKD") or numeric ("344")
 // code. It returns nil for a code it does not know.
@@ -113,17 +142,10 @@ func lookupCurrency(code string) *money.Currency {
 	if len(code) != 3 {
 		return nil
 	}
-	if !isDigits(code) {
-		return money.GetCurrency(code)
+	if isDigits(code) {
+		return iso4217().numeric[code]
 	}
-	if c, ok := numericCurrencies.Load(code); ok {
-		return c.(*money.Currency)
-	}
-	c := money.GetCurrencyByNumericCode(code)
-	if c != nil {
-		numericCurrencies.Store(code, c)
-	}
-	return c
+	return iso4217().alpha[strings.ToUpper(code)]
 }
 
 func isDecimal(s string) bool {
@@ -145,6 +167,11 @@ func isAlnum(s string, min, max int) bool {
 	return true
 }
 
+// isLetters reports whether s is min to max ASCII letters or underscores.
+func isLetters(s string, min, max int) bool {
+	return isAlnum(s, min, max) && !strings.ContainsAny(s, "0123456789")
+}
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -154,19 +181,25 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// setAmount fills currency, amount and amount_minor from an amount as the
-// provider wrote it. The amount must be a plain decimal number (no exponent,
-// no thousands separator). An unknown currency leaves all three members out
-// (raw keeps what was sent). A major amount with more decimals than the
-// currency has keeps its own digits and leaves amount_minor out rather than
-// rounding money; a minor amount must be a whole number.
-func setAmount(e *Event, value, currencyCode string, unit amountUnit) error {
+// setAmount fills currency, amount and amount_minor from the amount field
+// named field, as the provider wrote it. The amount must be a plain unsigned
+// decimal number (no sign, exponent or thousands separator); a minor-unit
+// amount must be a whole number. An unknown currency leaves currency and
+// amount_minor out, and amount too for a minor-unit amount, whose major value
+// is then unknown (raw keeps what was sent). A major amount with more
+// decimals than its currency has keeps its own digits and leaves amount_minor
+// out rather than rounding money. Errors name the field, not its value: the
+// value is not authenticated yet when some providers' formats are checked.
+func setAmount(e *Event, field, value, currencyCode string, unit amountUnit) error {
 	if value == "" {
 		return nil
 	}
 	d, err := parseDecimal(value)
 	if err != nil {
-		return fmt.Errorf("%w: amount %q is not a decimal number", ErrMalformed, value)
+		return fmt.Errorf("%w: %s is not an unsigned decimal number", ErrMalformed, field)
+	}
+	if unit == minor && !d.IsInteger() {
+		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
 	}
 	cur := lookupCurrency(currencyCode)
 	if cur == nil {
@@ -178,9 +211,6 @@ func setAmount(e *Event, value, currencyCode string, unit amountUnit) error {
 	e.Currency = cur.Code
 	exp := int32(cur.Fraction)
 	if unit == minor {
-		if !d.IsInteger() {
-			return fmt.Errorf("%w: minor-unit amount %q is not a whole number", ErrMalformed, value)
-		}
 		d = d.Shift(-exp)
 	}
 	e.Amount = d.String()
@@ -189,7 +219,7 @@ func setAmount(e *Event, value, currencyCode string, unit amountUnit) error {
 		return nil
 	}
 	if !minorUnits.BigInt().IsInt64() {
-		return fmt.Errorf("%w: amount %q is out of range", ErrMalformed, value)
+		return fmt.Errorf("%w: %s is out of range", ErrMalformed, field)
 	}
 	n := minorUnits.IntPart()
 	e.AmountMinor = &n
@@ -197,13 +227,13 @@ func setAmount(e *Event, value, currencyCode string, unit amountUnit) error {
 	return nil
 }
 
-// parseDecimal accepts an optional sign, digits and an optional fraction:
-// what payment amounts look like. decimal.NewFromString alone would also take
-// exponents ("1e9"), which no provider sends and which could inflate numbers.
+// parseDecimal accepts digits and an optional fraction: what payment amounts
+// look like. decimal.NewFromString alone would also take a sign or an
+// exponent ("1e9"), which no provider sends in these fields and which could
+// turn an amount around or inflate it.
 func parseDecimal(s string) (decimal.Decimal, error) {
-	digits := strings.TrimPrefix(s, "-")
-	intPart, frac, hasDot := strings.Cut(digits, ".")
-	if intPart == "" || (hasDot && frac == "") || len(digits) > 40 {
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" || (hasDot && frac == "") || len(s) > 40 {
 		return decimal.Decimal{}, fmt.Errorf("not a decimal")
 	}
 	if !isDigits(intPart) || (hasDot && !isDigits(frac)) {

@@ -4,17 +4,22 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
 
 // FuzzOcto3 checks that no body makes the verifier panic, that every
 // rejection is one of the typed errors, and that nothing is accepted unless
-// its fields are exactly those of a notification the provider signed: the
-// seeds of testdata/octo3.
+// its signed content is that of a notification the provider signed (the
+// seeds of testdata/octo3).
+//
+// It cannot demand that the fields themselves equal a seed's: the scheme
+// signs values without names or separators, so a body that regroups a signed
+// string differently carries the same valid signature. The verifier refuses
+// what it can of those (undocumented names, malformed known fields); the
+// first crasher this target found, a renamed field, is kept as a regression
+// case, and the README explains what remains.
 func FuzzOcto3(f *testing.F) {
 	v := mustNew(f, "octo3", octo3Config)
 	signed := map[string]bool{}
@@ -26,7 +31,7 @@ func FuzzOcto3(f *testing.F) {
 		req := goldenRequest(f, strings.TrimSuffix(strings.TrimPrefix(file, "../testdata/"), ".http"))
 		f.Add(req.Body, req.Header.Get("Content-Type"))
 		if _, err := v.Verify(context.Background(), req); err == nil {
-			signed[canonicalForm(req.Body)] = true
+			signed[signedContent(req.Body)] = true
 		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
@@ -43,22 +48,17 @@ func FuzzOcto3(f *testing.F) {
 			}
 			return
 		}
-		if !signed[canonicalForm(body)] {
-			t.Fatalf("accepted a body whose fields no seed signed: %q", body)
+		if !signed[signedContent(body)] {
+			t.Fatalf("accepted a body whose content no seed signed: %q", body)
 		}
 	})
 }
 
-// canonicalForm is the set of non-empty fields other than secure_hash, in
-// name order: two bodies with the same canonical form carry the same data.
-func canonicalForm(body []byte) string {
-	values, _ := url.ParseQuery(string(body))
-	var pairs []string
-	for name, vals := range values {
-		if name != octo3Hash && len(vals) == 1 && vals[0] != "" {
-			pairs = append(pairs, name+"="+vals[0])
-		}
+// signedContent is the string secure_hash covers.
+func signedContent(body []byte) string {
+	fields, err := parseForm(octo3FormType, body)
+	if err != nil {
+		return ""
 	}
-	sort.Strings(pairs)
-	return strings.Join(pairs, "\x00")
+	return string(octo3StringToSign(fields))
 }

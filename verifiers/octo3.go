@@ -11,6 +11,7 @@ import (
 	"hash"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -66,18 +67,38 @@ func init() {
 	}
 }
 
-// octo3Formats constrain the fields that carry money, status and identity.
-// Because the signed string has no separators, characters could otherwise be
-// moved from one field's value into its neighbour's.
+// octo3Formats constrain every field whose shape is known. Because the signed
+// string has no separators, characters could otherwise be moved from one
+// field's value into its neighbour's (say "12.50" into action, or a digit from
+// merch_txn_id onto the front of original_amount). Free-text fields (names,
+// addresses, merch_data, txn_message) cannot be constrained, so this narrows
+// the attack without closing it; see the README.
 var octo3Formats = map[string]func(string) bool{
 	"authorized_amount": isDecimal,
 	"captured_amount":   isDecimal,
 	"refunded_amount":   isDecimal,
 	"original_amount":   isDecimal,
 	"vat_amount":        isDecimal,
-	"dr_count":          isDigits,
+	"vat_rate":          isDecimal,
+	"dr_count":          func(s string) bool { return isDigits(s) && len(s) <= 6 },
 	"currency":          func(s string) bool { return lookupCurrency(s) != nil || isAlnum(s, 3, 3) },
-	"txn_status":        func(s string) bool { return isAlnum(s, 1, 32) },
+	"action":            func(s string) bool { return isLetters(s, 1, 32) },
+	"txn_status":        func(s string) bool { return isLetters(s, 1, 32) },
+	"txn_response_code": func(s string) bool { return isAlnum(s, 1, 16) },
+	"acq_response_code": func(s string) bool { return isAlnum(s, 1, 16) },
+	"version":           func(s string) bool { return len(s) <= 16 && strings.Trim(s, "0123456789.") == "" },
+	"locale": func(s string) bool {
+		return len(s) <= 16 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") == ""
+	},
+	"card_num":            func(s string) bool { return len(s) <= 32 && strings.Trim(s, "0123456789*xX -") == "" },
+	"txn_time":            isTimestampText,
+	"accept_time":         isTimestampText,
+	"customer_ip_address": func(s string) bool { _, err := netip.ParseAddr(s); return err == nil },
+}
+
+// isTimestampText: digits and the separators of the layouts below.
+func isTimestampText(s string) bool {
+	return len(s) <= 40 && strings.Trim(s, "0123456789-/: T.+Z") == ""
 }
 
 // octo3TimeLayouts are the txn_time formats seen on the platform's
@@ -140,10 +161,22 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	}
 	for name, value := range fields {
 		if !octo3Fields[name] {
-			return nil, fmt.Errorf("%w: unknown field %q (field names are not signed, so only documented fields are accepted)", ErrMalformed, name)
+			return nil, fmt.Errorf("%w: unknown field %.40q (field names are not signed, so only documented fields are accepted)", ErrMalformed, name)
 		}
 		if valid := octo3Formats[name]; valid != nil && value != "" && !valid(value) {
-			return nil, fmt.Errorf("%w: field %s has an invalid value %q", ErrMalformed, name, value)
+			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
+		}
+	}
+	// The query string is not signed. An app that merges query and form
+	// parameters (Servlet getParameter, Flask request.values) could read a
+	// value from it instead of the signed one, in forward original mode.
+	query, err := url.ParseQuery(r.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: query string: %v", ErrMalformed, err)
+	}
+	for name := range query {
+		if octo3Fields[name] {
+			return nil, fmt.Errorf("%w: query parameter %s would shadow the signed form field", ErrMalformed, name)
 		}
 	}
 	if !v.signatureOff {
@@ -215,6 +248,25 @@ var octo3Statuses = map[string]Status{
 	"CANCELLED": StatusCancelled,
 }
 
+// octo3Status maps txn_status, which says whether the action went through, not
+// what the action was: an accepted refund is a refund and an accepted void or
+// cancellation a cancellation, never a successful payment.
+func octo3Status(action, txnStatus string) Status {
+	status, ok := octo3Statuses[strings.ToUpper(txnStatus)]
+	if !ok {
+		return StatusUnknown
+	}
+	if status == StatusSucceeded {
+		switch a := strings.ToUpper(action); {
+		case strings.Contains(a, "REFUND"):
+			return StatusRefunded
+		case strings.Contains(a, "VOID"), strings.Contains(a, "CANCEL"):
+			return StatusCancelled
+		}
+	}
+	return status
+}
+
 func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	for _, name := range octo3Mandatory {
 		if f[name] == "" {
@@ -223,10 +275,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	}
 	e := newEvent(v.provider, r)
 	e.ProviderStatus = f["txn_status"]
-	e.Status = octo3Statuses[strings.ToUpper(e.ProviderStatus)]
-	if e.Status == "" {
-		e.Status = StatusUnknown
-	}
+	e.Status = octo3Status(f["action"], e.ProviderStatus)
 	e.OrderID = f["merch_order_id"]
 	e.TransactionID = f["txn_no"]
 	e.MerchantID = f["merch_id"]
@@ -237,25 +286,29 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	e.Customer = newCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
 		f["bill_to_email_address"], "", f["customer_ip_address"])
 
-	amount := f["captured_amount"]
-	if amount == "" {
-		amount = f["authorized_amount"]
+	amountFields := []string{"captured_amount", "authorized_amount", "original_amount"}
+	if e.Status == StatusRefunded {
+		amountFields = append([]string{"refunded_amount"}, amountFields...)
 	}
-	if amount == "" {
-		amount = f["original_amount"]
-	}
-	if err := setAmount(&e, amount, f["currency"], v.unit); err != nil {
-		return Event{}, err
+	for _, field := range amountFields {
+		if f[field] != "" {
+			if err := setAmount(&e, field, f[field], f["currency"], v.unit); err != nil {
+				return Event{}, err
+			}
+			break
+		}
 	}
 
 	// The id names one payment event and stays the same on every retry:
-	// dr_count, the attempt counter, is left out. The action is in, so that
-	// a refund of an order is not mistaken for a retry of its payment.
+	// dr_count, the attempt counter, is left out. The action and the amounts
+	// are in, so that a refund, or a second partial capture of an order
+	// without txn_no, is not mistaken for a retry of an earlier event.
 	transaction := f["txn_no"]
 	if transaction == "" {
 		transaction = f["merch_txn_id"]
 	}
-	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus)
+	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
+		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"])
 
 	raw := make(map[string]string, len(f))
 	for name, value := range f {
@@ -278,7 +331,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 func parseForm(contentType string, body []byte) (map[string]string, error) {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != octo3FormType {
-		return nil, fmt.Errorf("%w: content type %q, want %s", ErrMalformed, contentType, octo3FormType)
+		return nil, fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, octo3FormType)
 	}
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -290,9 +343,9 @@ func parseForm(contentType string, body []byte) (map[string]string, error) {
 		case name == "":
 			return nil, fmt.Errorf("%w: form field without a name", ErrMalformed)
 		case len(vals) > 1:
-			return nil, fmt.Errorf("%w: form field %q given %d times", ErrMalformed, name, len(vals))
+			return nil, fmt.Errorf("%w: form field %.40q given %d times", ErrMalformed, name, len(vals))
 		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
-			return nil, fmt.Errorf("%w: form field %q is not valid UTF-8", ErrMalformed, name)
+			return nil, fmt.Errorf("%w: form field %.40q is not valid UTF-8", ErrMalformed, name)
 		}
 		fields[name] = vals[0]
 	}

@@ -69,16 +69,19 @@ func TestOcto3Rejects(t *testing.T) {
 		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex digest"},
 		{"sha256", octo3Config, ErrSignature, "not a hex digest"},
 		{"missing_mandatory", octo3Config, ErrMalformed, "mandatory field txn_status is missing"},
-		{"bad_amount", octo3Config, ErrMalformed, `field captured_amount has an invalid value "12,50"`},
-		{"exponent_amount", octo3Config, ErrMalformed, `field captured_amount has an invalid value "1e9"`},
+		{"bad_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
+		{"exponent_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
+		{"negative_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
 		{"renamed_field", octo3Config, ErrMalformed, `unknown field "captured_amountx"`},
-		{"shifted_boundary", octo3Config, ErrMalformed, `field original_amount has an invalid value "12.50V"`},
+		{"shifted_boundary", octo3Config, ErrMalformed, "field original_amount is not well formed"},
+		{"shift_into_action", octo3Config, ErrMalformed, "field action is not well formed"},
 		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
+		{"query_shadows_field", octo3Config, ErrMalformed, "query parameter txn_status would shadow the signed form field"},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},
 		{"get_method", octo3Config, ErrMethod, "GET"},
-		{"accepted", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}, ErrMalformed, "not a whole number"},
+		{"accepted", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}, ErrMalformed, "captured_amount is not a whole number of minor units"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -90,6 +93,9 @@ func TestOcto3Rejects(t *testing.T) {
 			for _, s := range tc.config.Secrets {
 				assert.NotContains(t, err.Error(), s, "a secret in an error message")
 			}
+			for _, value := range []string{"12,50", "1e9", "-12.50", "12.50V", "PAY12.50", "4111111111111111"} {
+				assert.NotContains(t, err.Error(), value, "a field's value in an error message")
+			}
 		})
 	}
 }
@@ -99,7 +105,7 @@ func TestOcto3Rejects(t *testing.T) {
 // their secure_hash is the provider's own.
 func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
 	v := mustNew(t, "octo3", octo3Config).(*Octo3)
-	for _, name := range []string{"renamed_field", "shifted_boundary"} {
+	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field"} {
 		req := goldenRequest(t, "octo3/"+name)
 		fields, err := parseForm(req.Header.Get("Content-Type"), req.Body)
 		require.NoError(t, err)
