@@ -100,6 +100,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.ACK); err != nil {
 				return err
 			}
+			if h.ACK == "" {
+				return d.Errf("ack: empty text (the provider would never see its acknowledgement)")
+			}
 		case "upstream_secret":
 			if err := oneArg(d, &h.UpstreamSecret); err != nil {
 				return err

@@ -50,7 +50,7 @@ type upstream struct {
 
 type received struct {
 	Method, Path, RawQuery string
-	Header                 http.Header
+	Header, Trailer        http.Header
 	Body                   []byte
 }
 
@@ -59,7 +59,7 @@ func newUpstream(t *testing.T) *upstream {
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
-		u.received = append(u.received, received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+		u.received = append(u.received, received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), r.Trailer.Clone(), body})
 		u.mu.Unlock()
 		// What an app might send back; none of it may reach the provider.
 		w.Header().Set("X-App-Session", "app-internal")
@@ -67,6 +67,11 @@ func newUpstream(t *testing.T) *upstream {
 		switch answer := r.Header.Get("X-Test-Answer"); answer {
 		case "slow":
 			time.Sleep(2 * time.Second)
+		case "early-hints":
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			w.WriteHeader(http.StatusOK)
 		case "reset":
 			w.Header().Set("Content-Length", "1000")
 			w.WriteHeader(http.StatusOK)
@@ -454,7 +459,10 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 	}
 	os.Unsetenv("PAYNOTIFY_UNSET_SECRET")
 	cases := []struct{ options, want string }{
-		{"secret {env.PAYNOTIFY_UNSET_SECRET}", "secret: empty secret"},
+		{"secret {env.PAYNOTIFY_UNSET_SECRET}", "secret 1: evaluated placeholder {env.PAYNOTIFY_UNSET_SECRET} is empty"},
+		{"secret s {env:OCTO3_OLD}", "secret 2: unrecognized placeholder {env:OCTO3_OLD}"},
+		{"secret s\n signature off\n allow_ip 0.0.0.0/0", "signature"},
+		{"signature off\n allow_ip ::/0", "signature: off is refused with allow_ip ::/0"},
 		{"allow_ip 10.0.0.300", "allow_ip"},
 		{"secret s\n authorization abc", "authorization: does not apply to provider"},
 		{"signature off", "signature: off is refused unless allow_ip"},
@@ -484,4 +492,51 @@ http://localhost:9080 {
 }`, "caddyfile")
 	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/notify")).Body)
 	assert.Len(t, up.take(), 1)
+}
+
+// TestForwardedRequestCannotBeShapedByTheClient: hop-by-hop headers and
+// request trailers are the provider connection's business; they must not let
+// a client strip or forge what the app relies on.
+func TestForwardedRequestCannotBeShapedByTheClient(t *testing.T) {
+	tc, up := startCaddy(t)
+
+	req := golden(t, "octo3/accepted", "/octo3")
+	req.Header.Set("Connection", "Paynotify-Event-Id, Paynotify-Status, Paynotify-Provider, Content-Type")
+	assert.Equal(t, "ACK", send(t, tc, req).Body)
+	fwd := up.take()[0]
+	assert.Regexp(t, `^pn_[0-9a-f]{32}$`, fwd.Header.Get("Paynotify-Event-Id"))
+	assert.Equal(t, "succeeded", fwd.Header.Get("Paynotify-Status"))
+	assert.Equal(t, "octo3", fwd.Header.Get("Paynotify-Provider"))
+	assert.Equal(t, "application/json", fwd.Header.Get("Content-Type"))
+
+	for _, path := range []string{"/octo3", "/octo3/original"} {
+		req = golden(t, "octo3/accepted", path)
+		req.ContentLength = -1 // chunked, so that trailers can follow
+		req.Trailer = http.Header{"Paynotify-Event-Id": {"forged-by-client"}}
+		assert.Equal(t, "ACK", send(t, tc, req).Body, path)
+		fwd = up.take()[0]
+		assert.Empty(t, fwd.Trailer, "%s: a client trailer reached the app", path)
+		assert.Regexp(t, `^pn_[0-9a-f]{32}$`, fwd.Header.Get("Paynotify-Event-Id"))
+		assert.NotEmpty(t, fwd.Header.Get("Content-Length"), "%s: the body is forwarded with its length", path)
+	}
+}
+
+func TestInterimRepliesOfTheAppDoNotReachTheProvider(t *testing.T) {
+	tc, up := startCaddy(t)
+	req := golden(t, "octo3/accepted", "/octo3")
+	req.Header.Set("X-Test-Answer", "early-hints")
+	r := send(t, tc, req)
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "ACK", r.Body)
+	assert.Empty(t, r.Header.Get("Link"), "the app's 103 Early Hints reached the provider")
+	assert.Len(t, up.take(), 1)
+}
+
+func TestUnsignedQueryCannotShadowSignedFields(t *testing.T) {
+	tc, up := startCaddy(t)
+	// In original mode the query goes to the app; an app that merges query and
+	// form parameters could read txn_status from it instead of the signed body.
+	r := send(t, tc, golden(t, "octo3/query_shadows_field", "/octo3/original"))
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Empty(t, up.take())
 }

@@ -2,13 +2,15 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // FuzzUnmarshalCaddyfile: no Caddyfile block makes the parser panic, and what
-// it accepts can be written out as JSON config.
+// it accepts survives the trip through JSON config unchanged (what `caddy
+// adapt` writes is what the handler loads).
 func FuzzUnmarshalCaddyfile(f *testing.F) {
 	for _, seed := range []string{
 		"octo3 {\n secret a b\n allow_ip 10.0.0.0/8\n}",
@@ -27,8 +29,16 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("paynotify " + block)); err != nil {
 			return
 		}
-		if _, err := json.Marshal(h); err != nil {
+		out, err := json.Marshal(h)
+		if err != nil {
 			t.Fatalf("accepted config does not encode: %v", err)
+		}
+		var back Handler
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("adapted config does not load: %v", err)
+		}
+		if !reflect.DeepEqual(h, back) {
+			t.Fatalf("config changed on the way through JSON:\n%+v\n%+v", h, back)
 		}
 	})
 }

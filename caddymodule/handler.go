@@ -126,7 +126,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	secrets := make([]string, len(h.Secrets))
 	for i, s := range h.Secrets {
-		secrets[i] = repl.ReplaceKnown(s, "")
+		resolved, err := resolveSecret(repl, s)
+		if err != nil {
+			return fmt.Errorf("paynotify: secret %d: %v", i+1, err)
+		}
+		secrets[i] = resolved
+	}
+	authorization, err := resolveSecret(repl, h.Authorization)
+	if err != nil {
+		return fmt.Errorf("paynotify: authorization: %v", err)
+	}
+	key, err := resolveSecret(repl, h.Key)
+	if err != nil {
+		return fmt.Errorf("paynotify: key: %v", err)
 	}
 
 	for _, expr := range h.AllowIP {
@@ -136,8 +148,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.allow = append(h.allow, prefix.Masked())
 	}
-	if h.SignatureOff && len(h.allow) == 0 {
-		return errors.New("paynotify: signature: off is refused unless allow_ip restricts the sources")
+	if h.SignatureOff {
+		if len(h.allow) == 0 {
+			return errors.New("paynotify: signature: off is refused unless allow_ip restricts the sources")
+		}
+		for _, p := range h.allow {
+			if p.Bits() == 0 {
+				return fmt.Errorf("paynotify: signature: off is refused with allow_ip %s, which allows every source", p)
+			}
+		}
 	}
 
 	v, err := verifiers.New(h.Provider, verifiers.Config{
@@ -145,8 +164,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Algorithm:     h.Algorithm,
 		AmountUnit:    h.AmountUnit,
 		SignatureOff:  h.SignatureOff,
-		Authorization: repl.ReplaceKnown(h.Authorization, ""),
-		Key:           repl.ReplaceKnown(h.Key, ""),
+		Authorization: authorization,
+		Key:           key,
 	})
 	if err != nil {
 		return fmt.Errorf("paynotify: %w", err)
@@ -185,6 +204,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("provider", h.Provider))
 	}
 	return nil
+}
+
+// resolveSecret resolves the {env.*} and {file.*} placeholders of a secret.
+// A placeholder Caddy does not know (a typo such as {env:X} or {ENV.X}) or
+// one that resolves to nothing is an error: kept as literal text it would
+// become a signing key that anyone can read in the config.
+func resolveSecret(repl *caddy.Replacer, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if _, err := repl.ReplaceOrErr(s, false, true); err != nil {
+		return "", fmt.Errorf("%v (a typo? a literal brace is written \\{)", err)
+	}
+	return repl.ReplaceOrErr(s, true, false)
 }
 
 // parseDedup reads the dedup option: "off" (0), a duration, or empty for the default.
@@ -247,10 +280,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// Like Caddy's client_ip matcher: the client IP is not trustworthy
 	// before the TLS handshake is complete (0-RTT).
-	if r.TLS != nil && !r.TLS.HandshakeComplete {
-		return caddyhttp.Error(http.StatusTooEarly, errors.New("paynotify: TLS handshake not complete"))
-	}
 	n.clientIP = clientIP(r)
+	if r.TLS != nil && !r.TLS.HandshakeComplete {
+		return n.reject(http.StatusTooEarly, outcomeForbiddenSource, errors.New("TLS handshake not complete (0-RTT): the source is not established yet"))
+	}
 	if !h.sourceAllowed(n.clientIP) {
 		return n.reject(http.StatusForbidden, outcomeForbiddenSource, fmt.Errorf("source %s is not in allow_ip", n.clientIP))
 	}
@@ -282,13 +315,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		status, outcome := rejection(err)
 		return n.reject(status, outcome, err)
 	}
-	n.events = events
-	if len(events) > 0 {
-		e := events[0]
-		n.set("paynotify.event_id", e.ID)
-		n.set("paynotify.status", string(e.Status))
-		n.set("paynotify.order_id", e.OrderID)
+	if len(events) == 0 {
+		// Nothing to deliver is nothing to acknowledge.
+		return n.reject(http.StatusBadRequest, outcomeMalformed, errors.New("the notification carries no event"))
 	}
+	n.events = events
+	n.set("paynotify.event_id", events[0].ID)
+	n.set("paynotify.status", string(events[0].Status))
+	n.set("paynotify.order_id", events[0].OrderID)
 	stripPaynotifyHeaders(r.Header)
 
 	if err := h.deliver(n, r, body, next); err != nil {
@@ -307,6 +341,8 @@ func rejection(err error) (int, string) {
 	case errors.Is(err, verifiers.ErrSignature):
 		return http.StatusUnauthorized, outcomeInvalidSignature
 	case errors.Is(err, verifiers.ErrForbidden):
+		// A wrong credential header is an authentication failure like a bad
+		// signature, even though its status is 403.
 		return http.StatusForbidden, outcomeInvalidSignature
 	default:
 		return http.StatusBadRequest, outcomeMalformed
@@ -318,7 +354,7 @@ func rejection(err error) (int, string) {
 // answered 2xx.
 func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next caddyhttp.Handler) error {
 	if h.Forward == "original" {
-		fr := forwardRequest(r, body, n.events...)
+		fr := forwardRequest(r, body, h.verifier.Provider(), n.events...)
 		return h.forward(n, fr, next)
 	}
 	for i := range n.events {
@@ -327,7 +363,7 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next ca
 		if err != nil {
 			return fmt.Errorf("encoding event: %v", err)
 		}
-		fr := forwardRequest(r, event, *e)
+		fr := forwardRequest(r, event, h.verifier.Provider(), *e)
 		fr.Method = http.MethodPost
 		fr.URL.RawQuery = ""
 		fr.RequestURI = fr.URL.RequestURI()
@@ -344,19 +380,31 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next ca
 
 // forwardRequest copies r with body as its body and the Paynotify-* headers
 // describing events.
-func forwardRequest(r *http.Request, body []byte, events ...verifiers.Event) *http.Request {
+func forwardRequest(r *http.Request, body []byte, provider string, events ...verifiers.Event) *http.Request {
 	fr := r.Clone(r.Context())
 	fr.Body = io.NopCloser(bytes.NewReader(body))
 	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	fr.ContentLength = int64(len(body))
 	fr.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	fr.TransferEncoding = nil
+	fr.Trailer = nil // trailers are not signed; a Paynotify-* one would pass as ours
+	// Hop-by-hop headers concern the provider's connection, not the app's.
+	// reverse_proxy would also delete every header Connection names, which
+	// would let the provider's side strip Paynotify-* or Content-Type.
+	for _, name := range fr.Header.Values("Connection") {
+		for _, listed := range strings.Split(name, ",") {
+			fr.Header.Del(strings.TrimSpace(listed))
+		}
+	}
+	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect"} {
+		fr.Header.Del(name)
+	}
 	ids, statuses := make([]string, len(events)), make([]string, len(events))
 	for i, e := range events {
 		ids[i], statuses[i] = e.ID, string(e.Status)
 	}
 	fr.Header.Set("Paynotify-Event-Id", strings.Join(ids, ", "))
-	fr.Header.Set("Paynotify-Provider", events[0].Provider)
+	fr.Header.Set("Paynotify-Provider", provider)
 	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
 	return fr
 }

@@ -85,6 +85,21 @@ func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
 	}
 }
 
+func TestMalformedValuesAreNotEchoedInLogs(t *testing.T) {
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	logs := provisioned(t, h)
+	_, _, err := serveGolden(t, h, "octo3/bad_amount", appAccepts)
+	var he caddyhttp.HandlerError
+	require.True(t, errors.As(err, &he))
+	assert.Equal(t, http.StatusBadRequest, he.StatusCode)
+	entries := logs.FilterMessage("notification").All()
+	require.Len(t, entries, 1)
+	reason := entries[0].ContextMap()["reason"].(string)
+	assert.Contains(t, reason, "field captured_amount is not well formed")
+	assert.NotContains(t, reason, "12,50", "an unauthenticated value in the log")
+	assert.NotContains(t, err.Error(), "12,50", "an unauthenticated value in the error handle_errors sees")
+}
+
 func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
 	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
 	logs := provisioned(t, h)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sends one signed octo3 notification to the running Caddyfile.example and
-# prints the reply: "200 ACK" when the app accepted it.
+# prints the reply: "ACK (HTTP 200)" when the app accepted it.
 #
 #   examples/send-octo3.sh            a correctly signed notification
 #   examples/send-octo3.sh --tamper   the same with the amount changed after signing (401)

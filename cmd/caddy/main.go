@@ -7,7 +7,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/paynotify/paynotify/caddymodule"
+	_ "github.com/paynotify/paynotify"
 )
 
 func main() {

@@ -1,0 +1,9 @@
+// Package paynotify adds the paynotify handler to Caddy. Build Caddy with it:
+//
+//	xcaddy build --with github.com/paynotify/paynotify
+//
+// or import it for its side effect, as cmd/caddy does. The handler lives in
+// package caddymodule, the verifiers in package verifiers.
+package paynotify
+
+import _ "github.com/paynotify/paynotify/caddymodule" // registers http.handlers.paynotify
