@@ -7,8 +7,10 @@ and the Go verifier cannot hide. Run it from the repository root after
 changing a case; `go test ./verifiers -update` then rewrites the expected
 events, which are reviewed by hand before they are committed.
 """
+import base64
 import hashlib
 import hmac
+import json
 import os
 import urllib.parse
 
@@ -86,6 +88,263 @@ def signed_fields(**change):
     return fields
 
 
+def raw_request(method, target, headers, body=b""):
+    if isinstance(body, str):
+        body = body.encode()
+    head = [f"{method} {target} HTTP/1.1", "Host: merchant.example"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    if body or method == "POST":
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def write_bytes(provider, name, data):
+    os.makedirs(os.path.join(HERE, provider), exist_ok=True)
+    with open(os.path.join(HERE, provider, name + ".http"), "wb") as f:
+        f.write(data)
+
+
+# --- checkout: Cko-Signature = hex HMAC-SHA256 of the raw body -------------
+
+CKO_SECRET = "cko-test-signature-key"
+CKO_OLD_SECRET = "cko-old-signature-key"
+CKO_AUTHORIZATION = "cko-test-authorization"
+
+
+def cko_event(type_, **data):
+    d = {
+        "id": "pay_griq7wyqkggu7mnk7ecm6ysrl4",
+        "action_id": "act_gl5cpqgccxeulozrvaassd4lta",
+        "reference": "ORD-5023-4E89",
+        "amount": 1050,
+        "currency": "HKD",
+        "auth_code": "528709",
+        "response_code": "10000",
+        "response_summary": "Approved",
+        "source": {"id": "src_nq6m3ixg6ypefozuslbm7wq2fa", "type": "octopus"},
+        "customer": {"id": "cus_udst2tfldj6upmye2reztkmm4i", "email": "tm.chan@example.com",
+                     "name": "Chan Tai Man", "phone": {"country_code": "+852", "number": "91234567"}},
+    }
+    d.update(data)
+    d = {k: v for k, v in d.items() if v is not None}
+    return {"id": "evt_caxmnvuvbe4elkbdx2imwbnjxu", "type": type_, "version": "1.0.29",
+            "created_on": "2023-05-22T11:56:04.8821546Z", "data": d}
+
+
+def checkout_case(name, event=None, body=None, secret=CKO_SECRET, sig=None, headers=None,
+                  after_sign=None, authorization=CKO_AUTHORIZATION, content_type="application/json"):
+    if body is None:
+        body = json.dumps(event, separators=(",", ":"))
+    body = body.encode() if isinstance(body, str) else body
+    h = {"Content-Type": content_type}
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest() if sig is None else sig
+    if signature:
+        h["Cko-Signature"] = signature
+    if authorization:
+        h["Authorization"] = authorization
+    h.update(headers or {})
+    if after_sign:
+        body = after_sign(body)
+    write_bytes("checkout", name, raw_request("POST", "/notify/checkout", h, body))
+
+
+CKO_TYPES = ["payment_pending", "payment_capture_pending", "payment_approved", "payment_captured",
+             "payment_declined", "payment_capture_declined", "payment_expired", "payment_canceled",
+             "payment_voided", "payment_refunded", "payment_authentication_failed"]
+
+
+def checkout_cases():
+    for t in CKO_TYPES:
+        change = {}
+        if "declined" in t:
+            change = {"response_code": "20005", "response_summary": "Declined - Do Not Honour"}
+        checkout_case(t, cko_event(t, **change))
+    ev = cko_event("payment_capture_pending")
+    ev["timestamp"] = ev.pop("created_on")
+    checkout_case("timestamp_instead_of_created_on", ev)
+    checkout_case("seed_example", body='{"id":"evt_caxmnvuvbe4elkbdx2imwbnjxu","type":"payment_approved",'
+                  '"version":"1.0.29","created_on":"2023-05-22T11:56:04.8821546Z","data":{"id":'
+                  '"pay_griq7wyqkggu7mnk7ecm6ysrl4","action_id":"act_gl5cpqgccxeulozrvaassd4lta",'
+                  '"reference":"ORD-5023-4E89","amount":20,"currency":"USD","auth_code":"528709",'
+                  '"response_code":"10000","response_summary":"Approved"}}')
+    checkout_case("jpy", cko_event("payment_captured", amount=1000, currency="JPY"))
+    checkout_case("kwd", cko_event("payment_captured", amount=1234, currency="KWD"))
+    checkout_case("old_secret", cko_event("payment_captured"), secret=CKO_OLD_SECRET)
+    checkout_case("pretty_body", body=json.dumps(cko_event("payment_captured"), indent=2))
+    checkout_case("uppercase_hex", cko_event("payment_captured"),
+                  sig=hmac.new(CKO_SECRET.encode(), json.dumps(cko_event("payment_captured"),
+                               separators=(",", ":")).encode(), hashlib.sha256).hexdigest().upper())
+    # Rejected.
+    checkout_case("tampered", cko_event("payment_captured"),
+                  after_sign=lambda b: b.replace(b'"amount":1050', b'"amount":9050'))
+    checkout_case("wrong_secret", cko_event("payment_captured"), secret="not-the-key")
+    checkout_case("unsigned", cko_event("payment_captured"), sig="")
+    checkout_case("bad_hex", cko_event("payment_captured"), sig="zz" * 32)
+    checkout_case("wrong_authorization", cko_event("payment_captured"), authorization="guess")
+    checkout_case("no_authorization", cko_event("payment_captured"), authorization="")
+    checkout_case("duplicate_key", body='{"id":"evt_caxmnvuvbe4elkbdx2imwbnjxu","type":"payment_declined",'
+                  '"type":"payment_captured","data":{"reference":"ORD-1","amount":100,"currency":"HKD"}}')
+    checkout_case("invalid_utf8", body=b'{"id":"evt_x","type":"payment_captured","data":{"reference":"ORD-\xff","amount":1,"currency":"HKD"}}')
+    checkout_case("missing_reference", cko_event("payment_captured", reference=None))
+    checkout_case("amount_as_string", body=json.dumps(cko_event("payment_captured", amount="1050")))
+    checkout_case("fractional_minor", body=json.dumps(cko_event("payment_captured")).replace('"amount": 1050', '"amount": 10.5'))
+    checkout_case("overflow", body=json.dumps(cko_event("payment_captured")).replace('"amount": 1050', '"amount": 99999999999999999999999'))
+    checkout_case("trailing_data", body=json.dumps(cko_event("payment_captured")) + "{}")
+    checkout_case("form_content_type", cko_event("payment_captured"), content_type="application/x-www-form-urlencoded")
+
+
+# --- octopus: OC-Signature over key-sorted k=v& of the top-level fields ----
+
+OCTOPUS_SECRET = "octopus-test-secret"
+OCTOPUS_KEY = "octopus-test-key"
+
+# Values as raw JSON text, so that numbers keep the text they are sent with.
+OCTOPUS_BASE = [
+    ("transaction_type", '"income"'),
+    ("merchant_uid", '"MUID-7781"'),
+    ("amount", '"100.00"'),
+    ("final_amount", "99.50"),
+    ("currency", '"php"'),
+    ("notify_url", '"https://merchant.example/notify/octopus"'),
+    ("merchant_order_id", '"123qq"'),
+    ("payment_status", '"completed"'),
+    ("payment_fail_reason", '""'),
+    ("order_uid", '"OUID-5521"'),
+    ("payment_uid", '"PUID-88231"'),
+    ("payment", '"gcash"'),
+    ("signature_key", '"sk_live_9f8e7d6c"'),
+    ("tenant", '"ph-1"'),
+    ("is_test", "false"),
+    ("note", "null"),
+    ("meta", '{"b": 1, "a": [1, 2, "x"]}'),
+]
+
+
+def octopus_sign(pairs, secret):
+    parts = []
+    for k, raw in sorted(pairs, key=lambda kv: kv[0]):
+        if raw == "null":
+            continue
+        if raw.startswith('"'):
+            value = json.loads(raw)
+        elif raw.startswith("{") or raw.startswith("["):
+            value = json.dumps(json.loads(raw), separators=(",", ":"), ensure_ascii=False)
+        else:
+            value = raw
+        parts.append(f"{k}={value}")
+    return hmac.new(secret.encode(), "&".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def octopus_case(name, change=None, drop=(), secret=OCTOPUS_SECRET, sig=None, key=OCTOPUS_KEY,
+                 after_sign=None, extra_pairs=()):
+    pairs = [(k, (change or {}).get(k, v)) for k, v in OCTOPUS_BASE if k not in drop]
+    pairs += [(k, v) for k, v in (change or {}).items() if k not in dict(OCTOPUS_BASE)]
+    signature = octopus_sign(pairs, secret) if sig is None else sig
+    pairs = [(k, (after_sign or {}).get(k, v)) for k, v in pairs] + list(extra_pairs)
+    body = "{\n  " + ",\n  ".join(f'"{k}": {v}' for k, v in pairs) + "\n}"
+    h = {"Content-Type": "application/json"}
+    if signature:
+        h["OC-Signature"] = signature
+    if key:
+        h["OC-Key"] = key
+    write_bytes("octopus", name, raw_request("POST", "/notify/octopus", h, body))
+
+
+def octopus_cases():
+    for status in ["none", "pending", "processing", "completed", "failed", "reject", "refund", "overdue",
+                   "on_hold"]:
+        change = {"payment_status": json.dumps(status)}
+        if status in ("failed", "reject"):
+            change["payment_fail_reason"] = '"insufficient balance"'
+        octopus_case(status, change=change)
+    octopus_case("amount_only", drop=["final_amount"], change={"currency": '"usd"'})
+    # Rejected.
+    octopus_case("tampered", after_sign={"final_amount": "999.50"})
+    octopus_case("number_reformatted", after_sign={"final_amount": "99.5"})
+    octopus_case("wrong_secret", secret="not-the-secret")
+    octopus_case("unsigned", sig="")
+    octopus_case("bad_hex", sig="xyz")
+    octopus_case("wrong_key", key="guess")
+    octopus_case("no_key", key="")
+    octopus_case("missing_order", drop=["merchant_order_id"])
+    octopus_case("duplicate_key", extra_pairs=[("payment_status", '"failed"')])
+
+
+# --- oobit: signature = base64(sha256(id + order + reply + amount + currency + key)) --
+
+OOBIT_SECRET = "oobit-test-hash-key"
+
+OOBIT_BASE = {
+    "reply_code": "000",
+    "reply_desc": "SUCCESS",
+    "trans_id": "22924",
+    "trans_date": "11/02/2020 12:40:11",
+    "trans_amount": "7.23",
+    "trans_currency": "USD",
+    "trans_order": "ABC12365",
+    "merchant_id": "3783018",
+    "client_fullname": "Chan Tai Man",
+    "client_phone": "+85291234567",
+    "client_email": "tm.chan@example.com",
+    "payment_details": "Visa ....1111",
+}
+
+
+def oobit_sign(f, secret):
+    message = "".join(f.get(k, "") for k in ("trans_id", "trans_order", "reply_code", "trans_amount",
+                                             "trans_currency")) + secret
+    return base64.b64encode(hashlib.sha256(message.encode()).digest()).decode()
+
+
+def oobit_case(name, change=None, drop=(), secret=OOBIT_SECRET, sig=None, method="GET", raw_plus=False,
+               after_sign=None, content_type="application/x-www-form-urlencoded", query="", extra_pairs=()):
+    f = dict(OOBIT_BASE)
+    f.update(change or {})
+    for d in drop:
+        f.pop(d, None)
+    f["signature"] = oobit_sign(f, secret) if sig is None else sig
+    f.update(after_sign or {})
+    encoded = urllib.parse.urlencode(list(f.items()) + list(extra_pairs))
+    if raw_plus:  # the provider left the base64 '+' unencoded
+        encoded = encoded.replace(urllib.parse.quote_plus(f["signature"]),
+                                  urllib.parse.quote(f["signature"], safe="+"))
+    if method == "GET":
+        data = raw_request("GET", "/notify/oobit?" + encoded, {})
+    else:
+        target = "/notify/oobit" + ("?" + query if query else "")
+        data = raw_request(method, target, {"Content-Type": content_type}, encoded)
+    write_bytes("oobit", name, data)
+
+
+def oobit_with_plus():
+    for i in range(1000):
+        order = f"ABC{12365 + i}"
+        if "+" in oobit_sign(dict(OOBIT_BASE, trans_order=order), OOBIT_SECRET):
+            return order
+    raise SystemExit("no signature with a +")
+
+
+def oobit_cases():
+    oobit_case("approved_get")
+    oobit_case("approved_post", method="POST")
+    oobit_case("pending", change={"reply_code": "553", "reply_desc": "Pending 3DS"})
+    oobit_case("declined", change={"reply_code": "604", "reply_desc": "Order is unique and must be used only once."})
+    oobit_case("plus_as_space", change={"trans_order": oobit_with_plus()}, raw_plus=True)
+    oobit_case("jpy", change={"trans_amount": "1500", "trans_currency": "JPY"})
+    # Rejected.
+    oobit_case("tampered", after_sign={"trans_amount": "723.00"})
+    oobit_case("wrong_secret", secret="not-the-key")
+    oobit_case("unsigned", sig="")
+    oobit_case("bad_base64", sig="not base64!")
+    oobit_case("hex_not_base64", sig=hashlib.sha256(b"x").hexdigest())
+    oobit_case("shifted_reply_code", change={"reply_code": "0007", "trans_amount": ".23"})
+    oobit_case("missing_order", drop=["trans_order"])
+    oobit_case("duplicate_field", extra_pairs=[("reply_code", "000")])
+    oobit_case("post_json", method="POST", content_type="application/json")
+    oobit_case("post_query_shadow", method="POST", query="reply_code=000")
+    oobit_case("put", method="PUT")
+
+
 def main():
     # Verified: each maps to one event.
     octo3_case("accepted")
@@ -134,8 +393,14 @@ def main():
         "action": "PAY12.50", "authorized_amount": "", "bill_to_last_name": "Tai Man12.50",
         "captured_amount": "", "merch_txn_id": "MTX-000", "original_amount": "112.50"})
     octo3_case("negative_amount", change={"captured_amount": "-12.50"})
+    octo3_case("padded_amount", change={"captured_amount": "012.50"})
     write("octo3", "query_shadows_field", form_request(
         "/notify/octo3?txn_status=ACCEPTED", list(signed_fields().items())))
+
+
+    checkout_cases()
+    octopus_cases()
+    oobit_cases()
 
 
 if __name__ == "__main__":

@@ -227,13 +227,14 @@ func setAmount(e *Event, field, value, currencyCode string, unit amountUnit) err
 	return nil
 }
 
-// parseDecimal accepts digits and an optional fraction: what payment amounts
-// look like. decimal.NewFromString alone would also take a sign or an
-// exponent ("1e9"), which no provider sends in these fields and which could
-// turn an amount around or inflate it.
+// parseDecimal accepts digits without leading zeros and an optional
+// fraction: what payment amounts look like. decimal.NewFromString alone would
+// also take a sign, an exponent ("1e9") or padding ("07.23"), which no
+// provider sends and which would let characters of a neighbouring field in
+// a separator-less signed string pass for part of an amount.
 func parseDecimal(s string) (decimal.Decimal, error) {
 	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" || (hasDot && frac == "") || len(s) > 40 {
+	if intPart == "" || (hasDot && frac == "") || len(s) > 40 || (len(intPart) > 1 && intPart[0] == '0') {
 		return decimal.Decimal{}, fmt.Errorf("not a decimal")
 	}
 	if !isDigits(intPart) || (hasDot && !isDigits(frac)) {

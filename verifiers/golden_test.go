@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"io"
@@ -82,4 +85,53 @@ func mustNew(t testing.TB, provider string, c Config) Verifier {
 	v, err := New(provider, c)
 	require.NoError(t, err)
 	return v
+}
+
+// rejectCase is a golden request the verifier must refuse.
+type rejectCase struct {
+	file   string
+	config *Config // nil: the provider's test config
+	want   error
+	reason string
+}
+
+// testProvider verifies each accepted golden request of testdata/<provider>/
+// against its .event.json, and checks that each rejected one is refused with
+// the typed error and reason, no event, and no secret or value in the error.
+func testProvider(t *testing.T, provider string, config Config, accepted []string, rejected []rejectCase) {
+	t.Helper()
+	v := mustNew(t, provider, config)
+	for _, name := range accepted {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(provider, name)
+			checkGolden(t, file, []Event{verifyGolden(t, v, file)})
+		})
+	}
+	for _, rc := range rejected {
+		t.Run(rc.file, func(t *testing.T) {
+			cfg := config
+			if rc.config != nil {
+				cfg = *rc.config
+			}
+			events, err := mustNew(t, provider, cfg).Verify(context.Background(), goldenRequest(t, filepath.Join(provider, rc.file)))
+			require.ErrorIs(t, err, rc.want)
+			require.Contains(t, err.Error(), rc.reason)
+			require.Empty(t, events)
+			for _, secret := range append(cfg.Secrets, cfg.Authorization, cfg.Key) {
+				if secret != "" {
+					require.NotContains(t, err.Error(), secret, "a secret in an error message")
+				}
+			}
+		})
+	}
+}
+
+func signedCheckout(body, secret string) *Request {
+	h := hmac.New(sha256.New, []byte(secret))
+	h.Write([]byte(body))
+	return &Request{
+		Method: http.MethodPost,
+		Header: http.Header{"Content-Type": {"application/json"}, "Cko-Signature": {hex.EncodeToString(h.Sum(nil))}},
+		Body:   []byte(body), ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt,
+	}
 }

@@ -9,13 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // Octo3 verifies the asynchronous notifications of the Octo3 e-Commerce
@@ -33,10 +31,9 @@ var octo3Options = []string{"algorithm", "amount_unit", "signature"}
 
 // The fields.
 const (
-	octo3Hash     = "secure_hash"
-	octo3CardNum  = "card_num"
-	octo3DRCount  = "dr_count" // delivery attempt counter: never part of the event id
-	octo3FormType = "application/x-www-form-urlencoded"
+	octo3Hash    = "secure_hash"
+	octo3CardNum = "card_num"
+	octo3DRCount = "dr_count" // delivery attempt counter: never part of the event id
 )
 
 // octo3Mandatory are the fields marked M in The DAO's field list.
@@ -322,32 +319,4 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return e, nil
-}
-
-// parseForm parses an application/x-www-form-urlencoded body strictly: a
-// field given twice, a field without a name, bad escapes or invalid UTF-8 are
-// refused, because the provider's signer and the merchant's app could read
-// such a body differently from this verifier.
-func parseForm(contentType string, body []byte) (map[string]string, error) {
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil || mediaType != octo3FormType {
-		return nil, fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, octo3FormType)
-	}
-	values, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, fmt.Errorf("%w: form body: %v", ErrMalformed, err)
-	}
-	fields := make(map[string]string, len(values))
-	for name, vals := range values {
-		switch {
-		case name == "":
-			return nil, fmt.Errorf("%w: form field without a name", ErrMalformed)
-		case len(vals) > 1:
-			return nil, fmt.Errorf("%w: form field %.40q given %d times", ErrMalformed, name, len(vals))
-		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
-			return nil, fmt.Errorf("%w: form field %.40q is not valid UTF-8", ErrMalformed, name)
-		}
-		fields[name] = vals[0]
-	}
-	return fields, nil
 }

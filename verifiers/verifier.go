@@ -123,8 +123,11 @@ type provider struct {
 }
 
 var providers = map[string]provider{
-	"octo3":  {options: octo3Options, build: newOcto3},
-	"thedao": {options: octo3Options, build: newOcto3},
+	"octo3":    {options: octo3Options, build: newOcto3},
+	"thedao":   {options: octo3Options, build: newOcto3},
+	"checkout": {options: checkoutOptions, build: newCheckout},
+	"octopus":  {options: octopusOptions, build: newOctopus},
+	"oobit":    {options: oobitOptions, build: newOobit},
 }
 
 // Providers lists the supported provider names, sorted.

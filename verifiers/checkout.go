@@ -1,0 +1,170 @@
+package verifiers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Checkout verifies Checkout.com webhooks (seed 002, e.g. the Octopus APM): a
+// JSON POST whose Cko-Signature header is the HMAC-SHA256 of the raw body.
+type Checkout struct {
+	secrets       [][]byte
+	authorization string // the value the Authorization header must equal; "" = not checked
+}
+
+var checkoutOptions = []string{"authorization"}
+
+// The fields.
+type checkoutEvent struct {
+	ID        string `json:"id"`   // evt_…: the event id
+	Type      string `json:"type"` // payment_captured, …: the status
+	CreatedOn string `json:"created_on"`
+	Timestamp string `json:"timestamp"` // on the types without created_on
+	Data      struct {
+		ID              string      `json:"id"`        // pay_…
+		Reference       string      `json:"reference"` // the merchant's order
+		Amount          json.Number `json:"amount"`    // minor units
+		Currency        string      `json:"currency"`
+		ResponseCode    string      `json:"response_code"`
+		ResponseSummary string      `json:"response_summary"`
+		Source          struct {
+			Type string `json:"type"`
+		} `json:"source"`
+		Customer struct {
+			Name  string `json:"name"`
+			Email string `json:"email"`
+			Phone struct {
+				CountryCode string `json:"country_code"`
+				Number      string `json:"number"`
+			} `json:"phone"`
+		} `json:"customer"`
+	} `json:"data"`
+}
+
+func newCheckout(name string, c Config) (Verifier, error) {
+	if len(c.Secrets) == 0 {
+		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the webhook signature key)", name)}
+	}
+	v := &Checkout{authorization: c.Authorization}
+	for _, s := range c.Secrets {
+		v.secrets = append(v.secrets, []byte(s))
+	}
+	return v, nil
+}
+
+// Provider implements Verifier.
+func (v *Checkout) Provider() string { return "checkout" }
+
+// Methods implements Verifier.
+func (v *Checkout) Methods() []string { return []string{http.MethodPost} }
+
+// ACK implements Verifier: any 2xx; Checkout.com reads no body.
+func (v *Checkout) ACK() ACK { return ACK{Status: http.StatusOK} }
+
+// Verify implements Verifier.
+func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := checkContentType(r.Header.Get("Content-Type"), jsonType); err != nil {
+		return nil, err
+	}
+	if err := v.checkSignature(r.Header.Get("Cko-Signature"), r.Body); err != nil {
+		return nil, err
+	}
+	if v.authorization != "" && !equalCredential(r.Header.Get("Authorization"), v.authorization) {
+		return nil, fmt.Errorf("%w: the Authorization header is missing or is not the configured value", ErrForbidden)
+	}
+	if err := checkJSON(r.Body); err != nil {
+		return nil, err
+	}
+	var ce checkoutEvent
+	if err := json.Unmarshal(r.Body, &ce); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	e, err := v.normalize(&ce, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// checkSignature: Cko-Signature is the hex HMAC-SHA256 of the raw body bytes,
+// keyed with the webhook's signature key.
+func (v *Checkout) checkSignature(given string, body []byte) error {
+	if given == "" {
+		return fmt.Errorf("%w: no Cko-Signature header", ErrSignature)
+	}
+	mac, err := hex.DecodeString(given)
+	if err != nil || len(mac) != sha256.Size {
+		return fmt.Errorf("%w: Cko-Signature is not a hex HMAC-SHA256", ErrSignature)
+	}
+	for _, secret := range v.secrets {
+		h := hmac.New(sha256.New, secret)
+		h.Write(body)
+		if hmac.Equal(h.Sum(nil), mac) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: Cko-Signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
+}
+
+// checkoutStatuses maps the event type; other types are StatusUnknown.
+var checkoutStatuses = map[string]Status{
+	"payment_pending":          StatusPending,
+	"payment_capture_pending":  StatusPending,
+	"payment_approved":         StatusAuthorized,
+	"payment_captured":         StatusSucceeded,
+	"payment_declined":         StatusFailed,
+	"payment_capture_declined": StatusFailed,
+	"payment_expired":          StatusExpired,
+	"payment_canceled":         StatusCancelled,
+	"payment_voided":           StatusCancelled,
+	"payment_refunded":         StatusRefunded,
+}
+
+func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
+	for _, m := range []struct{ name, value string }{
+		{"id", ce.ID}, {"type", ce.Type}, {"data.reference", ce.Data.Reference},
+	} {
+		if m.value == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
+		}
+	}
+	e := newEvent(v.Provider(), r)
+	e.ID = ce.ID // Checkout.com's own id, the same on every retry
+	e.ProviderStatus = ce.Type
+	e.Status = checkoutStatuses[ce.Type]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	e.OrderID = ce.Data.Reference
+	e.TransactionID = ce.Data.ID
+	e.ResponseCode = ce.Data.ResponseCode
+	e.Reason = ce.Data.ResponseSummary
+	e.PaymentMethod = ce.Data.Source.Type
+	occurred := ce.CreatedOn
+	if occurred == "" {
+		occurred = ce.Timestamp
+	}
+	e.OccurredAt = parseTime(occurred, time.RFC3339Nano)
+	phone := ce.Data.Customer.Phone.Number
+	if phone != "" && ce.Data.Customer.Phone.CountryCode != "" {
+		phone = ce.Data.Customer.Phone.CountryCode + " " + phone
+	}
+	e.Customer = newCustomer(ce.Data.Customer.Name, ce.Data.Customer.Email, phone, "")
+	if err := setAmount(&e, "data.amount", ce.Data.Amount.String(), ce.Data.Currency, minor); err != nil {
+		return Event{}, err
+	}
+	var err error
+	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,214 @@
+package verifiers
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// Octopus verifies the callbacks of the "Octopus" order API gateway (seed
+// 003): a JSON POST to notify_url whose OC-Signature header is the HMAC-SHA256
+// of the body's top-level fields, sorted by key and joined as k=v&k=v.
+type Octopus struct {
+	secrets [][]byte
+	key     string // the value the OC-Key header must equal; "" = not checked
+}
+
+var octopusOptions = []string{"key"}
+
+// The fields. signature_key is redacted from raw.
+const octopusRedacted = "signature_key"
+
+func newOctopus(name string, c Config) (Verifier, error) {
+	if len(c.Secrets) == 0 {
+		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the API secret)", name)}
+	}
+	v := &Octopus{key: c.Key}
+	for _, s := range c.Secrets {
+		v.secrets = append(v.secrets, []byte(s))
+	}
+	return v, nil
+}
+
+// Provider implements Verifier.
+func (v *Octopus) Provider() string { return "octopus" }
+
+// Methods implements Verifier.
+func (v *Octopus) Methods() []string { return []string{http.MethodPost} }
+
+// ACK implements Verifier.
+func (v *Octopus) ACK() ACK {
+	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "success"}
+}
+
+// Verify implements Verifier.
+func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := checkContentType(r.Header.Get("Content-Type"), jsonType); err != nil {
+		return nil, err
+	}
+	if err := checkJSON(r.Body); err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	signed, err := octopusStringToSign(fields)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkSignature(r.Header.Get("OC-Signature"), signed); err != nil {
+		return nil, err
+	}
+	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.key) {
+		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
+	}
+	e, err := v.normalize(fields, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// octopusStringToSign joins the top-level fields sorted by key as k=v with &:
+// a string as its content, a number or boolean as its JSON text exactly as
+// sent (99.50 stays 99.50), an object or array as compact JSON; a null field
+// is left out.
+func octopusStringToSign(fields map[string]json.RawMessage) ([]byte, error) {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		value, present, err := octopusValue(fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("%w: field %.40q: %v", ErrMalformed, k, err)
+		}
+		if !present {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(value)
+	}
+	return b.Bytes(), nil
+}
+
+// octopusValue renders one field as it is signed; present is false for null.
+func octopusValue(raw json.RawMessage) (value string, present bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	switch raw[0] {
+	case 'n':
+		return "", false, nil
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, true, err
+	case '{', '[':
+		var b bytes.Buffer
+		err := json.Compact(&b, raw)
+		return b.String(), true, err
+	default: // a number, true or false: its text as sent
+		return string(raw), true, nil
+	}
+}
+
+// checkSignature: OC-Signature is the lowercase hex HMAC-SHA256 of the
+// string to sign, keyed with the API secret.
+func (v *Octopus) checkSignature(given string, signed []byte) error {
+	if given == "" {
+		return fmt.Errorf("%w: no OC-Signature header", ErrSignature)
+	}
+	mac, err := hex.DecodeString(given)
+	if err != nil || len(mac) != sha256.Size {
+		return fmt.Errorf("%w: OC-Signature is not a hex HMAC-SHA256", ErrSignature)
+	}
+	for _, secret := range v.secrets {
+		h := hmac.New(sha256.New, secret)
+		h.Write(signed)
+		if hmac.Equal(h.Sum(nil), mac) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: OC-Signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
+}
+
+// octopusStatuses maps payment_status; other values are StatusUnknown.
+var octopusStatuses = map[string]Status{
+	"none":       StatusPending,
+	"pending":    StatusPending,
+	"processing": StatusPending,
+	"completed":  StatusSucceeded,
+	"failed":     StatusFailed,
+	"reject":     StatusFailed,
+	"refund":     StatusRefunded,
+	"overdue":    StatusExpired,
+}
+
+func (v *Octopus) normalize(fields map[string]json.RawMessage, r *Request) (Event, error) {
+	f := func(name string) string {
+		raw, ok := fields[name]
+		if !ok {
+			return ""
+		}
+		value, _, _ := octopusValue(raw) // every field was rendered for the signature already
+		return value
+	}
+	for _, name := range []string{"merchant_order_id", "payment_status"} {
+		if f(name) == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+		}
+	}
+	e := newEvent(v.Provider(), r)
+	e.ProviderStatus = f("payment_status")
+	e.Status = octopusStatuses[strings.ToLower(e.ProviderStatus)]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	e.OrderID = f("merchant_order_id")
+	e.MerchantID = f("merchant_uid")
+	e.TransactionID = f("order_uid")
+	if e.TransactionID == "" {
+		e.TransactionID = f("payment_uid")
+	}
+	e.Reason = f("payment_fail_reason")
+	e.PaymentMethod = f("payment")
+	e.Customer = newCustomer("", "", "", f("ip"))
+	amountField := "final_amount"
+	if f(amountField) == "" {
+		amountField = "amount"
+	}
+	if err := setAmount(&e, amountField, f(amountField), f("currency"), major); err != nil {
+		return Event{}, err
+	}
+	e.ID = eventID(e.Provider, e.MerchantID, e.OrderID, f("order_uid"), f("payment_uid"),
+		f("transaction_type"), e.ProviderStatus, f("amount"), f("final_amount"))
+
+	raw := make(map[string]json.RawMessage, len(fields))
+	for k, val := range fields {
+		raw[k] = val
+	}
+	if _, ok := raw[octopusRedacted]; ok {
+		raw[octopusRedacted] = json.RawMessage(`"[redacted]"`)
+	}
+	var err error
+	if e.Raw, err = json.Marshal(raw); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,38 @@
+package verifiers
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+var octopusConfig = Config{Secrets: []string{"octopus-test-secret"}, Key: "octopus-test-key"}
+
+func TestOctopus(t *testing.T) {
+	testProvider(t, "octopus", octopusConfig, []string{
+		"none", "pending", "processing", "completed", "failed", "reject", "refund", "overdue", "on_hold",
+		"amount_only",
+	}, []rejectCase{
+		{"tampered", nil, ErrSignature, "OC-Signature matches none of the 1 configured secrets"},
+		{"number_reformatted", nil, ErrSignature, "matches none"},
+		{"wrong_secret", nil, ErrSignature, "matches none"},
+		{"unsigned", nil, ErrSignature, "no OC-Signature header"},
+		{"bad_hex", nil, ErrSignature, "not a hex HMAC-SHA256"},
+		{"wrong_key", nil, ErrForbidden, "OC-Key header is missing or is not the configured value"},
+		{"no_key", nil, ErrForbidden, "OC-Key header is missing"},
+		{"missing_order", nil, ErrMalformed, "mandatory field merchant_order_id is missing"},
+		{"duplicate_key", nil, ErrMalformed, `JSON key "payment_status" given twice`},
+	})
+}
+
+func TestOctopusStringToSign(t *testing.T) {
+	req := goldenRequest(t, "octopus/completed")
+	e := verifyGolden(t, mustNew(t, "octopus", octopusConfig), "octopus/completed")
+	// final_amount is preferred to amount, the currency is upper-cased, and
+	// the signature key never reaches the app.
+	assert.Equal(t, "99.50", e.Amount)
+	assert.Equal(t, "PHP", e.Currency)
+	assert.NotContains(t, string(e.Raw), "sk_live_9f8e7d6c")
+	assert.Contains(t, string(e.Raw), `"final_amount":99.50`, "raw keeps the number as sent")
+	assert.Contains(t, string(req.Body), "sk_live_9f8e7d6c")
+}

@@ -1,0 +1,177 @@
+package verifiers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Oobit verifies the notifications of Oobit (the Coriunder platform, seed
+// 004): a GET query or a POST form whose signature field is the base64
+// SHA-256 of five values and the merchant hash key.
+type Oobit struct {
+	secrets []string
+}
+
+var oobitOptions []string // secret only
+
+// The fields. Only the five signed fields are authenticated: reply_desc,
+// trans_date, merchant_id, payment_details and the client_* fields are not.
+var oobitSigned = []string{"trans_id", "trans_order", "reply_code", "trans_amount", "trans_currency"}
+
+// oobitFormats pin the signed fields that have a known shape. The five values
+// are concatenated without separators, so without them a digit could move
+// from reply_code into trans_amount; an exactly three-digit reply code and an
+// amount without leading zeros leave no other way to split that part.
+var oobitFormats = map[string]func(string) bool{
+	"reply_code":     func(s string) bool { return len(s) == 3 && isDigits(s) },
+	"trans_amount":   isDecimal,
+	"trans_currency": func(s string) bool { return isLetters(s, 3, 3) },
+}
+
+func newOobit(name string, c Config) (Verifier, error) {
+	if len(c.Secrets) == 0 {
+		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the merchant hash key)", name)}
+	}
+	return &Oobit{secrets: c.Secrets}, nil
+}
+
+// Provider implements Verifier.
+func (v *Oobit) Provider() string { return "oobit" }
+
+// Methods implements Verifier: the notification comes as a GET query or a POST form.
+func (v *Oobit) Methods() []string { return []string{http.MethodGet, http.MethodPost} }
+
+// ACK implements Verifier.
+func (v *Oobit) ACK() ACK {
+	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "OK"}
+}
+
+// Verify implements Verifier.
+func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
+	var fields map[string]string
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		fields, err = parseQuery(r.RawQuery)
+	case http.MethodPost:
+		fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
+		if err == nil {
+			err = refuseShadowingQuery(r.RawQuery, fields)
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkSignature(fields); err != nil {
+		return nil, err
+	}
+	e, err := v.normalize(fields, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// refuseShadowingQuery refuses a POST whose unsigned query string repeats a
+// form field: an app that merges both could read the query's value.
+func refuseShadowingQuery(rawQuery string, fields map[string]string) error {
+	query, err := parseQuery(rawQuery)
+	if err != nil {
+		return err
+	}
+	for name := range query {
+		if _, ok := fields[name]; ok {
+			return fmt.Errorf("%w: query parameter %.40q would shadow a form field", ErrMalformed, name)
+		}
+	}
+	return nil
+}
+
+// checkSignature: signature is the standard base64 of the raw SHA-256 digest
+// of trans_id + trans_order + reply_code + trans_amount + trans_currency +
+// the merchant hash key, values exactly as received. Sent unencoded in a
+// query, the base64 '+' arrives as a space after form decoding; it is put back.
+func (v *Oobit) checkSignature(fields map[string]string) error {
+	given := strings.ReplaceAll(fields["signature"], " ", "+")
+	if given == "" {
+		return fmt.Errorf("%w: no signature field", ErrSignature)
+	}
+	digest, err := base64.StdEncoding.DecodeString(given)
+	if err != nil || len(digest) != sha256.Size {
+		return fmt.Errorf("%w: signature is not the base64 of a SHA-256 digest", ErrSignature)
+	}
+	var signed strings.Builder
+	for _, name := range oobitSigned {
+		signed.WriteString(fields[name])
+	}
+	for _, secret := range v.secrets {
+		sum := sha256.Sum256([]byte(signed.String() + secret))
+		if hmac.Equal(sum[:], digest) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
+}
+
+// oobitStatus maps reply_code: 000 approved, 553 pending, anything else a decline.
+func oobitStatus(replyCode string) Status {
+	switch replyCode {
+	case "000":
+		return StatusSucceeded
+	case "553":
+		return StatusPending
+	default:
+		return StatusFailed
+	}
+}
+
+// oobitTimeLayout is trans_date's dd/MM/yyyy HH:mm:ss, in GMT.
+const oobitTimeLayout = "02/01/2006 15:04:05"
+
+func (v *Oobit) normalize(f map[string]string, r *Request) (Event, error) {
+	for _, name := range []string{"trans_id", "trans_order", "reply_code"} {
+		if f[name] == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+		}
+	}
+	for name, valid := range oobitFormats {
+		if f[name] != "" && !valid(f[name]) {
+			return Event{}, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
+		}
+	}
+	e := newEvent(v.Provider(), r)
+	e.ProviderStatus = f["reply_code"]
+	e.ResponseCode = f["reply_code"]
+	e.Status = oobitStatus(e.ProviderStatus)
+	e.Reason = f["reply_desc"]
+	e.OrderID = f["trans_order"]
+	e.TransactionID = f["trans_id"]
+	e.MerchantID = f["merchant_id"]
+	e.PaymentMethod = f["payment_details"]
+	e.OccurredAt = parseTime(f["trans_date"], oobitTimeLayout)
+	e.Customer = newCustomer(f["client_fullname"], f["client_email"], f["client_phone"], "")
+	if err := setAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], major); err != nil {
+		return Event{}, err
+	}
+	// Only signed values make the id, so that changing an unsigned field
+	// cannot pass a replay off as a new event.
+	signed := []string{e.Provider}
+	for _, name := range oobitSigned {
+		signed = append(signed, f[name])
+	}
+	e.ID = eventID(signed...)
+
+	var err error
+	if e.Raw, err = json.Marshal(f); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,36 @@
+package verifiers
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+var oobitConfig = Config{Secrets: []string{"oobit-test-hash-key"}}
+
+func TestOobit(t *testing.T) {
+	testProvider(t, "oobit", oobitConfig, []string{
+		"approved_get", "approved_post", "pending", "declined", "plus_as_space", "jpy",
+	}, []rejectCase{
+		{"tampered", nil, ErrSignature, "signature matches none of the 1 configured secrets"},
+		{"wrong_secret", nil, ErrSignature, "matches none"},
+		{"unsigned", nil, ErrSignature, "no signature field"},
+		{"bad_base64", nil, ErrSignature, "not the base64 of a SHA-256 digest"},
+		{"hex_not_base64", nil, ErrSignature, "not the base64 of a SHA-256 digest"},
+		{"shifted_reply_code", nil, ErrMalformed, "is not well formed"},
+		{"missing_order", nil, ErrMalformed, "mandatory field trans_order is missing"},
+		{"duplicate_field", nil, ErrMalformed, `form field "reply_code" given 2 times`},
+		{"post_json", nil, ErrMalformed, "content type"},
+		{"post_query_shadow", nil, ErrMalformed, `query parameter "reply_code" would shadow a form field`},
+		{"put", nil, ErrMethod, "PUT"},
+	})
+}
+
+func TestOobitGetAndPostAreTheSameEvent(t *testing.T) {
+	v := mustNew(t, "oobit", oobitConfig)
+	get := verifyGolden(t, v, "oobit/approved_get")
+	post := verifyGolden(t, v, "oobit/approved_post")
+	assert.Equal(t, get.ID, post.ID)
+	assert.Equal(t, StatusSucceeded, get.Status)
+	assert.Equal(t, "2020-02-11T12:40:11Z", get.OccurredAt.Format("2006-01-02T15:04:05Z07:00"), "dd/MM/yyyy, GMT")
+}

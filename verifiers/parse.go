@@ -1,0 +1,132 @@
+package verifiers
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/url"
+	"unicode/utf8"
+)
+
+const (
+	formType = "application/x-www-form-urlencoded"
+	jsonType = "application/json"
+)
+
+// parseForm parses an application/x-www-form-urlencoded body strictly: a
+// field given twice, a field without a name, bad escapes or invalid UTF-8 are
+// refused, because the provider's signer and the merchant's app could read
+// such a body differently from this verifier.
+func parseForm(contentType string, body []byte) (map[string]string, error) {
+	if err := checkContentType(contentType, formType); err != nil {
+		return nil, err
+	}
+	return parseFormValues(string(body))
+}
+
+func parseFormValues(encoded string) (map[string]string, error) {
+	values, err := url.ParseQuery(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("%w: form: %v", ErrMalformed, err)
+	}
+	fields := make(map[string]string, len(values))
+	for name, vals := range values {
+		switch {
+		case name == "":
+			return nil, fmt.Errorf("%w: form field without a name", ErrMalformed)
+		case len(vals) > 1:
+			return nil, fmt.Errorf("%w: form field %.40q given %d times", ErrMalformed, name, len(vals))
+		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
+			return nil, fmt.Errorf("%w: form field %.40q is not valid UTF-8", ErrMalformed, name)
+		}
+		fields[name] = vals[0]
+	}
+	return fields, nil
+}
+
+// parseQuery parses a query string with the same strictness as parseForm.
+func parseQuery(rawQuery string) (map[string]string, error) {
+	return parseFormValues(rawQuery)
+}
+
+// checkContentType refuses a body that does not declare the media type want.
+func checkContentType(contentType, want string) error {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != want {
+		return fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, want)
+	}
+	return nil
+}
+
+// maxJSONDepth bounds the nesting of a JSON body; notifications are shallow.
+const maxJSONDepth = 32
+
+// checkJSON accepts a body that is one JSON object, valid UTF-8, without a
+// key given twice in any object and at most maxJSONDepth deep. The signature
+// covers the bytes, but encoding/json keeps the last of two equal keys, other
+// parsers the first, and invalid UTF-8 is silently replaced: the app could
+// read another notification than the one that was verified.
+func checkJSON(body []byte) error {
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := walkJSON(dec, 0); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	}
+	return nil
+}
+
+func walkJSON(dec *json.Decoder, depth int) error {
+	if depth > maxJSONDepth {
+		return errors.New("JSON nested too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("JSON: %v", err)
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		if delim == '{' {
+			keyTok, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("JSON: %v", err)
+			}
+			key := keyTok.(string)
+			if seen[key] {
+				return fmt.Errorf("JSON key %.40q given twice", key)
+			}
+			seen[key] = true
+		}
+		if err := walkJSON(dec, depth+1); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing delimiter
+		return fmt.Errorf("JSON: %v", err)
+	}
+	return nil
+}
+
+// equalCredential compares a credential header with its configured value in
+// constant time, without leaking the length of either: both are hashed first.
+func equalCredential(given, want string) bool {
+	g, w := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(want))
+	return hmac.Equal(g[:], w[:])
+}
