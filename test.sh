@@ -18,7 +18,7 @@ go vet ./...
 echo "== go test -race"
 go test -race -count=1 ./...
 
-echo "== smoke test: ./xcaddy.sh, Caddyfile.example, examples/send-octo3.sh"
+echo "== smoke test: ./xcaddy.sh, Caddyfile.example, examples/send.sh"
 ./xcaddy.sh
 log=$(mktemp)
 export XDG_DATA_HOME=$(mktemp -d) XDG_CONFIG_HOME=$(mktemp -d)
@@ -39,11 +39,14 @@ check() { # check <description> <wanted> <got>
 		failed=$((failed + 1))
 	fi
 }
-check "signed notification" "ACK (HTTP 200)" "$(examples/send-octo3.sh 2>&1 || true)"
-check "tampered notification" " (HTTP 401)" "$(examples/send-octo3.sh --tamper 2>&1 || true)"
-sleep 0.5 # let the access log line be written
+for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
+	provider=${provider_ack%%:*} ack=${provider_ack#*:}
+	check "$provider signed" "$ack (HTTP 200)" "$(examples/send.sh "$provider" 2>&1 || true)"
+	check "$provider tampered" " (HTTP 401)" "$(examples/send.sh "$provider" --tamper 2>&1 || true)"
+done
+sleep 0.5 # let the access log lines be written
 delivered=$(grep -c '"received_body":"{\\"schema\\":\\"paynotify.v1\\"' "$log" || true)
-check "events the demo app received" "1" "$delivered"
+check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$delivered"
 [ $failed -eq 0 ] || cat "$log" >&2
 echo "smoke: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -192,6 +192,33 @@ http://localhost:9080 {
 		}
 		reverse_proxy UPSTREAM
 	}
+	handle /checkout {
+		paynotify checkout {
+			secret cko-test-signature-key cko-old-signature-key
+			authorization cko-test-authorization
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle /octopus {
+		paynotify octopus {
+			secret octopus-test-secret
+			key octopus-test-key
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle /oobit {
+		paynotify oobit {
+			secret oobit-test-hash-key
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle /oobit/original {
+		paynotify oobit {
+			secret oobit-test-hash-key
+			forward original
+		}
+		reverse_proxy UPSTREAM
+	}
 }
 `)
 }
@@ -467,6 +494,7 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 		{"secret s\n authorization abc", "authorization: does not apply to provider"},
 		{"signature off", "signature: off is refused unless allow_ip"},
 		{"secret s\n upstream_secret whsec_abc", "upstream_secret"},
+		{"secret s\n key k", `key: does not apply to provider`},
 		{"", "secret: required"},
 	}
 	for _, c := range cases {
@@ -538,5 +566,75 @@ func TestUnsignedQueryCannotShadowSignedFields(t *testing.T) {
 	// form parameters could read txn_status from it instead of the signed body.
 	r := send(t, tc, golden(t, "octo3/query_shadows_field", "/octo3/original"))
 	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Empty(t, up.take())
+}
+
+// TestEveryProviderEndToEnd: for each provider, a genuine notification gets
+// exactly the provider's ACK and the app its event; forged ones get 401 (403
+// for a wrong credential header) and the app nothing.
+func TestEveryProviderEndToEnd(t *testing.T) {
+	tc, up := startCaddy(t)
+	providers := []struct {
+		provider, path, valid string
+		ackBody, ackType      string
+		want                  map[string]any // members of the event the app must get
+		forged                map[string]int // golden file → status
+	}{
+		{"octo3", "/octo3", "accepted", "ACK", "text/plain; charset=utf-8",
+			map[string]any{"status": "succeeded", "order_id": "ORD-20240501-0001", "amount": "12.50", "currency": "HKD"},
+			map[string]int{"tampered_amount": 401, "wrong_secret": 401, "unsigned": 401}},
+		{"checkout", "/checkout", "payment_captured", "", "",
+			map[string]any{"id": "evt_caxmnvuvbe4elkbdx2imwbnjxu", "status": "succeeded", "order_id": "ORD-5023-4E89",
+				"amount": "10.50", "amount_minor": 1050.0, "currency": "HKD", "payment_method": "octopus"},
+			map[string]int{"tampered": 401, "wrong_secret": 401, "unsigned": 401, "wrong_authorization": 403, "no_authorization": 403}},
+		{"octopus", "/octopus", "completed", "success", "text/plain; charset=utf-8",
+			map[string]any{"status": "succeeded", "order_id": "123qq", "amount": "99.50", "currency": "PHP", "transaction_id": "OUID-5521"},
+			map[string]int{"tampered": 401, "number_reformatted": 401, "wrong_secret": 401, "unsigned": 401, "wrong_key": 403, "no_key": 403}},
+		{"oobit", "/oobit", "approved_get", "OK", "text/plain; charset=utf-8",
+			map[string]any{"status": "succeeded", "order_id": "ABC12365", "amount": "7.23", "currency": "USD", "occurred_at": "2020-02-11T12:40:11Z"},
+			map[string]int{"tampered": 401, "wrong_secret": 401, "unsigned": 401, "bad_base64": 401}},
+	}
+	for _, p := range providers {
+		t.Run(p.provider, func(t *testing.T) {
+			r := send(t, tc, golden(t, p.provider+"/"+p.valid, p.path))
+			assert.Equal(t, http.StatusOK, r.Status)
+			assert.Equal(t, p.ackBody, r.Body)
+			assert.Equal(t, p.ackType, r.Header.Get("Content-Type"))
+			assertNoAppLeak(t, r)
+			got := up.take()
+			require.Len(t, got, 1)
+			assert.Equal(t, http.MethodPost, got[0].Method, "normalized forwards are POSTs")
+			assert.Empty(t, got[0].RawQuery, "normalized forwards drop the query")
+			assert.Equal(t, "application/json", got[0].Header.Get("Content-Type"))
+			assert.Equal(t, p.provider, got[0].Header.Get("Paynotify-Provider"))
+			var event map[string]any
+			require.NoError(t, json.Unmarshal(got[0].Body, &event))
+			assert.Equal(t, p.provider, event["provider"])
+			for k, v := range p.want {
+				assert.Equal(t, v, event[k], k)
+			}
+			assert.Equal(t, event["id"], got[0].Header.Get("Paynotify-Event-Id"))
+
+			for file, status := range p.forged {
+				r := send(t, tc, golden(t, p.provider+"/"+file, p.path))
+				assert.Equal(t, status, r.Status, file) // never 200: for checkout that alone is the ACK
+				assert.Empty(t, r.Body, file)
+				assert.Empty(t, up.take(), "%s reached the app", file)
+			}
+		})
+	}
+}
+
+func TestOobitOriginalForwardKeepsTheGetQuery(t *testing.T) {
+	tc, up := startCaddy(t)
+	req := golden(t, "oobit/approved_get", "/oobit/original")
+	r := send(t, tc, req)
+	assert.Equal(t, "OK", r.Body)
+	got := up.take()
+	require.Len(t, got, 1)
+	assert.Equal(t, http.MethodGet, got[0].Method)
+	assert.Equal(t, req.URL.RawQuery, got[0].RawQuery)
+	assert.Regexp(t, `^pn_[0-9a-f]{32}$`, got[0].Header.Get("Paynotify-Event-Id"))
+	assert.Equal(t, http.StatusMethodNotAllowed, send(t, tc, golden(t, "oobit/put", "/oobit")).Status)
 	assert.Empty(t, up.take())
 }

@@ -42,7 +42,8 @@ const (
 // when the app accepted the notification. Anything else gets an error status
 // without the acknowledgement, so that the provider retries.
 type Handler struct {
-	// Provider names the notification scheme: octo3 or thedao.
+	// Provider names the notification scheme: octo3, thedao, checkout,
+	// octopus or oobit.
 	Provider string `json:"provider"`
 
 	// Secrets are the shared secrets the provider signs with. Each one is
@@ -196,8 +197,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if len(h.allow) == 0 {
-		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address",
-			zap.String("provider", h.Provider))
+		msg := "allow_ip is not set: notifications are accepted from any source address"
+		switch h.Provider {
+		case "octo3", "thedao", "oobit":
+			msg += "; this provider's signature does not cover every field (see the README), so restrict the sources"
+		}
+		h.logger.Warn(msg, zap.String("provider", h.Provider))
 	}
 	if h.Dedup != "off" {
 		h.logger.Warn("dedup is not implemented in this version yet: a retried notification reaches the app again",

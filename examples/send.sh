@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sends one correctly signed test notification to the running
+# Caddyfile.example and prints the reply, e.g. "ACK (HTTP 200)".
+#
+#   examples/send.sh <provider> [--tamper]
+#
+# provider: octo3, thedao, checkout, octopus or oobit. --tamper changes the
+# amount after signing: paynotify must answer 401 and the app get nothing.
+# The secrets default to the demo values of Caddyfile.example; SECRET (and
+# AUTHORIZATION for checkout, KEY for octopus) override them, BASE_URL
+# (default http://localhost:8080) the address. Needs curl and openssl.
+set -euo pipefail
+provider=${1:?usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]}
+tamper=${2:-}
+base=${BASE_URL:-http://localhost:8080}
+url="$base/notify/$provider"
+now=$(date -u +%s)
+order="ORD-$now-$RANDOM"
+
+hmac_hex() { openssl dgst "-$1" -hmac "$2" | sed 's/^.*= //'; } # stdin: the message
+reply() { curl -sS -w ' (HTTP %{http_code})\n' "$@"; }
+
+case $provider in
+octo3 | thedao)
+	secret=${SECRET:-$provider-demo-secret}
+	declare -A f=(
+		[version]=2.0 [action]=PAY [merch_order_id]="$order" [merch_id]=M100200 [term_id]=T01
+		[currency]=HKD [txn_time]="$(date -u '+%Y-%m-%d %H:%M:%S')" [txn_status]=ACCEPTED
+		[txn_response_code]=00 [dr_count]=1 [txn_no]="TXN$now$RANDOM" [captured_amount]=12.50
+		[pay_type]=VISA [txn_message]=Approved
+	)
+	# secure_hash: HMAC-SHA1 over the values of the non-empty fields, in the
+	# order of their lower-cased names, concatenated without a separator.
+	signed=""
+	for name in $(printf '%s\n' "${!f[@]}" | LC_ALL=C sort -f); do
+		signed+="${f[$name]}"
+	done
+	f[secure_hash]=$(printf '%s' "$signed" | hmac_hex sha1 "$secret")
+	[ "$tamper" = --tamper ] && f[captured_amount]=99999.00
+	args=()
+	for name in "${!f[@]}"; do
+		args+=(--data-urlencode "$name=${f[$name]}")
+	done
+	reply "${args[@]}" "$url"
+	;;
+checkout)
+	secret=${SECRET:-checkout-demo-key}
+	authorization=${AUTHORIZATION:-checkout-demo-authorization}
+	body='{"id":"evt_'$(openssl rand -hex 13)'","type":"payment_captured","created_on":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","data":{"id":"pay_'$(openssl rand -hex 13)'","reference":"'$order'","amount":1050,"currency":"HKD","response_code":"10000","response_summary":"Approved","source":{"type":"octopus"}}}'
+	# Cko-Signature: HMAC-SHA256 of the raw body.
+	signature=$(printf '%s' "$body" | hmac_hex sha256 "$secret")
+	[ "$tamper" = --tamper ] && body=${body/\"amount\":1050/\"amount\":9999999}
+	reply -H 'Content-Type: application/json' -H "Cko-Signature: $signature" \
+		-H "Authorization: $authorization" --data-binary "$body" "$url"
+	;;
+octopus)
+	secret=${SECRET:-octopus-demo-secret}
+	key=${KEY:-octopus-demo-key}
+	# OC-Signature: HMAC-SHA256 over the fields sorted by key, as k=v joined by &.
+	signed="amount=100.00&currency=php&final_amount=99.50&merchant_order_id=$order&merchant_uid=MUID-7781&order_uid=OUID-$now&payment_status=completed&transaction_type=income"
+	signature=$(printf '%s' "$signed" | hmac_hex sha256 "$secret")
+	amount=99.50
+	[ "$tamper" = --tamper ] && amount=9999.50
+	body='{"transaction_type":"income","merchant_uid":"MUID-7781","amount":"100.00","final_amount":'$amount',"currency":"php","merchant_order_id":"'$order'","payment_status":"completed","order_uid":"OUID-'$now'"}'
+	reply -H 'Content-Type: application/json' -H "OC-Signature: $signature" -H "OC-Key: $key" \
+		--data-binary "$body" "$url"
+	;;
+oobit)
+	secret=${SECRET:-oobit-demo-hash-key}
+	trans_id=$now amount=7.23
+	# signature: base64 of the SHA-256 of trans_id, trans_order, reply_code,
+	# trans_amount, trans_currency and the hash key, concatenated.
+	signature=$(printf '%s' "$trans_id${order}000${amount}USD$secret" | openssl dgst -sha256 -binary | base64)
+	[ "$tamper" = --tamper ] && amount=723.00
+	reply -G --data-urlencode reply_code=000 --data-urlencode reply_desc=SUCCESS \
+		--data-urlencode "trans_id=$trans_id" --data-urlencode "trans_order=$order" \
+		--data-urlencode "trans_amount=$amount" --data-urlencode trans_currency=USD \
+		--data-urlencode "trans_date=$(date -u '+%d/%m/%Y %H:%M:%S')" \
+		--data-urlencode "signature=$signature" "$url"
+	;;
+*)
+	echo "unknown provider $provider (octo3, thedao, checkout, octopus, oobit)" >&2
+	exit 2
+	;;
+esac
