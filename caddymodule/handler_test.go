@@ -70,7 +70,7 @@ func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
 	assert.Equal(t, "invalid_signature", fields["outcome"])
 	assert.Equal(t, "octo3", fields["provider"])
 	assert.Equal(t, "192.0.2.10", fields["client_ip"])
-	assert.Contains(t, fields["reason"], "secure_hash matches none of the 1 configured secrets")
+	assert.Contains(t, fields["reason"], "secure_hash field matches none of the 1 configured secrets")
 	outcome, _ := repl.GetString("paynotify.outcome")
 	assert.Equal(t, "invalid_signature", outcome)
 

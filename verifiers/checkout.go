@@ -2,9 +2,7 @@ package verifiers
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -75,7 +73,9 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := checkContentType(r.Header.Get("Content-Type"), jsonType); err != nil {
 		return nil, err
 	}
-	if err := v.checkSignature(r.Header.Get("Cko-Signature"), r.Body); err != nil {
+	// Cko-Signature is the hex HMAC-SHA256 of the raw body bytes, keyed with
+	// the webhook's signature key.
+	if err := checkHexHMAC("Cko-Signature header", r.Header.Get("Cko-Signature"), sha256.New, v.secrets, r.Body); err != nil {
 		return nil, err
 	}
 	if v.authorization != "" && !equalCredential(r.Header.Get("Authorization"), v.authorization) {
@@ -93,26 +93,6 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, err
 	}
 	return []Event{e}, nil
-}
-
-// checkSignature: Cko-Signature is the hex HMAC-SHA256 of the raw body bytes,
-// keyed with the webhook's signature key.
-func (v *Checkout) checkSignature(given string, body []byte) error {
-	if given == "" {
-		return fmt.Errorf("%w: no Cko-Signature header", ErrSignature)
-	}
-	mac, err := hex.DecodeString(given)
-	if err != nil || len(mac) != sha256.Size {
-		return fmt.Errorf("%w: Cko-Signature is not a hex HMAC-SHA256", ErrSignature)
-	}
-	for _, secret := range v.secrets {
-		h := hmac.New(sha256.New, secret)
-		h.Write(body)
-		if hmac.Equal(h.Sum(nil), mac) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: Cko-Signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
 }
 
 // checkoutStatuses maps the event type; other types are StatusUnknown.

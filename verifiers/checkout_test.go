@@ -20,10 +20,10 @@ func TestCheckout(t *testing.T) {
 		"timestamp_instead_of_created_on", "jpy", "kwd", "old_secret", "pretty_body", "uppercase_hex",
 		"amount_as_string",
 	}, []rejectCase{
-		{"tampered", nil, ErrSignature, "Cko-Signature matches none of the 2 configured secrets"},
+		{"tampered", nil, ErrSignature, "Cko-Signature header matches none of the 2 configured secrets"},
 		{"wrong_secret", nil, ErrSignature, "matches none"},
 		{"unsigned", nil, ErrSignature, "no Cko-Signature header"},
-		{"bad_hex", nil, ErrSignature, "not a hex HMAC-SHA256"},
+		{"bad_hex", nil, ErrSignature, "Cko-Signature header is not a hex HMAC"},
 		{"wrong_authorization", nil, ErrForbidden, "Authorization header is missing or is not the configured value"},
 		{"no_authorization", nil, ErrForbidden, "Authorization header is missing"},
 		{"duplicate_key", &noAuth, ErrMalformed, `JSON key "type" given twice`},

@@ -2,16 +2,13 @@ package verifiers
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 )
@@ -164,17 +161,8 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
 		}
 	}
-	// The query string is not signed. An app that merges query and form
-	// parameters (Servlet getParameter, Flask request.values) could read a
-	// value from it instead of the signed one, in forward original mode.
-	query, err := url.ParseQuery(r.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("%w: query string: %v", ErrMalformed, err)
-	}
-	for name := range query {
-		if octo3Fields[name] {
-			return nil, fmt.Errorf("%w: query parameter %s would shadow the signed form field", ErrMalformed, name)
-		}
+	if err := refuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
+		return nil, err
 	}
 	if !v.signatureOff {
 		if err := v.checkSignature(fields); err != nil {
@@ -192,23 +180,7 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 // values of every other non-empty field, concatenated with no separator, in
 // the order of the fields' lower-cased names.
 func (v *Octo3) checkSignature(fields map[string]string) error {
-	given := fields[octo3Hash]
-	if given == "" {
-		return fmt.Errorf("%w: no %s field", ErrSignature, octo3Hash)
-	}
-	mac, err := hex.DecodeString(given) // either hex case
-	if err != nil || len(mac) != v.newHash().Size() {
-		return fmt.Errorf("%w: %s is not a hex digest of the configured algorithm", ErrSignature, octo3Hash)
-	}
-	signed := octo3StringToSign(fields)
-	for _, secret := range v.secrets {
-		h := hmac.New(v.newHash, secret)
-		h.Write(signed)
-		if hmac.Equal(h.Sum(nil), mac) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, octo3Hash, len(v.secrets))
+	return checkHexHMAC(octo3Hash+" field", fields[octo3Hash], v.newHash, v.secrets, octo3StringToSign(fields))
 }
 
 func octo3StringToSign(fields map[string]string) []byte {

@@ -64,10 +64,10 @@ func TestOcto3Rejects(t *testing.T) {
 		{"tampered_amount", octo3Config, ErrSignature, "matches none of the 2 configured secrets"},
 		{"wrong_secret", octo3Config, ErrSignature, "matches none"},
 		{"unsigned", octo3Config, ErrSignature, "no secure_hash field"},
-		{"bad_hex", octo3Config, ErrSignature, "not a hex digest"},
-		{"short_hash", octo3Config, ErrSignature, "not a hex digest"},
-		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex digest"},
-		{"sha256", octo3Config, ErrSignature, "not a hex digest"},
+		{"bad_hex", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
+		{"short_hash", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
+		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex HMAC of the configured algorithm"},
+		{"sha256", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
 		{"missing_mandatory", octo3Config, ErrMalformed, "mandatory field txn_status is missing"},
 		{"bad_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
 		{"exponent_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
@@ -76,7 +76,7 @@ func TestOcto3Rejects(t *testing.T) {
 		{"shifted_boundary", octo3Config, ErrMalformed, "field original_amount is not well formed"},
 		{"shift_into_action", octo3Config, ErrMalformed, "field action is not well formed"},
 		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
-		{"query_shadows_field", octo3Config, ErrMalformed, "query parameter txn_status would shadow the signed form field"},
+		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow a signed form field`},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},
@@ -160,9 +160,18 @@ func TestNewRefusesMisconfiguration(t *testing.T) {
 		{"octo3", Config{Secrets: []string{"s"}, SignatureOff: true}, "signature", "off and a secret"},
 		{"octo3", Config{Secrets: []string{"s"}, Authorization: "x"}, "authorization", `does not apply to provider "octo3"`},
 		{"thedao", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "thedao"`},
+		{"checkout", Config{}, "secret", `required for provider "checkout"`},
+		{"checkout", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "checkout"`},
+		{"checkout", Config{Secrets: []string{"s"}, Algorithm: "hmac-sha256"}, "algorithm", `does not apply to provider "checkout"`},
+		{"octopus", Config{}, "secret", `required for provider "octopus"`},
+		{"octopus", Config{Secrets: []string{"s"}, Authorization: "x"}, "authorization", `does not apply to provider "octopus"`},
+		{"octopus", Config{Secrets: []string{"s"}, AmountUnit: "minor"}, "amount_unit", `does not apply to provider "octopus"`},
+		{"oobit", Config{}, "secret", `required for provider "oobit"`},
+		{"oobit", Config{Secrets: []string{"s"}, SignatureOff: true}, "signature", `does not apply to provider "oobit"`},
+		{"oobit", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "oobit"`},
 	}
 	for _, tc := range cases {
-		t.Run(tc.option, func(t *testing.T) {
+		t.Run(tc.provider+"/"+tc.option, func(t *testing.T) {
 			_, err := New(tc.provider, tc.config)
 			var oe *OptionError
 			require.ErrorAs(t, err, &oe)

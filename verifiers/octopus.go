@@ -3,9 +3,7 @@ package verifiers
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -67,7 +65,9 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkSignature(r.Header.Get("OC-Signature"), signed); err != nil {
+	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
+	// the API secret.
+	if err := checkHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), sha256.New, v.secrets, signed); err != nil {
 		return nil, err
 	}
 	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.key) {
@@ -126,26 +126,6 @@ func octopusValue(raw json.RawMessage) (value string, present bool, err error) {
 	default: // a number, true or false: its text as sent
 		return string(raw), true, nil
 	}
-}
-
-// checkSignature: OC-Signature is the lowercase hex HMAC-SHA256 of the
-// string to sign, keyed with the API secret.
-func (v *Octopus) checkSignature(given string, signed []byte) error {
-	if given == "" {
-		return fmt.Errorf("%w: no OC-Signature header", ErrSignature)
-	}
-	mac, err := hex.DecodeString(given)
-	if err != nil || len(mac) != sha256.Size {
-		return fmt.Errorf("%w: OC-Signature is not a hex HMAC-SHA256", ErrSignature)
-	}
-	for _, secret := range v.secrets {
-		h := hmac.New(sha256.New, secret)
-		h.Write(signed)
-		if hmac.Equal(h.Sum(nil), mac) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: OC-Signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
 }
 
 // octopusStatuses maps payment_status; other values are StatusUnknown.

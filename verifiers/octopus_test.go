@@ -13,11 +13,11 @@ func TestOctopus(t *testing.T) {
 		"none", "pending", "processing", "completed", "failed", "reject", "refund", "overdue", "on_hold",
 		"amount_only",
 	}, []rejectCase{
-		{"tampered", nil, ErrSignature, "OC-Signature matches none of the 1 configured secrets"},
+		{"tampered", nil, ErrSignature, "OC-Signature header matches none of the 1 configured secrets"},
 		{"number_reformatted", nil, ErrSignature, "matches none"},
 		{"wrong_secret", nil, ErrSignature, "matches none"},
 		{"unsigned", nil, ErrSignature, "no OC-Signature header"},
-		{"bad_hex", nil, ErrSignature, "not a hex HMAC-SHA256"},
+		{"bad_hex", nil, ErrSignature, "OC-Signature header is not a hex HMAC"},
 		{"wrong_key", nil, ErrForbidden, "OC-Key header is missing or is not the configured value"},
 		{"no_key", nil, ErrForbidden, "OC-Key header is missing"},
 		{"missing_order", nil, ErrMalformed, "mandatory field merchant_order_id is missing"},

@@ -24,6 +24,13 @@ var oobitOptions []string // secret only
 // trans_date, merchant_id, payment_details and the client_* fields are not.
 var oobitSigned = []string{"trans_id", "trans_order", "reply_code", "trans_amount", "trans_currency"}
 
+// oobitFields are the documented notification fields.
+var oobitFields = map[string]bool{
+	"reply_code": true, "reply_desc": true, "trans_id": true, "trans_date": true, "trans_amount": true,
+	"trans_currency": true, "trans_order": true, "payment_details": true, "merchant_id": true,
+	"client_fullname": true, "client_phone": true, "client_email": true, "signature": true,
+}
+
 // oobitFormats pin the signed fields that have a known shape. The five values
 // are concatenated without separators, so without them a digit could move
 // from reply_code into trans_amount; an exactly three-digit reply code and an
@@ -62,7 +69,7 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 	case http.MethodPost:
 		fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
 		if err == nil {
-			err = refuseShadowingQuery(r.RawQuery, fields)
+			err = refuseShadowingQuery(r.RawQuery, fields, oobitFields)
 		}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
@@ -78,21 +85,6 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, err
 	}
 	return []Event{e}, nil
-}
-
-// refuseShadowingQuery refuses a POST whose unsigned query string repeats a
-// form field: an app that merges both could read the query's value.
-func refuseShadowingQuery(rawQuery string, fields map[string]string) error {
-	query, err := parseQuery(rawQuery)
-	if err != nil {
-		return err
-	}
-	for name := range query {
-		if _, ok := fields[name]; ok {
-			return fmt.Errorf("%w: query parameter %.40q would shadow a form field", ErrMalformed, name)
-		}
-	}
-	return nil
 }
 
 // checkSignature: signature is the standard base64 of the raw SHA-256 digest

@@ -21,7 +21,7 @@ func TestOobit(t *testing.T) {
 		{"missing_order", nil, ErrMalformed, "mandatory field trans_order is missing"},
 		{"duplicate_field", nil, ErrMalformed, `form field "reply_code" given 2 times`},
 		{"post_json", nil, ErrMalformed, "content type"},
-		{"post_query_shadow", nil, ErrMalformed, `query parameter "reply_code" would shadow a form field`},
+		{"post_query_shadow", nil, ErrMalformed, `query parameter "reply_code" would shadow a signed form field`},
 		{"put", nil, ErrMethod, "PUT"},
 	})
 }

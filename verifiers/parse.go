@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"net/url"
@@ -120,6 +122,45 @@ func walkJSON(dec *json.Decoder, depth int) error {
 	}
 	if _, err := dec.Token(); err != nil { // the closing delimiter
 		return fmt.Errorf("JSON: %v", err)
+	}
+	return nil
+}
+
+// checkHexHMAC checks that given, the value of the signature field or header
+// named name, is the hex HMAC of message under one of the secrets (either
+// hex case). Every secret is tried, so that a secret can be rotated.
+func checkHexHMAC(name, given string, newHash func() hash.Hash, secrets [][]byte, message []byte) error {
+	if given == "" {
+		return fmt.Errorf("%w: no %s", ErrSignature, name)
+	}
+	mac, err := hex.DecodeString(given)
+	if err != nil || len(mac) != newHash().Size() {
+		return fmt.Errorf("%w: %s is not a hex HMAC of the configured algorithm", ErrSignature, name)
+	}
+	for _, secret := range secrets {
+		h := hmac.New(newHash, secret)
+		h.Write(message)
+		if hmac.Equal(h.Sum(nil), mac) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, name, len(secrets))
+}
+
+// refuseShadowingQuery refuses a query string that names a form field, one
+// that was posted or one of the provider's documented fields. The query is
+// not signed, and an app that merges query and form parameters (Servlet
+// getParameter, Flask request.values) could read its value instead of the
+// signed one when the original request is forwarded.
+func refuseShadowingQuery(rawQuery string, posted map[string]string, documented map[string]bool) error {
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: query string: %v", ErrMalformed, err)
+	}
+	for name := range query {
+		if _, ok := posted[name]; ok || documented[name] {
+			return fmt.Errorf("%w: query parameter %.40q would shadow a signed form field", ErrMalformed, name)
+		}
 	}
 	return nil
 }
