@@ -45,6 +45,7 @@ func TestCheckoutStrictJSON(t *testing.T) {
 		`{"id":"evt_1","type":"payment_captured","data":{"reference":"o","reference":"p","amount":1,"currency":"HKD"}}`,
 		"{\"id\":\"evt_1\",\"type\":\"payment_captured\",\"data\":{\"reference\":\"o\xff\",\"amount\":1,\"currency\":\"HKD\"}}",
 		`[{"id":"evt_1"}]`,
+		`{"id":"evt_1","type":"payment_declined","Type":"payment_captured","data":{"reference":"o","amount":1,"currency":"HKD"}}`,
 	} {
 		req := signedCheckout(body, "k")
 		_, err := v.Verify(t.Context(), req)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -72,7 +73,10 @@ const maxJSONDepth = 32
 // key given twice in any object and at most maxJSONDepth deep. The signature
 // covers the bytes, but encoding/json keeps the last of two equal keys, other
 // parsers the first, and invalid UTF-8 is silently replaced: the app could
-// read another notification than the one that was verified.
+// read another notification than the one that was verified. Keys that differ
+// only in case count as the same key, because encoding/json matches struct
+// fields regardless of case ("Type" fills Type as "type" does) while PHP and
+// Python keep them apart.
 func checkJSON(body []byte) error {
 	if !utf8.Valid(body) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
@@ -111,10 +115,11 @@ func walkJSON(dec *json.Decoder, depth int) error {
 				return fmt.Errorf("JSON: %v", err)
 			}
 			key := keyTok.(string)
-			if seen[key] {
+			folded := strings.ToLower(key)
+			if seen[folded] {
 				return fmt.Errorf("JSON key %.40q given twice", key)
 			}
-			seen[key] = true
+			seen[folded] = true
 		}
 		if err := walkJSON(dec, depth+1); err != nil {
 			return err
