@@ -169,6 +169,9 @@ def checkout_cases():
                   '"response_code":"10000","response_summary":"Approved"}}')
     checkout_case("jpy", cko_event("payment_captured", amount=1000, currency="JPY"))
     checkout_case("kwd", cko_event("payment_captured", amount=1234, currency="KWD"))
+    # Checkout.com sends CLP times 100 although ISO 4217 gives it no minor unit.
+    checkout_case("clp", cko_event("payment_captured", amount=100000, currency="CLP"))
+    checkout_case("void_without_amount", cko_event("payment_voided", amount=None))
     checkout_case("old_secret", cko_event("payment_captured"), secret=CKO_OLD_SECRET)
     checkout_case("pretty_body", body=json.dumps(cko_event("payment_captured"), indent=2))
     checkout_case("uppercase_hex", cko_event("payment_captured"),
@@ -236,11 +239,11 @@ def octopus_sign(pairs, secret):
 
 
 def octopus_case(name, change=None, drop=(), secret=OCTOPUS_SECRET, sig=None, key=OCTOPUS_KEY,
-                 after_sign=None, extra_pairs=()):
+                 after_sign=None, extra_pairs=(), drop_after=()):
     pairs = [(k, (change or {}).get(k, v)) for k, v in OCTOPUS_BASE if k not in drop]
     pairs += [(k, v) for k, v in (change or {}).items() if k not in dict(OCTOPUS_BASE)]
     signature = octopus_sign(pairs, secret) if sig is None else sig
-    pairs = [(k, (after_sign or {}).get(k, v)) for k, v in pairs] + list(extra_pairs)
+    pairs = [(k, (after_sign or {}).get(k, v)) for k, v in pairs if k not in drop_after] + list(extra_pairs)
     body = "{\n  " + ",\n  ".join(f'"{k}": {v}' for k, v in pairs) + "\n}"
     h = {"Content-Type": "application/json"}
     if signature:
@@ -268,6 +271,12 @@ def octopus_cases():
     octopus_case("no_key", key="")
     octopus_case("missing_order", drop=["merchant_order_id"])
     octopus_case("duplicate_key", extra_pairs=[("payment_status", '"failed"')])
+    octopus_case("missing_currency", drop=["currency"])
+    # Regroupings of the genuine "completed" string to sign.
+    octopus_case("merged_fields", after_sign={"tenant": '"ph-1&transaction_type=income"'},
+                 drop_after=["transaction_type"])
+    octopus_case("key_with_separators", drop_after=["tenant", "transaction_type"],
+                 extra_pairs=[("tenant=ph-1&transaction_type", '"income"')])
 
 
 # --- oobit: signature = base64(sha256(id + order + reply + amount + currency + key)) --
@@ -297,7 +306,8 @@ def oobit_sign(f, secret):
 
 
 def oobit_case(name, change=None, drop=(), secret=OOBIT_SECRET, sig=None, method="GET", raw_plus=False,
-               after_sign=None, content_type="application/x-www-form-urlencoded", query="", extra_pairs=()):
+               after_sign=None, content_type="application/x-www-form-urlencoded", query="", extra_pairs=(),
+               get_body=""):
     f = dict(OOBIT_BASE)
     f.update(change or {})
     for d in drop:
@@ -309,7 +319,8 @@ def oobit_case(name, change=None, drop=(), secret=OOBIT_SECRET, sig=None, method
         encoded = encoded.replace(urllib.parse.quote_plus(f["signature"]),
                                   urllib.parse.quote(f["signature"], safe="+"))
     if method == "GET":
-        data = raw_request("GET", "/notify/oobit?" + encoded, {})
+        headers = {"Content-Type": content_type} if get_body else {}
+        data = raw_request("GET", "/notify/oobit?" + encoded, headers, get_body)
     else:
         target = "/notify/oobit" + ("?" + query if query else "")
         data = raw_request(method, target, {"Content-Type": content_type}, encoded)
@@ -343,6 +354,13 @@ def oobit_cases():
     oobit_case("post_json", method="POST", content_type="application/json")
     oobit_case("post_query_shadow", method="POST", query="reply_code=000")
     oobit_case("put", method="PUT")
+    oobit_case("get_with_body", get_body="trans_amount=1.00")
+    # A genuine decline for a numeric order, and the same signed string
+    # regrouped into an approval of order "10" for 519.99.
+    decline = {"trans_order": "1000", "reply_code": "051", "trans_amount": "9.99", "reply_desc": "Do not honour"}
+    oobit_case("declined_numeric_order", change=decline)
+    oobit_case("regrouped_into_approval", change=decline, after_sign={
+        "trans_order": "10", "reply_code": "000", "trans_amount": "519.99", "reply_desc": "SUCCESS"})
 
 
 def main():

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -59,6 +60,9 @@ func newCheckout(name string, c Config) (Verifier, error) {
 // Provider implements Verifier.
 func (v *Checkout) Provider() string { return "checkout" }
 
+// CredentialHeaders implements CredentialHeaderer.
+func (v *Checkout) CredentialHeaders() []string { return []string{"Cko-Signature", "Authorization"} }
+
 // Methods implements Verifier.
 func (v *Checkout) Methods() []string { return []string{http.MethodPost} }
 
@@ -109,6 +113,35 @@ var checkoutStatuses = map[string]Status{
 	"payment_refunded":         StatusRefunded,
 }
 
+// checkoutExponent is how Checkout.com scales an amount for a currency
+// ("Format the amount value"): the full value for some, divided by 1000 for
+// others, by 100 for every other currency. It differs from ISO 4217 where
+// Checkout.com does: CLP has no minor unit in ISO but is sent times 100.
+func checkoutExponent(currency string) int32 {
+	switch strings.ToUpper(currency) {
+	case "BIF", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VUV", "VND", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}
+
+// setCheckoutAmount turns Checkout.com's integer amount into the major
+// amount by Checkout.com's own exponent; amount_minor then follows ISO 4217.
+func setCheckoutAmount(e *Event, value, currency string) error {
+	const field = "data.amount"
+	if value == "" {
+		return setAmount(e, field, "", currency, major)
+	}
+	d, err := parseDecimal(value)
+	if err != nil || !d.IsInteger() {
+		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
+	}
+	exp := checkoutExponent(currency)
+	return setAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, major)
+}
+
 func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
 	for _, m := range []struct{ name, value string }{
 		{"id", ce.ID}, {"type", ce.Type}, {"data.reference", ce.Data.Reference},
@@ -139,7 +172,7 @@ func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
 		phone = ce.Data.Customer.Phone.CountryCode + " " + phone
 	}
 	e.Customer = newCustomer(ce.Data.Customer.Name, ce.Data.Customer.Email, phone, "")
-	if err := setAmount(&e, "data.amount", ce.Data.Amount.String(), ce.Data.Currency, minor); err != nil {
+	if err := setCheckoutAmount(&e, ce.Data.Amount.String(), ce.Data.Currency); err != nil {
 		return Event{}, err
 	}
 	var err error

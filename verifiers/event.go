@@ -192,6 +192,9 @@ func isDigits(s string) bool {
 // value is not authenticated yet when some providers' formats are checked.
 func setAmount(e *Event, field, value, currencyCode string, unit amountUnit) error {
 	if value == "" {
+		if cur := lookupCurrency(currencyCode); cur != nil {
+			e.Currency = cur.Code
+		}
 		return nil
 	}
 	d, err := parseDecimal(value)

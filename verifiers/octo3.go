@@ -136,6 +136,16 @@ func newOcto3(name string, c Config) (Verifier, error) {
 // Provider implements Verifier.
 func (v *Octo3) Provider() string { return v.provider }
 
+// SourceCheck implements SourceChecker: with signature off nothing but the
+// source address authenticates a notification; with it, the signature covers
+// the values but not the field names.
+func (v *Octo3) SourceCheck() (bool, string) {
+	if v.signatureOff {
+		return true, "signature off leaves the source address as the only check"
+	}
+	return false, "secure_hash does not cover field names, so a signed notification can be regrouped into other fields"
+}
+
 // Methods implements Verifier: the platform only POSTs.
 func (v *Octo3) Methods() []string { return []string{http.MethodPost} }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 )
 
 // Octopus verifies the callbacks of the "Octopus" order API gateway (seed
@@ -37,6 +36,14 @@ func newOctopus(name string, c Config) (Verifier, error) {
 
 // Provider implements Verifier.
 func (v *Octopus) Provider() string { return "octopus" }
+
+// SourceCheck implements SourceChecker.
+func (v *Octopus) SourceCheck() (bool, string) {
+	return false, "a string value can carry the k=v pairs that follow it, so a signed callback can be regrouped into other fields"
+}
+
+// CredentialHeaders implements CredentialHeaderer.
+func (v *Octopus) CredentialHeaders() []string { return []string{"Oc-Signature", "Oc-Key"} }
 
 // Methods implements Verifier.
 func (v *Octopus) Methods() []string { return []string{http.MethodPost} }
@@ -73,7 +80,7 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.key) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
-	e, err := v.normalize(fields, r)
+	e, err := v.normalize(fields, signed, r)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +99,11 @@ func octopusStringToSign(fields map[string]json.RawMessage) ([]byte, error) {
 	sort.Strings(keys)
 	var b bytes.Buffer
 	for _, k := range keys {
+		// A key with '=' or '&' (or anything but a plain name) would let one
+		// k=v&k=v string be read as other fields.
+		if !isAlnum(k, 1, 64) {
+			return nil, fmt.Errorf("%w: field name %.40q is not a plain name", ErrMalformed, k)
+		}
 		value, present, err := octopusValue(fields[k])
 		if err != nil {
 			return nil, fmt.Errorf("%w: field %.40q: %v", ErrMalformed, k, err)
@@ -140,7 +152,7 @@ var octopusStatuses = map[string]Status{
 	"overdue":    StatusExpired,
 }
 
-func (v *Octopus) normalize(fields map[string]json.RawMessage, r *Request) (Event, error) {
+func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r *Request) (Event, error) {
 	f := func(name string) string {
 		raw, ok := fields[name]
 		if !ok {
@@ -149,14 +161,17 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, r *Request) (Even
 		value, _, _ := octopusValue(raw) // every field was rendered for the signature already
 		return value
 	}
-	for _, name := range []string{"merchant_order_id", "payment_status"} {
+	for _, name := range []string{"merchant_order_id", "payment_status", "currency"} {
 		if f(name) == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
 		}
 	}
+	if f("final_amount") == "" && f("amount") == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field final_amount or amount is missing", ErrMalformed)
+	}
 	e := newEvent(v.Provider(), r)
 	e.ProviderStatus = f("payment_status")
-	e.Status = octopusStatuses[strings.ToLower(e.ProviderStatus)]
+	e.Status = octopusStatuses[e.ProviderStatus]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
@@ -176,8 +191,10 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, r *Request) (Even
 	if err := setAmount(&e, amountField, f(amountField), f("currency"), major); err != nil {
 		return Event{}, err
 	}
-	e.ID = eventID(e.Provider, e.MerchantID, e.OrderID, f("order_uid"), f("payment_uid"),
-		f("transaction_type"), e.ProviderStatus, f("amount"), f("final_amount"))
+	// The callback carries no event id or retry counter: the id is the
+	// signed string as a whole, the same on every retry, and the same for a
+	// replay that regroups it (a value can swallow "&key=value" pairs).
+	e.ID = eventID(e.Provider, string(signed))
 
 	raw := make(map[string]json.RawMessage, len(fields))
 	for k, val := range fields {

@@ -22,6 +22,8 @@ func TestOctopus(t *testing.T) {
 		{"no_key", nil, ErrForbidden, "OC-Key header is missing"},
 		{"missing_order", nil, ErrMalformed, "mandatory field merchant_order_id is missing"},
 		{"duplicate_key", nil, ErrMalformed, `JSON key "payment_status" given twice`},
+		{"missing_currency", nil, ErrMalformed, "mandatory field currency is missing"},
+		{"key_with_separators", nil, ErrMalformed, `field name "tenant=ph-1&transaction_type" is not a plain name`},
 	})
 }
 
@@ -35,4 +37,16 @@ func TestOctopusStringToSign(t *testing.T) {
 	assert.NotContains(t, string(e.Raw), "sk_live_9f8e7d6c")
 	assert.Contains(t, string(e.Raw), `"final_amount":99.50`, "raw keeps the number as sent")
 	assert.Contains(t, string(req.Body), "sk_live_9f8e7d6c")
+}
+
+// TestOctopusRegroupedReplayKeepsTheID: a string value may swallow the
+// "&key=value" pairs that follow it and the signature still matches. The
+// event id is the signed string as a whole, so such a replay carries the id
+// of the genuine callback and cannot pass for a new event.
+func TestOctopusRegroupedReplayKeepsTheID(t *testing.T) {
+	v := mustNew(t, "octopus", octopusConfig)
+	genuine := verifyGolden(t, v, "octopus/completed")
+	regrouped := verifyGolden(t, v, "octopus/merged_fields")
+	assert.Equal(t, genuine.ID, regrouped.ID)
+	assert.NotEqual(t, verifyGolden(t, v, "octopus/failed").ID, genuine.ID)
 }

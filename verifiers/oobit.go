@@ -32,9 +32,9 @@ var oobitFields = map[string]bool{
 }
 
 // oobitFormats pin the signed fields that have a known shape. The five values
-// are concatenated without separators, so without them a digit could move
-// from reply_code into trans_amount; an exactly three-digit reply code and an
-// amount without leading zeros leave no other way to split that part.
+// are concatenated without separators; these checks narrow how they can be
+// regrouped but cannot stop digits moving between an order id that ends in
+// digits, the reply code and the amount (see SourceCheck).
 var oobitFormats = map[string]func(string) bool{
 	"reply_code":     func(s string) bool { return len(s) == 3 && isDigits(s) },
 	"trans_amount":   isDecimal,
@@ -65,6 +65,10 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 	var err error
 	switch r.Method {
 	case http.MethodGet:
+		if len(r.Body) > 0 {
+			// Unsigned; some app frameworks would read form fields from it.
+			return nil, fmt.Errorf("%w: a GET notification with a body", ErrMalformed)
+		}
 		fields, err = parseQuery(r.RawQuery)
 	case http.MethodPost:
 		fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
@@ -96,21 +100,37 @@ func (v *Oobit) checkSignature(fields map[string]string) error {
 	if given == "" {
 		return fmt.Errorf("%w: no signature field", ErrSignature)
 	}
-	digest, err := base64.StdEncoding.DecodeString(given)
+	digest, err := base64.StdEncoding.Strict().DecodeString(given)
 	if err != nil || len(digest) != sha256.Size {
 		return fmt.Errorf("%w: signature is not the base64 of a SHA-256 digest", ErrSignature)
 	}
-	var signed strings.Builder
-	for _, name := range oobitSigned {
-		signed.WriteString(fields[name])
-	}
+	signed := oobitSignedString(fields)
 	for _, secret := range v.secrets {
-		sum := sha256.Sum256([]byte(signed.String() + secret))
+		sum := sha256.Sum256([]byte(signed + secret))
 		if hmac.Equal(sum[:], digest) {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
+}
+
+// oobitSignedString is trans_id + trans_order + reply_code + trans_amount +
+// trans_currency, as received.
+func oobitSignedString(fields map[string]string) string {
+	var signed strings.Builder
+	for _, name := range oobitSigned {
+		signed.WriteString(fields[name])
+	}
+	return signed.String()
+}
+
+// SourceCheck implements SourceChecker: the signed values have no
+// separators, and a reply code and an order id ending in digits cannot be
+// told apart, so a genuine decline (whose signed values also travel through
+// the customer's browser) can be regrouped into an approval of another order
+// that carries a valid signature.
+func (v *Oobit) SourceCheck() (bool, string) {
+	return true, "its signature cannot tell where trans_order ends and reply_code begins, so a signed decline can be regrouped into an approval"
 }
 
 // oobitStatus maps reply_code: 000 approved, 553 pending, anything else a decline.
@@ -153,13 +173,10 @@ func (v *Oobit) normalize(f map[string]string, r *Request) (Event, error) {
 	if err := setAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], major); err != nil {
 		return Event{}, err
 	}
-	// Only signed values make the id, so that changing an unsigned field
-	// cannot pass a replay off as a new event.
-	signed := []string{e.Provider}
-	for _, name := range oobitSigned {
-		signed = append(signed, f[name])
-	}
-	e.ID = eventID(signed...)
+	// The id is made of the signed string as a whole: changing an unsigned
+	// field, or regrouping the signed values, cannot pass a replay off as a
+	// new event.
+	e.ID = eventID(e.Provider, oobitSignedString(f))
 
 	var err error
 	if e.Raw, err = json.Marshal(f); err != nil {

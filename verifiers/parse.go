@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -115,7 +116,7 @@ func walkJSON(dec *json.Decoder, depth int) error {
 				return fmt.Errorf("JSON: %v", err)
 			}
 			key := keyTok.(string)
-			folded := strings.ToLower(key)
+			folded := foldKey(key)
 			if seen[folded] {
 				return fmt.Errorf("JSON key %.40q given twice", key)
 			}
@@ -168,6 +169,23 @@ func refuseShadowingQuery(rawQuery string, posted map[string]string, documented 
 		}
 	}
 	return nil
+}
+
+// foldKey maps each rune to the smallest rune of its case-folding orbit, as
+// encoding/json does when it matches a key to a struct field: "Type",
+// "TYPE" and "type" fold alike, and so do "ſource" (long s) and "source".
+func foldKey(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 // equalCredential compares a credential header with its configured value in

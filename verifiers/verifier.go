@@ -59,6 +59,21 @@ type Verifier interface {
 	Verify(ctx context.Context, r *Request) ([]Event, error)
 }
 
+// SourceChecker is implemented by a verifier whose signature is weaker than
+// a MAC over the whole notification. SourceCheck says why (for the operator)
+// and whether the source addresses must be restricted (required): then the
+// signature alone cannot authenticate a notification as configured.
+type SourceChecker interface {
+	SourceCheck() (required bool, why string)
+}
+
+// CredentialHeaderer is implemented by a verifier that authenticates with
+// request headers. They concern the provider's request only and are not
+// forwarded with a normalized event.
+type CredentialHeaderer interface {
+	CredentialHeaders() []string
+}
+
 // The kinds of rejection. Verify wraps one of them with the reason, which
 // never contains secret material.
 var (
