@@ -209,12 +209,14 @@ http://localhost:9080 {
 	handle /oobit {
 		paynotify oobit {
 			secret oobit-test-hash-key
+			allow_ip 127.0.0.1
 		}
 		reverse_proxy UPSTREAM
 	}
 	handle /oobit/original {
 		paynotify oobit {
 			secret oobit-test-hash-key
+			allow_ip 127.0.0.1
 			forward original
 		}
 		reverse_proxy UPSTREAM
@@ -488,11 +490,11 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 	cases := []struct{ options, want string }{
 		{"secret {env.PAYNOTIFY_UNSET_SECRET}", "secret 1: evaluated placeholder {env.PAYNOTIFY_UNSET_SECRET} is empty"},
 		{"secret s {env:OCTO3_OLD}", "secret 2: unrecognized placeholder {env:OCTO3_OLD}"},
-		{"secret s\n signature off\n allow_ip 0.0.0.0/0", "signature"},
-		{"signature off\n allow_ip ::/0", "signature: off is refused with allow_ip ::/0"},
+		{"secret s\n signature off\n allow_ip 192.0.2.1", "signature: off and a secret together"},
+		{"signature off\n allow_ip ::/0", "allow_ip: required for octo3 as configured, and narrower than 0.0.0.0/0 or ::/0: signature off"},
 		{"allow_ip 10.0.0.300", "allow_ip"},
 		{"secret s\n authorization abc", "authorization: does not apply to provider"},
-		{"signature off", "signature: off is refused unless allow_ip"},
+		{"signature off", "allow_ip: required for octo3 as configured"},
 		{"secret s\n upstream_secret whsec_abc", "upstream_secret"},
 		{"secret s\n key k", `key: does not apply to provider`},
 		{"", "secret: required"},
@@ -503,6 +505,8 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 		})
 	}
 	caddytest.AssertLoadError(t, strings.Replace(site("secret s"), "octo3", "paypal", 1), "caddyfile", "provider: unknown provider")
+	caddytest.AssertLoadError(t, strings.Replace(site("secret s"), "octo3", "oobit", 1), "caddyfile",
+		"allow_ip: required for oobit as configured, and narrower than 0.0.0.0/0 or ::/0: its signature cannot tell where trans_order ends")
 }
 
 // TestSecretFromFile resolves {file.*} at provision.
@@ -614,6 +618,9 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 				assert.Equal(t, v, event[k], k)
 			}
 			assert.Equal(t, event["id"], got[0].Header.Get("Paynotify-Event-Id"))
+			for _, name := range []string{"Authorization", "Cko-Signature", "Oc-Key", "Oc-Signature"} {
+				assert.Empty(t, got[0].Header.Get(name), "%s forwarded with a normalized event", name)
+			}
 
 			for file, status := range p.forged {
 				r := send(t, tc, golden(t, p.provider+"/"+file, p.path))

@@ -97,9 +97,10 @@ type Handler struct {
 	// Key is the value the OC-Key header must equal (octopus).
 	Key string `json:"key,omitempty"`
 
-	verifier verifiers.Verifier
-	allow    []netip.Prefix
-	logger   *zap.Logger
+	verifier          verifiers.Verifier
+	allow             []netip.Prefix
+	credentialHeaders []string // the provider's signature and credential headers
+	logger            *zap.Logger
 }
 
 // Store selects the dedup store.
@@ -149,17 +150,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.allow = append(h.allow, prefix.Masked())
 	}
-	if h.SignatureOff {
-		if len(h.allow) == 0 {
-			return errors.New("paynotify: signature: off is refused unless allow_ip restricts the sources")
-		}
-		for _, p := range h.allow {
-			if p.Bits() == 0 {
-				return fmt.Errorf("paynotify: signature: off is refused with allow_ip %s, which allows every source", p)
-			}
-		}
-	}
-
 	v, err := verifiers.New(h.Provider, verifiers.Config{
 		Secrets:       secrets,
 		Algorithm:     h.Algorithm,
@@ -172,6 +162,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("paynotify: %w", err)
 	}
 	h.verifier = v
+	if sc, ok := v.(verifiers.SourceChecker); ok {
+		required, why := sc.SourceCheck()
+		if required && !h.restrictsSources() {
+			return fmt.Errorf("paynotify: allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, why)
+		}
+		if !required && len(h.allow) == 0 {
+			h.logger.Warn("allow_ip is not set, and this provider's signature is weak: restrict the sources to the provider's addresses",
+				zap.String("provider", h.Provider), zap.String("why", why))
+		}
+	}
+	if ch, ok := v.(verifiers.CredentialHeaderer); ok {
+		h.credentialHeaders = ch.CredentialHeaders()
+	}
 
 	switch h.Forward {
 	case "":
@@ -197,12 +200,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if len(h.allow) == 0 {
-		msg := "allow_ip is not set: notifications are accepted from any source address"
-		switch h.Provider {
-		case "octo3", "thedao", "oobit":
-			msg += "; this provider's signature does not cover every field (see the README), so restrict the sources"
-		}
-		h.logger.Warn(msg, zap.String("provider", h.Provider))
+		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address",
+			zap.String("provider", h.Provider))
 	}
 	if h.Dedup != "off" {
 		h.logger.Warn("dedup is not implemented in this version yet: a retried notification reaches the app again",
@@ -376,6 +375,11 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next ca
 		for _, name := range []string{"Content-Encoding", "Content-Md5", "Digest", "Content-Digest"} {
 			fr.Header.Del(name)
 		}
+		// The provider's signature does not sign the event, and its
+		// credential (Authorization, OC-Key) is a secret of this config.
+		for _, name := range h.credentialHeaders {
+			fr.Header.Del(name)
+		}
 		if err := h.forward(n, fr, next); err != nil {
 			return err
 		}
@@ -465,6 +469,16 @@ func (h *Handler) writeACK(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(ack.Status)
 	_, _ = io.WriteString(w, body)
+}
+
+// restrictsSources reports whether allow_ip is set and allows less than every address.
+func (h *Handler) restrictsSources() bool {
+	for _, p := range h.allow {
+		if p.Bits() == 0 {
+			return false
+		}
+	}
+	return len(h.allow) > 0
 }
 
 func (h *Handler) sourceAllowed(ip netip.Addr) bool {

@@ -32,7 +32,7 @@ octo3 | thedao)
 	# secure_hash: HMAC-SHA1 over the values of the non-empty fields, in the
 	# order of their lower-cased names, concatenated without a separator.
 	signed=""
-	for name in $(printf '%s\n' "${!f[@]}" | LC_ALL=C sort -f); do
+	for name in $(for n in "${!f[@]}"; do printf '%s\t%s\n' "${n,,}" "$n"; done | LC_ALL=C sort | cut -f2); do
 		signed+="${f[$name]}"
 	done
 	f[secure_hash]=$(printf '%s' "$signed" | hmac_hex sha1 "$secret")
@@ -56,12 +56,25 @@ checkout)
 octopus)
 	secret=${SECRET:-octopus-demo-secret}
 	key=${KEY:-octopus-demo-key}
-	# OC-Signature: HMAC-SHA256 over the fields sorted by key, as k=v joined by &.
-	signed="amount=100.00&currency=php&final_amount=99.50&merchant_order_id=$order&merchant_uid=MUID-7781&order_uid=OUID-$now&payment_status=completed&transaction_type=income"
-	signature=$(printf '%s' "$signed" | hmac_hex sha256 "$secret")
 	amount=99.50
-	[ "$tamper" = --tamper ] && amount=9999.50
-	body='{"transaction_type":"income","merchant_uid":"MUID-7781","amount":"100.00","final_amount":'$amount',"currency":"php","merchant_order_id":"'$order'","payment_status":"completed","order_uid":"OUID-'$now'"}'
+	declare -A f=(
+		[transaction_type]='"income"' [merchant_uid]='"MUID-7781"' [amount]='"100.00"'
+		[final_amount]=$amount [currency]='"php"' [merchant_order_id]="\"$order\""
+		[payment_status]='"completed"' [order_uid]="\"OUID-$now\""
+	)
+	# OC-Signature: HMAC-SHA256 over the fields sorted by key, as k=v joined
+	# by &: a string as its content, a number as its JSON text.
+	signed="" body=""
+	for name in $(printf '%s\n' "${!f[@]}" | LC_ALL=C sort); do
+		value=${f[$name]}
+		signed+="${signed:+&}$name=${value//\"/}"
+		body+="${body:+,}\"$name\":$value"
+	done
+	signature=$(printf '%s' "$signed" | hmac_hex sha256 "$secret")
+	if [ "$tamper" = --tamper ]; then
+		body=${body/\"final_amount\":$amount/\"final_amount\":9999.50}
+	fi
+	body="{$body}"
 	reply -H 'Content-Type: application/json' -H "OC-Signature: $signature" -H "OC-Key: $key" \
 		--data-binary "$body" "$url"
 	;;
