@@ -162,14 +162,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("paynotify: %w", err)
 	}
 	h.verifier = v
+	weakness := "" // why the provider's signature alone is weak, if it is
 	if sc, ok := v.(verifiers.SourceChecker); ok {
-		required, why := sc.SourceCheck()
+		var required bool
+		required, weakness = sc.SourceCheck()
 		if required && !h.restrictsSources() {
-			return fmt.Errorf("paynotify: allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, why)
-		}
-		if !required && len(h.allow) == 0 {
-			h.logger.Warn("allow_ip is not set, and this provider's signature is weak: restrict the sources to the provider's addresses",
-				zap.String("provider", h.Provider), zap.String("why", why))
+			return fmt.Errorf("paynotify: allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, weakness)
 		}
 	}
 	if ch, ok := v.(verifiers.CredentialHeaderer); ok {
@@ -200,8 +198,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if len(h.allow) == 0 {
-		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address",
-			zap.String("provider", h.Provider))
+		fields := []zap.Field{zap.String("provider", h.Provider)}
+		if weakness != "" {
+			fields = append(fields, zap.String("weakness", weakness))
+		}
+		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address; restrict them to the provider's addresses", fields...)
 	}
 	if h.Dedup != "off" {
 		h.logger.Warn("dedup is not implemented in this version yet: a retried notification reaches the app again",

@@ -30,10 +30,11 @@ func parseForm(contentType string, body []byte) (map[string]string, error) {
 	if err := checkContentType(contentType, formType); err != nil {
 		return nil, err
 	}
-	return parseFormValues(string(body))
+	return parseURLEncoded(string(body))
 }
 
-func parseFormValues(encoded string) (map[string]string, error) {
+// parseURLEncoded parses a form body or a query string as parseForm does.
+func parseURLEncoded(encoded string) (map[string]string, error) {
 	values, err := url.ParseQuery(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("%w: form: %v", ErrMalformed, err)
@@ -51,11 +52,6 @@ func parseFormValues(encoded string) (map[string]string, error) {
 		fields[name] = vals[0]
 	}
 	return fields, nil
-}
-
-// parseQuery parses a query string with the same strictness as parseForm.
-func parseQuery(rawQuery string) (map[string]string, error) {
-	return parseFormValues(rawQuery)
 }
 
 // checkContentType refuses a body that does not declare the media type want.
