@@ -1,0 +1,169 @@
+package dedup
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bolt is the embedded store: one bbolt file, for a single node. It
+// survives a restart. Concurrent writes are coalesced into one transaction
+// (bolt's Batch), so that one fsync serves many notifications.
+type Bolt struct {
+	db   *bolt.DB
+	now  func() time.Time // the clock; tests may set it
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+var boltBucket = []byte("paynotify_dedup")
+
+// A record: one state byte, the expiry in Unix nanoseconds, the claim token.
+const (
+	recClaim     byte = 'c'
+	recDelivered byte = 'd'
+)
+
+// OpenBolt opens (creating it if need be) the bolt file at path and sweeps
+// expired records every sweepEvery. bbolt locks the file: a second OpenBolt
+// of the same path in any process waits for the first to Close, up to
+// timeout, then fails.
+func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s: %v", ErrUnavailable, path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(boltBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	// Batch commits after MaxBatchDelay even for a lone write: keep it short,
+	// so that a quiet node answers fast and a busy one still shares fsyncs.
+	db.MaxBatchDelay = time.Millisecond
+	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{})}
+	if sweepEvery > 0 {
+		b.done.Add(1)
+		go b.sweepLoop(sweepEvery)
+	}
+	return b, nil
+}
+
+// Claim implements Store.
+func (b *Bolt) Claim(_ context.Context, key string, lease time.Duration) (State, string, error) {
+	token := newToken()
+	var state State
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		// Batch may run this function again: it only reads and sets state.
+		bucket := tx.Bucket(boltBucket)
+		now := b.now()
+		if kind, expires, _, ok := decodeRecord(bucket.Get([]byte(key))); ok && now.Before(expires) {
+			state = InFlight
+			if kind == recDelivered {
+				state = Delivered
+			}
+			return nil
+		}
+		state = Claimed
+		return bucket.Put([]byte(key), encodeRecord(recClaim, now.Add(lease), token))
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if state != Claimed {
+		token = ""
+	}
+	return state, token, nil
+}
+
+// Deliver implements Store. The record is written even if the claim expired
+// meanwhile: the app did accept the event.
+func (b *Bolt) Deliver(_ context.Context, key, _ string, window time.Duration) error {
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(boltBucket).Put([]byte(key), encodeRecord(recDelivered, b.now().Add(window), ""))
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Release implements Store.
+func (b *Bolt) Release(_ context.Context, key, token string) error {
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(boltBucket)
+		if kind, _, held, ok := decodeRecord(bucket.Get([]byte(key))); ok && kind == recClaim && held == token {
+			return bucket.Delete([]byte(key))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Sweep deletes the expired records and returns how many it deleted.
+func (b *Bolt) Sweep() (int, error) {
+	deleted := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		now := b.now()
+		c := tx.Bucket(boltBucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if _, expires, _, ok := decodeRecord(v); !ok || !now.Before(expires) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				deleted++
+			}
+		}
+		return nil
+	})
+	return deleted, err
+}
+
+func (b *Bolt) sweepLoop(every time.Duration) {
+	defer b.done.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			_, _ = b.Sweep() // a failed sweep is retried at the next tick
+		}
+	}
+}
+
+// Close implements Store.
+func (b *Bolt) Close() error {
+	close(b.stop)
+	b.done.Wait()
+	return b.db.Close()
+}
+
+func encodeRecord(kind byte, expires time.Time, token string) []byte {
+	rec := make([]byte, 9, 9+len(token))
+	rec[0] = kind
+	binary.BigEndian.PutUint64(rec[1:], uint64(expires.UnixNano()))
+	return append(rec, token...)
+}
+
+func decodeRecord(rec []byte) (kind byte, expires time.Time, token string, ok bool) {
+	if len(rec) < 9 {
+		return 0, time.Time{}, "", false
+	}
+	return rec[0], time.Unix(0, int64(binary.BigEndian.Uint64(rec[1:9]))), string(rec[9:]), true
+}

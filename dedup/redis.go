@@ -1,0 +1,106 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is the store for several Caddy nodes behind one load balancer: they
+// claim and mark events in one Redis, so that each event is delivered once
+// between them. A claim is SET NX with the lease as its expiry; a delivered
+// marker is a SET with the dedup window as its expiry.
+type Redis struct {
+	client *redis.Client
+	prefix string
+}
+
+// The values of a key.
+const (
+	redisClaim     = "c:" // followed by the token
+	redisDelivered = "d"
+)
+
+// releaseScript deletes the key only while it holds the caller's claim.
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// OpenRedis connects to the Redis at url (redis://[user:password@]host:port/db,
+// rediss:// for TLS) and checks that it answers.
+func OpenRedis(ctx context.Context, url string) (*Redis, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %v", redactURLError(err, url))
+	}
+	client := redis.NewClient(opts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("%w: redis at %s: %v", ErrUnavailable, opts.Addr, err)
+	}
+	return &Redis{client: client, prefix: "paynotify:dedup:"}, nil
+}
+
+// Claim implements Store.
+func (r *Redis) Claim(ctx context.Context, key string, lease time.Duration) (State, string, error) {
+	token := newToken()
+	k := r.prefix + key
+	for range 3 { // a key that expires between SET NX and GET is claimed again
+		ok, err := r.client.SetNX(ctx, k, redisClaim+token, lease).Result()
+		if err != nil {
+			return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if ok {
+			return Claimed, token, nil
+		}
+		value, err := r.client.Get(ctx, k).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		case value == redisDelivered:
+			return Delivered, "", nil
+		case strings.HasPrefix(value, redisClaim):
+			return InFlight, "", nil
+		default:
+			return 0, "", fmt.Errorf("%w: unexpected value at %s", ErrUnavailable, k)
+		}
+	}
+	return InFlight, "", nil
+}
+
+// Deliver implements Store. The marker is written even if the claim expired
+// meanwhile: the app did accept the event.
+func (r *Redis) Deliver(ctx context.Context, key, _ string, window time.Duration) error {
+	if err := r.client.Set(ctx, r.prefix+key, redisDelivered, window).Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Release implements Store.
+func (r *Redis) Release(ctx context.Context, key, token string) error {
+	if err := releaseScript.Run(ctx, r.client, []string{r.prefix + key}, redisClaim+token).Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (r *Redis) Close() error { return r.client.Close() }
+
+// redactURLError keeps a password in the URL out of an error message.
+func redactURLError(err error, url string) string {
+	msg := err.Error()
+	if i := strings.Index(url, "@"); i > 0 {
+		msg = strings.ReplaceAll(msg, url[:i], "[redacted]")
+	}
+	return msg
+}
