@@ -118,12 +118,14 @@ func caddyfile(up string) string {
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret octo3-old-secret
 		}
 		reverse_proxy UPSTREAM
 	}
 	handle /octo3/original {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 			forward original
 		}
@@ -131,6 +133,7 @@ http://localhost:9080 {
 	}
 	handle /octo3/allow {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 			allow_ip 198.51.100.0/24 2001:db8::1
 		}
@@ -138,6 +141,7 @@ http://localhost:9080 {
 	}
 	handle /octo3/small {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 			max_body 300B
 		}
@@ -145,12 +149,14 @@ http://localhost:9080 {
 	}
 	handle /octo3/down {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 		}
 		reverse_proxy 127.0.0.1:9
 	}
 	handle /octo3/timeout {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 		}
 		reverse_proxy UPSTREAM {
@@ -161,11 +167,13 @@ http://localhost:9080 {
 	}
 	handle /octo3/nothing-after {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 		}
 	}
 	handle /octo3/custom-ack {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 			ack "OK-RECEIVED"
 		}
@@ -173,6 +181,7 @@ http://localhost:9080 {
 	}
 	handle /octo3/sha256-minor {
 		paynotify octo3 {
+			dedup off
 			secret octo3-test-secret
 			algorithm hmac-sha256
 			amount_unit minor
@@ -181,6 +190,7 @@ http://localhost:9080 {
 	}
 	handle /octo3/unsigned {
 		paynotify octo3 {
+			dedup off
 			signature off
 			allow_ip 198.51.100.0/24
 		}
@@ -188,12 +198,14 @@ http://localhost:9080 {
 	}
 	handle /thedao {
 		paynotify thedao {
+			dedup off
 			secret octo3-test-secret
 		}
 		reverse_proxy UPSTREAM
 	}
 	handle /checkout {
 		paynotify checkout {
+			dedup off
 			secret cko-test-signature-key cko-old-signature-key
 			authorization cko-test-authorization
 		}
@@ -201,6 +213,7 @@ http://localhost:9080 {
 	}
 	handle /octopus {
 		paynotify octopus {
+			dedup off
 			secret octopus-test-secret
 			key octopus-test-key
 		}
@@ -208,6 +221,7 @@ http://localhost:9080 {
 	}
 	handle /oobit {
 		paynotify oobit {
+			dedup off
 			secret oobit-test-hash-key
 			allow_ip 127.0.0.1
 		}
@@ -215,6 +229,7 @@ http://localhost:9080 {
 	}
 	handle /oobit/original {
 		paynotify oobit {
+			dedup off
 			secret oobit-test-hash-key
 			allow_ip 127.0.0.1
 			forward original
@@ -462,7 +477,7 @@ func TestJSONConfig(t *testing.T) {
 					"routes": [{
 						"match": [{"path": ["/octo3"]}],
 						"handle": [
-							{"handler": "paynotify", "provider": "octo3", "secrets": ["octo3-test-secret"], "forward": "normalized", "max_body": 65536},
+							{"handler": "paynotify", "provider": "octo3", "secrets": ["octo3-test-secret"], "forward": "normalized", "max_body": 65536, "dedup": "off"},
 							{"handler": "reverse_proxy", "upstreams": [{"dial": "`+strings.TrimPrefix(up.URL, "http://")+`"}]}
 						]
 					}],
@@ -519,6 +534,7 @@ func TestSecretFromFile(t *testing.T) {
 http://localhost:9080 {
 	paynotify octo3 {
 		secret {file.`+path+`}
+		dedup off
 	}
 	reverse_proxy `+strings.TrimPrefix(up.URL, "http://")+`
 }`, "caddyfile")

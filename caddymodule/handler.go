@@ -5,6 +5,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/paynotify/paynotify/dedup"
 	"github.com/paynotify/paynotify/verifiers"
 )
 
@@ -66,11 +68,11 @@ type Handler struct {
 
 	// Dedup is how long a delivered event is remembered so that a retry of
 	// it is acknowledged without reaching the app again: a duration such as
-	// "168h" (the default) or "off". Not enforced yet: see the README.
+	// "168h" (the default) or "off".
 	Dedup string `json:"dedup,omitempty"`
 
-	// Store is where dedup records are kept. Default: a bolt file under
-	// Caddy's data directory. Not used yet: see the README.
+	// Store is where dedup records are kept. Default: a bolt file,
+	// paynotify/dedup.db under Caddy's data directory.
 	Store *Store `json:"store,omitempty"`
 
 	// ACK replaces the body of the provider's acknowledgement.
@@ -100,6 +102,9 @@ type Handler struct {
 	verifier          verifiers.Verifier
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
+	dedupWindow       time.Duration
+	store             dedup.Store // nil with dedup off
+	storeKeyInPool    string
 	logger            *zap.Logger
 }
 
@@ -107,7 +112,7 @@ type Handler struct {
 type Store struct {
 	// Type is "bolt" or "redis".
 	Type string `json:"type"`
-	// Path is the bolt file. Default: paynotify.db under Caddy's data directory.
+	// Path is the bolt file. Default: paynotify/dedup.db under Caddy's data directory.
 	Path string `json:"path,omitempty"`
 	// URL is the Redis URL, redis://[user:password@]host:port/db (rediss:// for TLS).
 	URL string `json:"url,omitempty"`
@@ -187,11 +192,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody < 0 {
 		return fmt.Errorf("paynotify: max_body: %d is negative", h.MaxBody)
 	}
-	if _, err := parseDedup(h.Dedup); err != nil {
+	if h.dedupWindow, err = parseDedup(h.Dedup); err != nil {
 		return fmt.Errorf("paynotify: dedup: %v", err)
 	}
 	if err := h.Store.validate(); err != nil {
 		return fmt.Errorf("paynotify: store: %v", err)
+	}
+	if h.dedupWindow > 0 {
+		if err := h.openStore(ctx); err != nil {
+			return err
+		}
 	}
 	if h.UpstreamSecret != "" {
 		return errors.New("paynotify: upstream_secret: signed forwarding is not implemented in this version yet")
@@ -203,10 +213,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			fields = append(fields, zap.String("weakness", weakness))
 		}
 		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address; restrict them to the provider's addresses", fields...)
-	}
-	if h.Dedup != "off" {
-		h.logger.Warn("dedup is not implemented in this version yet: a retried notification reaches the app again",
-			zap.String("provider", h.Provider))
 	}
 	return nil
 }
@@ -269,6 +275,9 @@ func (s *Store) validate() error {
 // The outcomes of a notification, as logs and placeholders name them.
 const (
 	outcomeDelivered        = "delivered"
+	outcomeDuplicate        = "duplicate"
+	outcomeInFlight         = "in_flight"
+	outcomeStoreUnavailable = "store_unavailable"
 	outcomeUpstreamFailed   = "upstream_failed"
 	outcomeInvalidSignature = "invalid_signature"
 	outcomeForbiddenSource  = "forbidden_source"
@@ -330,8 +339,50 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	n.set("paynotify.order_id", events[0].OrderID)
 	stripPaynotifyHeaders(r.Header)
 
-	if err := h.deliver(n, r, body, next); err != nil {
+	// Claim every event before anything is forwarded.
+	pending := n.events
+	var held claims
+	if h.store != nil {
+		held.h = h
+		pending = nil
+		for _, e := range n.events {
+			key := e.Provider + "/" + e.ID
+			state, token, err := h.store.Claim(r.Context(), key, claimLease)
+			switch {
+			case err != nil:
+				held.release(r.Context())
+				return n.reject(http.StatusServiceUnavailable, outcomeStoreUnavailable, err)
+			case state == dedup.InFlight:
+				held.release(r.Context())
+				w.Header().Set("Retry-After", retryAfter)
+				return n.reject(http.StatusConflict, outcomeInFlight, fmt.Errorf("event %s is being delivered by another request", e.ID))
+			case state == dedup.Claimed:
+				held.keys, held.tokens = append(held.keys, key), append(held.tokens, token)
+				pending = append(pending, e)
+			}
+		}
+		if len(pending) == 0 {
+			n.outcome(outcomeDuplicate, nil)
+			h.writeACK(w) // delivered within the window: the app has it
+			return nil
+		}
+	}
+
+	fr := r
+	if h.store != nil {
+		// The delivery must end before the claim's lease does.
+		ctx, cancel := context.WithTimeout(r.Context(), deliveryTimeout)
+		defer cancel()
+		fr = r.WithContext(ctx)
+	}
+	if err := h.deliver(n, fr, body, pending, next); err != nil {
+		held.release(context.WithoutCancel(r.Context()))
 		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, err)
+	}
+	if err := held.deliver(context.WithoutCancel(r.Context())); err != nil {
+		// The app accepted the event: acknowledge it. A retry may reach the
+		// app again if the marker could not be written.
+		h.logger.Error("marking an event delivered", zap.String("provider", h.Provider), zap.Error(err))
 	}
 	n.outcome(outcomeDelivered, nil)
 	h.writeACK(w)
@@ -357,13 +408,13 @@ func rejection(err error) (int, string) {
 // deliver forwards the notification: in normalized mode each event as its own
 // JSON POST, in original mode the request as received. Every forward must be
 // answered 2xx.
-func (h *Handler) deliver(n *notification, r *http.Request, body []byte, next caddyhttp.Handler) error {
+func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler) error {
 	if h.Forward == "original" {
-		fr := forwardRequest(r, body, h.verifier.Provider(), n.events...)
+		fr := forwardRequest(r, body, h.verifier.Provider(), events...)
 		return h.forward(n, fr, next)
 	}
-	for i := range n.events {
-		e := &n.events[i]
+	for i := range events {
+		e := &events[i]
 		event, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encoding event: %v", err)
@@ -580,5 +631,6 @@ func (n *notification) reject(status int, outcome string, reason error) error {
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -51,7 +51,7 @@ var appAccepts = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reque
 })
 
 func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
 	logs := provisioned(t, h)
 	called := false
 	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { called = true; return nil })
@@ -86,7 +86,7 @@ func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
 }
 
 func TestMalformedValuesAreNotEchoedInLogs(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
 	logs := provisioned(t, h)
 	_, _, err := serveGolden(t, h, "octo3/bad_amount", appAccepts)
 	var he caddyhttp.HandlerError
@@ -101,7 +101,7 @@ func TestMalformedValuesAreNotEchoedInLogs(t *testing.T) {
 }
 
 func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}}
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
 	logs := provisioned(t, h)
 
 	w, repl, err := serveGolden(t, h, "octo3/accepted", appAccepts)
@@ -131,7 +131,7 @@ func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
 
 func TestAllowIPWithoutSourceAddress(t *testing.T) {
 	// A request whose client address cannot be read is not in any allowlist.
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, AllowIP: []string{"0.0.0.0/0", "::/0"}}
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, AllowIP: []string{"0.0.0.0/0", "::/0"}, Dedup: "off"}
 	provisioned(t, h)
 	assert.False(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "not-an-address"})))
 	assert.True(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "[::ffff:192.0.2.1]:1"})))

@@ -32,19 +32,35 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// OpenRedis connects to the Redis at url (redis://[user:password@]host:port/db,
-// rediss:// for TLS) and checks that it answers.
-func OpenRedis(ctx context.Context, url string) (*Redis, error) {
+// OpenRedis returns the store for the Redis at url
+// (redis://[user:password@]host:port/db, rediss:// for TLS). It connects
+// lazily: a Redis that is down now makes the calls fail with ErrUnavailable
+// until it is back; Ping tells whether it answers.
+func OpenRedis(url string) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %v", redactURLError(err, url))
 	}
-	client := redis.NewClient(opts)
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("%w: redis at %s: %v", ErrUnavailable, opts.Addr, err)
+	// A Redis that is down must turn into a 503 quickly, not hold the
+	// provider's connection through go-redis' default retries.
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
 	}
-	return &Redis{client: client, prefix: "paynotify:dedup:"}, nil
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 2 * time.Second
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1 // go-redis would dial 5 times, 100 ms apart
+	}
+	return &Redis{client: redis.NewClient(opts), prefix: "paynotify:dedup:"}, nil
+}
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis at %s: %v", ErrUnavailable, r.client.Options().Addr, err)
+	}
+	return nil
 }
 
 // Claim implements Store.

@@ -23,8 +23,9 @@ var stores = map[string]func(t *testing.T) Store{
 		return b
 	},
 	"redis": func(t *testing.T) Store {
-		r, err := OpenRedis(context.Background(), testredis.URL(t))
+		r, err := OpenRedis(testredis.URL(t))
 		require.NoError(t, err)
+		require.NoError(t, r.Ping(context.Background()))
 		t.Cleanup(func() { r.Close() })
 		return r
 	},
@@ -171,10 +172,14 @@ func TestBoltSweepsExpiredRecords(t *testing.T) {
 }
 
 func TestStoreUnavailable(t *testing.T) {
-	_, err := OpenRedis(context.Background(), "redis://127.0.0.1:9/0") // nothing listens on the discard port
+	r, err := OpenRedis("redis://127.0.0.1:9/0") // nothing listens on the discard port
+	require.NoError(t, err, "a Redis that is down does not stop the config from loading")
+	require.ErrorIs(t, r.Ping(context.Background()), ErrUnavailable)
+	_, _, err = r.Claim(context.Background(), "k", time.Minute)
 	require.ErrorIs(t, err, ErrUnavailable)
+	r.Close()
 
-	_, err = OpenRedis(context.Background(), "redis://user:hunter2@127.0.0.1:bad/0")
+	_, err = OpenRedis("redis://user:hunter2@127.0.0.1:bad/0")
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2", "a Redis password in an error message")
 
@@ -198,7 +203,7 @@ func BenchmarkStores(b *testing.B) {
 				require.NoError(b, err)
 				s = bs
 			case "redis":
-				rs, err := OpenRedis(context.Background(), testredis.URL(b))
+				rs, err := OpenRedis(testredis.URL(b))
 				require.NoError(b, err)
 				s = rs
 			}
