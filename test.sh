@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, the unit and end-to-end tests with
-# the race detector, the fuzz targets' seed corpora, and a smoke test of the
-# built binary on Caddyfile.example with the README's test notification.
+# the race detector (the Redis tests start their own redis-server on a free
+# loopback port), the fuzz targets' seed corpora, a smoke test of the built
+# binary on Caddyfile.example with the README's test notifications and a
+# restart, and two Caddy nodes sharing one redis-server.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,15 +22,38 @@ go test -race -count=1 ./...
 
 echo "== smoke test: ./xcaddy.sh, Caddyfile.example, examples/send.sh"
 ./xcaddy.sh
-log=$(mktemp)
-export XDG_DATA_HOME=$(mktemp -d) XDG_CONFIG_HOME=$(mktemp -d)
-./caddy run --config Caddyfile.example --adapter caddyfile >"$log" 2>&1 &
-caddy_pid=$!
-trap 'kill $caddy_pid 2>/dev/null; wait $caddy_pid 2>/dev/null; rm -rf "$log" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"' EXIT
-for _ in $(seq 50); do
-	curl -fsS -o /dev/null http://localhost:2019/config/ 2>/dev/null && break
-	sleep 0.2
-done
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config
+log=$work/example.log
+
+start_example() {
+	./caddy run --config Caddyfile.example --adapter caddyfile >>"$log" 2>&1 &
+	example_pid=$!
+	pids+=("$example_pid")
+	for _ in $(seq 50); do
+		curl -fsS -o /dev/null http://localhost:2019/config/ 2>/dev/null && return
+		sleep 0.2
+	done
+	echo "Caddy did not start" >&2
+	cat "$log" >&2
+	exit 1
+}
+stop_example() {
+	kill "$example_pid"
+	wait "$example_pid" 2>/dev/null || true
+}
+received() { # how many paynotify.v1 events the demo app logged, optionally for one order
+	sleep 0.5 # let the access log lines be written
+	grep '"received_body":"{\\"schema\\":\\"paynotify.v1\\"' "$log" | grep -c -- "${1:-}" || true
+}
+
 passed=0 failed=0
 check() { # check <description> <wanted> <got>
 	if [ "$3" = "$2" ]; then
@@ -39,14 +64,81 @@ check() { # check <description> <wanted> <got>
 		failed=$((failed + 1))
 	fi
 }
+
+start_example
 for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
 	provider=${provider_ack%%:*} ack=${provider_ack#*:}
 	check "$provider signed" "$ack (HTTP 200)" "$(examples/send.sh "$provider" 2>&1 || true)"
 	check "$provider tampered" " (HTTP 401)" "$(examples/send.sh "$provider" --tamper 2>&1 || true)"
 done
-sleep 0.5 # let the access log lines be written
-delivered=$(grep -c '"received_body":"{\\"schema\\":\\"paynotify.v1\\"' "$log" || true)
-check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$delivered"
-[ $failed -eq 0 ] || cat "$log" >&2
+check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$(received)"
+
+# Dedup across a restart of Caddy: the provider retries after the restart.
+check "before the restart" "ACK (HTTP 200)" "$(ORDER=ORD-RESTART examples/send.sh octo3 2>&1 || true)"
+stop_example
+start_example
+check "the same event after the restart" "ACK (HTTP 200)" "$(ORDER=ORD-RESTART examples/send.sh octo3 2>&1 || true)"
+check "deliveries of that event to the app" "1" "$(received ORD-RESTART)"
+stop_example
+
+echo "== cluster test: two Caddy nodes, one redis-server"
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+	done
+}
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=("$!")
+export REDIS_URL=redis://127.0.0.1:$redis_port/0 APP_PORT=$(free_port)
+./caddy run --config testdata/cluster/app.Caddyfile --adapter caddyfile >"$work/app.log" 2>&1 &
+pids+=("$!")
+node_ports=()
+for node in a b; do
+	port=$(free_port)
+	node_ports+=("$port")
+	NODE_PORT=$port XDG_DATA_HOME=$work/$node ./caddy run --config testdata/cluster/node.Caddyfile --adapter caddyfile \
+		>"$work/node-$node.log" 2>&1 &
+	pids+=("$!")
+done
+for port in "${node_ports[@]}" "$APP_PORT"; do
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.2
+	done
+done
+# The same notification reaches both nodes at the same moment, five times over.
+for i in 1 2 3 4 5; do
+	senders=()
+	for port in "${node_ports[@]}"; do
+		ORDER=ORD-CLUSTER-$i BASE_URL=http://127.0.0.1:$port examples/send.sh octo3 >"$work/reply-$i-$port" 2>&1 &
+		senders+=("$!")
+	done
+	wait "${senders[@]}" || true
+done
+deliveries() { # events for order $1 the cluster's app logged ("order_id":"$1" inside the escaped body)
+	sleep 0.5
+	grep -cF "\"$1\\\"" "$work/app.log" || true
+}
+for i in 1 2 3 4 5; do
+	check "ORD-CLUSTER-$i sent to both nodes at once: deliveries to the app" "1" "$(deliveries "ORD-CLUSTER-$i")"
+	acks=$(cat "$work"/reply-"$i"-* | grep -c "ACK (HTTP 200)" || true)
+	conflicts=$(cat "$work"/reply-"$i"-* | grep -c "(HTTP 409)" || true)
+	check "ORD-CLUSTER-$i replies that are the ACK or 409" "2" "$((acks + conflicts))"
+done
+# The retry that follows: both nodes know it was delivered.
+for port in "${node_ports[@]}"; do
+	check "retry of ORD-CLUSTER-1 at node $port" "ACK (HTTP 200)" "$(ORDER=ORD-CLUSTER-1 BASE_URL=http://127.0.0.1:$port examples/send.sh octo3 2>&1 || true)"
+done
+check "deliveries of ORD-CLUSTER-1 after the retries" "1" "$(deliveries ORD-CLUSTER-1)"
+
+if [ $failed -ne 0 ]; then
+	for f in "$log" "$work"/*.log; do
+		echo "--- $f" >&2
+		tail -20 "$f" >&2
+	done
+fi
 echo "smoke: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -8,14 +8,17 @@
 # amount after signing: paynotify must answer 401 and the app get nothing.
 # The secrets default to the demo values of Caddyfile.example; SECRET (and
 # AUTHORIZATION for checkout, KEY for octopus) override them, BASE_URL
-# (default http://localhost:8080) the address. Needs curl and openssl.
+# (default http://localhost:8080) the address. ORDER fixes the order id (and
+# the ids derived from it), so that the same event can be sent again, as a
+# provider's retry would. Needs curl and openssl.
 set -euo pipefail
 provider=${1:?usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]}
 tamper=${2:-}
 base=${BASE_URL:-http://localhost:8080}
 url="$base/notify/$provider"
 now=$(date -u +%s)
-order="ORD-$now-$RANDOM"
+order=${ORDER:-ORD-$now-$RANDOM}
+ref=${order//[^A-Za-z0-9]/} # the order id as a base for other ids
 
 hmac_hex() { openssl dgst "-$1" -hmac "$2" | sed 's/^.*= //'; } # stdin: the message
 reply() { curl -sS -w ' (HTTP %{http_code})\n' "$@"; }
@@ -26,7 +29,7 @@ octo3 | thedao)
 	declare -A f=(
 		[version]=2.0 [action]=PAY [merch_order_id]="$order" [merch_id]=M100200 [term_id]=T01
 		[currency]=HKD [txn_time]="$(date -u '+%Y-%m-%d %H:%M:%S')" [txn_status]=ACCEPTED
-		[txn_response_code]=00 [dr_count]=1 [txn_no]="TXN$now$RANDOM" [captured_amount]=12.50
+		[txn_response_code]=00 [dr_count]=1 [txn_no]="TXN$ref" [captured_amount]=12.50
 		[pay_type]=VISA [txn_message]=Approved
 	)
 	# secure_hash: HMAC-SHA1 over the values of the non-empty fields, in the
@@ -46,7 +49,7 @@ octo3 | thedao)
 checkout)
 	secret=${SECRET:-checkout-demo-key}
 	authorization=${AUTHORIZATION:-checkout-demo-authorization}
-	body='{"id":"evt_'$(openssl rand -hex 13)'","type":"payment_captured","created_on":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","data":{"id":"pay_'$(openssl rand -hex 13)'","reference":"'$order'","amount":1050,"currency":"HKD","response_code":"10000","response_summary":"Approved","source":{"type":"octopus"}}}'
+	body='{"id":"evt_'$ref'","type":"payment_captured","created_on":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","data":{"id":"pay_'$ref'","reference":"'$order'","amount":1050,"currency":"HKD","response_code":"10000","response_summary":"Approved","source":{"type":"octopus"}}}'
 	# Cko-Signature: HMAC-SHA256 of the raw body.
 	signature=$(printf '%s' "$body" | hmac_hex sha256 "$secret")
 	[ "$tamper" = --tamper ] && body=${body/\"amount\":1050/\"amount\":9999999}
@@ -60,7 +63,7 @@ octopus)
 	declare -A f=(
 		[transaction_type]='"income"' [merchant_uid]='"MUID-7781"' [amount]='"100.00"'
 		[final_amount]=$amount [currency]='"php"' [merchant_order_id]="\"$order\""
-		[payment_status]='"completed"' [order_uid]="\"OUID-$now\""
+		[payment_status]='"completed"' [order_uid]="\"OUID-$ref\""
 	)
 	# OC-Signature: HMAC-SHA256 over the fields sorted by key, as k=v joined
 	# by &: a string as its content, a number as its JSON text.
@@ -80,7 +83,7 @@ octopus)
 	;;
 oobit)
 	secret=${SECRET:-oobit-demo-hash-key}
-	trans_id=$now amount=7.23
+	trans_id=${ref//[^0-9]/}0 amount=7.23
 	# signature: base64 of the SHA-256 of trans_id, trans_order, reply_code,
 	# trans_amount, trans_currency and the hash key, concatenated.
 	signature=$(printf '%s' "$trans_id${order}000${amount}USD$secret" | openssl dgst -sha256 -binary | base64)
