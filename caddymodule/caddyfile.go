@@ -155,7 +155,7 @@ func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
 	default:
 		return d.Errf("store: bolt [<path>] or redis <url>, got %q", args)
 	}
-	if err := h.Store.validate(); err != nil {
+	if err := h.Store.validate(h.Store.URL); err != nil {
 		return d.Errf("store: %v", err)
 	}
 	return nil

@@ -95,6 +95,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"paynotify octo3 {\n store memcached\n}", "store: bolt [<path>] or redis <url>"},
 		{"paynotify octo3 {\n store redis\n}", "store: bolt [<path>] or redis <url>"},
 		{"paynotify octo3 {\n store redis http://x\n}", "redis needs a url"},
+		{"paynotify octo3 {\n store bolt /x redis://y\n}", "store: bolt [<path>] or redis <url>"},
 		{"paynotify octo3 {\n signature on\n}", "signature: the only value is off"},
 		{"paynotify octo3 {\n ack\n}", "ack needs a value"},
 		{"paynotify octo3 {\n forward original\n forward original\n}", "forward given twice"},

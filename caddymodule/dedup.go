@@ -39,7 +39,7 @@ func (p pooledStore) Destruct() error { return p.Close() }
 // storeKey names the store h uses in the pool, and its bolt path.
 func (h *Handler) storeKey() (key, boltPath string) {
 	if h.Store != nil && h.Store.Type == "redis" {
-		return "redis " + h.Store.URL, ""
+		return "redis " + h.redisURL, ""
 	}
 	path := filepath.Join(caddy.AppDataDir(), "paynotify", "dedup.db")
 	if h.Store != nil && h.Store.Path != "" {
@@ -59,7 +59,7 @@ func (h *Handler) openStore(ctx context.Context) error {
 			s, err := dedup.OpenBolt(boltPath, boltSweepEvery, boltOpenTimeout)
 			return pooledStore{s}, err
 		}
-		s, err := dedup.OpenRedis(h.Store.URL)
+		s, err := dedup.OpenRedis(h.redisURL)
 		return pooledStore{s}, err
 	})
 	if err != nil {

@@ -502,6 +502,7 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 		return globalOptions + "http://localhost:9080 {\n\tpaynotify octo3 {\n" + options + "\n\t}\n\trespond 200\n}\n"
 	}
 	os.Unsetenv("PAYNOTIFY_UNSET_SECRET")
+	t.Setenv("PAYNOTIFY_NOT_A_REDIS_URL", "http://redis.internal:6379")
 	cases := []struct{ options, want string }{
 		{"secret {env.PAYNOTIFY_UNSET_SECRET}", "secret 1: evaluated placeholder {env.PAYNOTIFY_UNSET_SECRET} is empty"},
 		{"secret s {env:OCTO3_OLD}", "secret 2: unrecognized placeholder {env:OCTO3_OLD}"},
@@ -512,6 +513,8 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 		{"signature off", "allow_ip: required for octo3 as configured"},
 		{"secret s\n upstream_secret whsec_abc", "upstream_secret"},
 		{"secret s\n key k", `key: does not apply to provider`},
+		{"secret s\n store redis {env.PAYNOTIFY_UNSET_SECRET}", "store: evaluated placeholder {env.PAYNOTIFY_UNSET_SECRET} is empty"},
+		{"secret s\n store redis {env.PAYNOTIFY_NOT_A_REDIS_URL}", "store: redis needs a url"},
 		{"", "secret: required"},
 	}
 	for _, c := range cases {

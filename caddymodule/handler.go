@@ -105,6 +105,7 @@ type Handler struct {
 	dedupWindow       time.Duration
 	store             dedup.Store // nil with dedup off
 	storeKeyInPool    string
+	redisURL          string // Store.URL with its placeholders resolved
 	logger            *zap.Logger
 }
 
@@ -114,7 +115,9 @@ type Store struct {
 	Type string `json:"type"`
 	// Path is the bolt file. Default: paynotify/dedup.db under Caddy's data directory.
 	Path string `json:"path,omitempty"`
-	// URL is the Redis URL, redis://[user:password@]host:port/db (rediss:// for TLS).
+	// URL is the Redis URL, redis://[user:password@]host:port/db (rediss://
+	// for TLS). {env.*} and {file.*} placeholders are resolved when the config
+	// is loaded, so that a password need not be in the config.
 	URL string `json:"url,omitempty"`
 }
 
@@ -195,7 +198,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.dedupWindow, err = parseDedup(h.Dedup); err != nil {
 		return fmt.Errorf("paynotify: dedup: %v", err)
 	}
-	if err := h.Store.validate(); err != nil {
+	if h.Store != nil && h.Store.Type == "redis" {
+		// The URL may carry the Redis password: {env.*} and {file.*} work.
+		resolved, err := resolveSecret(repl, h.Store.URL)
+		if err != nil {
+			return fmt.Errorf("paynotify: store: %v", err)
+		}
+		h.redisURL = resolved
+	}
+	if err := h.Store.validate(h.redisURL); err != nil {
 		return fmt.Errorf("paynotify: store: %v", err)
 	}
 	if h.dedupWindow > 0 {
@@ -249,7 +260,9 @@ func parseDedup(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (s *Store) validate() error {
+// validate checks the store settings; redisURL is the URL to check, which
+// may differ from s.URL once placeholders are resolved.
+func (s *Store) validate(redisURL string) error {
 	if s == nil {
 		return nil
 	}
@@ -262,7 +275,10 @@ func (s *Store) validate() error {
 		if s.Path != "" {
 			return errors.New("redis takes a url, not a path")
 		}
-		u, err := url.Parse(s.URL)
+		if strings.Contains(redisURL, "{") {
+			return nil // a placeholder, checked once it is resolved at provision
+		}
+		u, err := url.Parse(redisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			return errors.New("redis needs a url such as redis://127.0.0.1:6379/0 (rediss:// for TLS)")
 		}
