@@ -147,6 +147,14 @@ func TestFailedDeliveryIsRetriedAndDeliveredOnce(t *testing.T) {
 	}
 }
 
+func TestDedupOffForwardsEveryCopy(t *testing.T) {
+	tc, up := startDedupCaddy(t, "dedup off")
+	for range 3 {
+		assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/octo3")).Body)
+	}
+	assert.Len(t, up.take(), 3)
+}
+
 func TestStoreUnavailableIsNotAcked(t *testing.T) {
 	tc, up := startDedupCaddy(t, "store redis redis://127.0.0.1:9/0") // nothing listens there
 	r := send(t, tc, golden(t, "octo3/accepted", "/octo3"))

@@ -60,11 +60,30 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 	return b, nil
 }
 
-// Claim implements Store.
+// Claim implements Store. A read transaction answers the common case of a
+// retry of a delivered event without a write (and its fsync); the write
+// transaction checks again before it claims.
 func (b *Bolt) Claim(_ context.Context, key string, lease time.Duration) (State, string, error) {
-	token := newToken()
 	var state State
-	err := b.db.Batch(func(tx *bolt.Tx) error {
+	found := false
+	err := b.db.View(func(tx *bolt.Tx) error {
+		kind, expires, _, ok := decodeRecord(tx.Bucket(boltBucket).Get([]byte(key)))
+		if ok && b.now().Before(expires) {
+			found, state = true, InFlight
+			if kind == recDelivered {
+				state = Delivered
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if found {
+		return state, "", nil
+	}
+	token := newToken()
+	err = b.db.Batch(func(tx *bolt.Tx) error {
 		// Batch may run this function again: it only reads and sets state.
 		bucket := tx.Bucket(boltBucket)
 		now := b.now()
