@@ -153,9 +153,10 @@ func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
 	case args[0] == "redis" && len(args) == 2:
 		h.Store.URL = args[1]
 	default:
-		return d.Errf("store: bolt [<path>] or redis <url>, got %q", args)
+		// Not the arguments themselves: a Redis URL may hold a password.
+		return d.Errf("store: bolt [<path>] or redis <url>, got %d arguments", len(args))
 	}
-	if err := h.Store.validate(h.Store.URL); err != nil {
+	if err := h.Store.validate(h.Store.URL, true); err != nil {
 		return d.Errf("store: %v", err)
 	}
 	return nil

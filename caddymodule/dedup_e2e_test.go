@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,13 +30,26 @@ import (
 
 // dedupStores are the store lines each dedup test runs with.
 func dedupStores(t *testing.T) map[string]string {
+	stores := map[string]string{"bolt": "store bolt " + filepath.Join(t.TempDir(), "dedup.db")}
+	if redisMissing(t) {
+		return stores // testredis fails in CI, skips elsewhere: see TestRedisIsAvailable
+	}
 	// The Redis URL comes through {env.*}, as an operator keeps its password
 	// out of the config.
 	t.Setenv("PAYNOTIFY_E2E_REDIS_URL", testredis.URL(t))
-	return map[string]string{
-		"bolt":  "store bolt " + filepath.Join(t.TempDir(), "dedup.db"),
-		"redis": "store redis {env.PAYNOTIFY_E2E_REDIS_URL}",
-	}
+	stores["redis"] = "store redis {env.PAYNOTIFY_E2E_REDIS_URL}"
+	return stores
+}
+
+func redisMissing(t *testing.T) bool {
+	_, err := exec.LookPath("redis-server")
+	return err != nil && os.Getenv("CI") == ""
+}
+
+// TestRedisIsAvailable makes a missing redis-server visible: skipped here,
+// a failure in CI.
+func TestRedisIsAvailable(t *testing.T) {
+	testredis.URL(t)
 }
 
 func dedupCaddyfile(up, store, extra string) string {
@@ -48,6 +65,25 @@ http://localhost:9080 {
 	handle /checkout {
 		paynotify checkout {
 			secret cko-test-signature-key cko-old-signature-key
+			authorization cko-test-authorization
+			STORE
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle /octo3/timeout {
+		paynotify octo3 {
+			secret octo3-test-secret
+			STORE
+		}
+		reverse_proxy UPSTREAM {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+	}
+	handle /app2/checkout {
+		paynotify checkout {
+			secret cko-test-signature-key
 			authorization cko-test-authorization
 			STORE
 		}
@@ -145,6 +181,81 @@ func TestFailedDeliveryIsRetriedAndDeliveredOnce(t *testing.T) {
 			assert.Empty(t, up.take())
 		})
 	}
+}
+
+// TestProviderHangingUpMidDeliveryGetsNoSecondCopy: the provider gives up
+// waiting (its own timeout) while the app still works; the delivery goes on,
+// and the provider's retry is a duplicate, not a second copy.
+func TestProviderHangingUpMidDeliveryGetsNoSecondCopy(t *testing.T) {
+	for name, store := range dedupStores(t) {
+		t.Run(name, func(t *testing.T) {
+			tc, up := startDedupCaddy(t, store)
+			impatient := &http.Client{Timeout: 500 * time.Millisecond}
+			req := golden(t, "octo3/accepted", "/octo3")
+			req.Header.Set("X-Test-Answer", "slow") // the app takes 2 s
+			_, err := impatient.Do(req)
+			require.Error(t, err, "the provider gave up")
+			time.Sleep(2 * time.Second)
+			r := send(t, tc, golden(t, "octo3/accepted_retry", "/octo3"))
+			assert.Equal(t, "ACK", r.Body)
+			assert.Len(t, up.take(), 1, "the app must get the event once")
+		})
+	}
+}
+
+// TestTimedOutDeliveryKeepsItsClaim: the app may have the event when the
+// delivery timed out, so the retry waits (409) instead of getting a copy.
+func TestTimedOutDeliveryKeepsItsClaim(t *testing.T) {
+	tc, up := startDedupCaddy(t, "store bolt "+filepath.Join(t.TempDir(), "dedup.db"))
+	req := golden(t, "octo3/accepted", "/octo3/timeout")
+	req.Header.Set("X-Test-Answer", "slow")
+	assert.Equal(t, http.StatusBadGateway, send(t, tc, req).Status)
+	r := send(t, tc, golden(t, "octo3/accepted_retry", "/octo3/timeout"))
+	assert.Equal(t, http.StatusConflict, r.Status)
+	assert.Equal(t, "30", r.Header.Get("Retry-After"))
+	time.Sleep(2 * time.Second) // let the slow app finish
+	assert.Len(t, up.take(), 1)
+}
+
+func TestDedupWindowIsTheConfiguredOne(t *testing.T) {
+	tc, up := startDedupCaddy(t, "dedup 1s\n\t\t\tstore bolt "+filepath.Join(t.TempDir(), "dedup.db"))
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/octo3")).Body)
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted_retry", "/octo3")).Body)
+	assert.Len(t, up.take(), 1)
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted_retry", "/octo3")).Body)
+	assert.Len(t, up.take(), 1, "after the window a copy is a new delivery")
+}
+
+// TestTwoAppsGetTheSameProviderEvent: Checkout.com sends one evt_ id to every
+// webhook endpoint; two apps behind one Caddy each get it.
+func TestTwoAppsGetTheSameProviderEvent(t *testing.T) {
+	tc, up := startDedupCaddy(t, "store bolt "+filepath.Join(t.TempDir(), "dedup.db"))
+	assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_captured", "/checkout")).Status)
+	assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_captured", "/app2/checkout")).Status)
+	got := up.take()
+	require.Len(t, got, 2)
+	assert.Equal(t, "/checkout", got[0].Path)
+	assert.Equal(t, "/app2/checkout", got[1].Path)
+}
+
+// TestValidateWhileRunning: `caddy validate` provisions the config while the
+// running Caddy holds the bolt file; it must not wait for the file's lock.
+func TestValidateWhileRunning(t *testing.T) {
+	store := "store bolt " + filepath.Join(t.TempDir(), "dedup.db")
+	tc, up := startDedupCaddy(t, store)
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/octo3")).Body) // the file is open
+	up.take()
+
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(dedupCaddyfile("127.0.0.1:1", store, "")), nil)
+	require.NoError(t, err)
+	var cfg caddy.Config
+	require.NoError(t, json.Unmarshal(cfgJSON, &cfg))
+	start := time.Now()
+	require.NoError(t, caddy.Validate(&cfg))
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted_retry", "/octo3")).Body, "the running Caddy still works")
+	assert.Empty(t, up.take())
 }
 
 func TestDedupOffForwardsEveryCopy(t *testing.T) {

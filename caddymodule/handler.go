@@ -206,8 +206,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.redisURL = resolved
 	}
-	if err := h.Store.validate(h.redisURL); err != nil {
+	if err := h.Store.validate(h.redisURL, false); err != nil {
 		return fmt.Errorf("paynotify: store: %v", err)
+	}
+	if h.dedupWindow == 0 && h.Store != nil {
+		return errors.New("paynotify: store: has no effect with dedup off; remove one of them")
 	}
 	if h.dedupWindow > 0 {
 		if err := h.openStore(ctx); err != nil {
@@ -261,8 +264,9 @@ func parseDedup(s string) (time.Duration, error) {
 }
 
 // validate checks the store settings; redisURL is the URL to check, which
-// may differ from s.URL once placeholders are resolved.
-func (s *Store) validate(redisURL string) error {
+// may differ from s.URL once placeholders are resolved. A URL that is still
+// a placeholder is let through when placeholders is set (Caddyfile parsing).
+func (s *Store) validate(redisURL string, placeholders bool) error {
 	if s == nil {
 		return nil
 	}
@@ -275,8 +279,8 @@ func (s *Store) validate(redisURL string) error {
 		if s.Path != "" {
 			return errors.New("redis takes a url, not a path")
 		}
-		if strings.Contains(redisURL, "{") {
-			return nil // a placeholder, checked once it is resolved at provision
+		if placeholders && strings.Contains(redisURL, "{") {
+			return nil // checked once it is resolved at provision
 		}
 		u, err := url.Parse(redisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -355,25 +359,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	n.set("paynotify.order_id", events[0].OrderID)
 	stripPaynotifyHeaders(r.Header)
 
+	// From here on the notification is seen through even if the provider
+	// hangs up: a delivery cut short by the provider's own timeout would
+	// otherwise be released while the app keeps it, and forwarded again.
+	ctx := context.WithoutCancel(r.Context())
+
 	// Claim every event before anything is forwarded.
 	pending := n.events
-	var held claims
+	held := newClaims(h)
 	if h.store != nil {
-		held.h = h
 		pending = nil
 		for _, e := range n.events {
-			key := e.Provider + "/" + e.ID
-			state, token, err := h.store.Claim(r.Context(), key, claimLease)
+			if held.holds(e.ID) {
+				continue // the same event twice in one request
+			}
+			key := eventKey(r, e)
+			state, token, err := h.store.Claim(ctx, key, claimLease)
 			switch {
 			case err != nil:
-				held.release(r.Context())
+				held.release(ctx)
 				return n.reject(http.StatusServiceUnavailable, outcomeStoreUnavailable, err)
 			case state == dedup.InFlight:
-				held.release(r.Context())
+				held.release(ctx)
 				w.Header().Set("Retry-After", retryAfter)
 				return n.reject(http.StatusConflict, outcomeInFlight, fmt.Errorf("event %s is being delivered by another request", e.ID))
 			case state == dedup.Claimed:
-				held.keys, held.tokens = append(held.keys, key), append(held.tokens, token)
+				held.add(e.ID, key, token)
 				pending = append(pending, e)
 			}
 		}
@@ -382,23 +393,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.writeACK(w) // delivered within the window: the app has it
 			return nil
 		}
+		defer held.release(ctx) // whatever is left unsettled, a panic included
 	}
 
-	fr := r
-	if h.store != nil {
-		// The delivery must end before the claim's lease does.
-		ctx, cancel := context.WithTimeout(r.Context(), deliveryTimeout)
-		defer cancel()
-		fr = r.WithContext(ctx)
-	}
-	if err := h.deliver(n, fr, body, pending, next); err != nil {
-		held.release(context.WithoutCancel(r.Context()))
-		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, err)
-	}
-	if err := held.deliver(context.WithoutCancel(r.Context())); err != nil {
-		// The app accepted the event: acknowledge it. A retry may reach the
-		// app again if the marker could not be written.
-		h.logger.Error("marking an event delivered", zap.String("provider", h.Provider), zap.Error(err))
+	// The delivery must end before the claims' leases do.
+	deliveryCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
+	fail := h.deliver(n, r.WithContext(deliveryCtx), body, pending, next, func(e verifiers.Event) {
+		held.delivered(ctx, e.ID)
+	})
+	if fail != nil {
+		if fail.unknown {
+			held.keep() // the app may have it: no second copy before the lease ends
+		}
+		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, fail)
 	}
 	n.outcome(outcomeDelivered, nil)
 	h.writeACK(w)
@@ -423,17 +431,24 @@ func rejection(err error) (int, string) {
 
 // deliver forwards the notification: in normalized mode each event as its own
 // JSON POST, in original mode the request as received. Every forward must be
-// answered 2xx.
-func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler) error {
+// answered 2xx; accepted is called for each event the app accepted, as soon
+// as it did.
+func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler,
+	accepted func(verifiers.Event)) *upstreamFailure {
 	if h.Forward == "original" {
-		fr := forwardRequest(r, body, h.verifier.Provider(), events...)
-		return h.forward(n, fr, next)
+		fail := h.forward(n, forwardRequest(r, body, h.verifier.Provider(), events...), next)
+		if fail == nil || fail.accepted {
+			for _, e := range events {
+				accepted(e)
+			}
+		}
+		return fail
 	}
 	for i := range events {
 		e := &events[i]
 		event, err := json.Marshal(e)
 		if err != nil {
-			return fmt.Errorf("encoding event: %v", err)
+			return &upstreamFailure{err: fmt.Errorf("encoding event: %v", err)}
 		}
 		fr := forwardRequest(r, event, h.verifier.Provider(), *e)
 		fr.Method = http.MethodPost
@@ -448,8 +463,12 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events 
 		for _, name := range h.credentialHeaders {
 			fr.Header.Del(name)
 		}
-		if err := h.forward(n, fr, next); err != nil {
-			return err
+		fail := h.forward(n, fr, next)
+		if fail == nil || fail.accepted {
+			accepted(*e)
+		}
+		if fail != nil {
+			return fail
 		}
 	}
 	return nil
@@ -486,25 +505,43 @@ func forwardRequest(r *http.Request, body []byte, provider string, events ...ver
 	return fr
 }
 
+// upstreamFailure is why a forward did not end in a 2xx.
+type upstreamFailure struct {
+	err error
+	// accepted: the app answered 2xx and then its reply broke off. It has
+	// the event; the provider gets no ACK this time, its retry will.
+	accepted bool
+	// unknown: the delivery timed out while the app worked on it, so the
+	// app may have the event.
+	unknown bool
+}
+
+func (f *upstreamFailure) Error() string { return f.err.Error() }
+
 // forward calls the next handler with a recorder that keeps all of its reply
 // from the provider, and fails unless the reply is 2xx.
-func (h *Handler) forward(n *notification, fr *http.Request, next caddyhttp.Handler) error {
+func (h *Handler) forward(n *notification, fr *http.Request, next caddyhttp.Handler) *upstreamFailure {
 	rec := newUpstreamReply()
 	start := time.Now()
 	err := serveRecovered(next, rec, fr)
 	n.upstreamDuration += time.Since(start)
 	n.upstreamStatus = rec.status
+	twoXX := rec.status >= 200 && rec.status <= 299
 	switch {
 	case err != nil:
 		var he caddyhttp.HandlerError
-		if errors.As(err, &he) && he.Err != nil {
-			err = he.Err // without Caddy's trace id and source line
+		timedOut := errors.Is(err, context.DeadlineExceeded)
+		if errors.As(err, &he) {
+			timedOut = timedOut || he.StatusCode == http.StatusGatewayTimeout
+			if he.Err != nil {
+				err = he.Err // without Caddy's trace id and source line
+			}
 		}
-		return fmt.Errorf("upstream: %v", err)
+		return &upstreamFailure{err: fmt.Errorf("upstream: %v", err), accepted: twoXX, unknown: timedOut}
 	case rec.status == 0:
-		return errors.New("the next handler wrote no response (is reverse_proxy configured after paynotify?)")
-	case rec.status < 200 || rec.status > 299:
-		return fmt.Errorf("upstream answered %d", rec.status)
+		return &upstreamFailure{err: errors.New("the next handler wrote no response (is reverse_proxy configured after paynotify?)")}
+	case !twoXX:
+		return &upstreamFailure{err: fmt.Errorf("upstream answered %d", rec.status)}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,6 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 const testSecret = "octo3-test-secret"
@@ -154,4 +157,22 @@ func toString(v any) string {
 		return s
 	}
 	return ""
+}
+
+func TestEventKeyScope(t *testing.T) {
+	e := verifiers.Event{Provider: "checkout", ID: "evt_1"}
+	at := func(rawURL string) string {
+		r := httptest.NewRequest(http.MethodPost, rawURL, nil)
+		return eventKey(r, e)
+	}
+	same := at("http://pay.example.com/notify")
+	assert.Equal(t, same, at("http://PAY.example.com:8443/notify"), "nodes behind a balancer may differ in port")
+	assert.NotEqual(t, same, at("http://other.example.com/notify"), "another app behind the same Caddy")
+	assert.NotEqual(t, same, at("http://pay.example.com/other"), "another endpoint")
+	assert.NotEqual(t, same, eventKey(httptest.NewRequest(http.MethodPost, "http://pay.example.com/notify", nil),
+		verifiers.Event{Provider: "octopus", ID: "evt_1"}), "another provider")
+
+	long := verifiers.Event{Provider: "checkout", ID: strings.Repeat("x", 40000)}
+	key := eventKey(httptest.NewRequest(http.MethodPost, "http://pay.example.com/notify", nil), long)
+	assert.Less(t, len(key), 200, "a huge id is hashed into the key")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ return 0`)
 func OpenRedis(url string) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %v", redactURLError(err, url))
+		return nil, fmt.Errorf("redis url %s: %v", redactedURL(url), redactURLError(err, url))
 	}
 	// A Redis that is down must turn into a 503 quickly, not hold the
 	// provider's connection through go-redis' default retries.
@@ -83,6 +84,10 @@ func (r *Redis) Claim(ctx context.Context, key string, lease time.Duration) (Sta
 			return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
 		case value == redisDelivered:
 			return Delivered, "", nil
+		case value == redisClaim+token:
+			// Our own SET NX went through but its reply was lost, and
+			// go-redis' retry of it found the key taken: it is ours.
+			return Claimed, token, nil
 		case strings.HasPrefix(value, redisClaim):
 			return InFlight, "", nil
 		default:
@@ -112,11 +117,32 @@ func (r *Redis) Release(ctx context.Context, key, token string) error {
 // Close implements Store.
 func (r *Redis) Close() error { return r.client.Close() }
 
-// redactURLError keeps a password in the URL out of an error message.
-func redactURLError(err error, url string) string {
+// redactedURL is url with its password, if any, replaced by "xxxxx".
+func redactedURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// redactURLError keeps the URL's user information out of an error message.
+func redactURLError(err error, raw string) string {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // net/url quotes the whole URL, password included
+	}
 	msg := err.Error()
-	if i := strings.Index(url, "@"); i > 0 {
-		msg = strings.ReplaceAll(msg, url[:i], "[redacted]")
+	if u, perr := neturl.Parse(raw); perr == nil && u.User != nil {
+		for _, secret := range []string{u.User.String(), u.User.Username()} {
+			if secret != "" {
+				msg = strings.ReplaceAll(msg, secret, "xxxxx")
+			}
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			msg = strings.ReplaceAll(msg, neturl.QueryEscape(pw), "xxxxx")
+		}
 	}
 	return msg
 }

@@ -179,9 +179,13 @@ func TestStoreUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	r.Close()
 
-	_, err = OpenRedis("redis://user:hunter2@127.0.0.1:bad/0")
-	require.Error(t, err)
-	assert.NotContains(t, err.Error(), "hunter2", "a Redis password in an error message")
+	for _, url := range []string{"redis://user:hunter2@127.0.0.1:bad/0", "redis://:hun%40ter2@127.0.0.1:bad/0", "redis://:hunter2@[::1/0"} {
+		_, err = OpenRedis(url)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "hunter2", "a Redis password in an error message")
+		assert.NotContains(t, err.Error(), "hun%40ter2")
+		assert.NotContains(t, err.Error(), "hun@ter2")
+	}
 
 	b, err := OpenBolt(filepath.Join(t.TempDir(), "dedup.db"), 0, time.Second)
 	require.NoError(t, err)

@@ -13,16 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// URL returns the URL of a Redis for the test: PAYNOTIFY_TEST_REDIS when
-// set (test.sh starts one), else a redis-server started on a free loopback
-// port for this test and stopped after it. Without redis-server the test is
+// URL starts a redis-server on a free loopback port for the test, stops it
+// after the test, and returns its URL. Without redis-server the test is
 // skipped, except in CI (CI set), where that is a failure: CI must not skip.
 func URL(t testing.TB) string {
 	t.Helper()
-	if url := os.Getenv("PAYNOTIFY_TEST_REDIS"); url != "" {
-		flush(t, url)
-		return url
-	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -53,17 +48,5 @@ func URL(t testing.TB) string {
 			t.Fatal("redis-server did not answer within 5 s")
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func flush(t testing.TB, url string) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opts)
-	defer client.Close()
-	if err := client.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatalf("PAYNOTIFY_TEST_REDIS=%s: %v", url, err)
 	}
 }
