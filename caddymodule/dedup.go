@@ -24,9 +24,14 @@ import (
 // outlive the delivery, or a retry arriving meanwhile would be forwarded
 // too; so the forwarded request gets a deadline shorter than the lease.
 // Providers give up waiting well before a minute.
-const (
+var (
+	// deliveryTimeout and claimLease are copied into each handler at
+	// provision; tests that need short leases set them before loading a config.
 	deliveryTimeout = 60 * time.Second
 	claimLease      = 2 * deliveryTimeout
+)
+
+const (
 	// retryAfter is what a 409 (in flight) tells the provider.
 	retryAfter = "30"
 	// boltOpenTimeout bounds the wait for the bolt file's lock, which

@@ -103,6 +103,8 @@ type Handler struct {
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
 	dedupWindow       time.Duration
+	deliveryTimeout   time.Duration // see the package defaults of the same names
+	claimLease        time.Duration
 	store             dedup.Store // nil with dedup off
 	storeKeyInPool    string
 	redisURL          string // Store.URL with its placeholders resolved
@@ -212,6 +214,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.dedupWindow == 0 && h.Store != nil {
 		return errors.New("paynotify: store: has no effect with dedup off; remove one of them")
 	}
+	h.deliveryTimeout, h.claimLease = deliveryTimeout, claimLease
 	if h.dedupWindow > 0 {
 		if err := h.openStore(ctx); err != nil {
 			return err
@@ -308,7 +311,7 @@ const (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	n := &notification{h: h, r: r, start: time.Now()}
+	n := &notification{h: h, r: r, w: w, start: time.Now()}
 	n.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	n.set("paynotify.provider", h.Provider)
 
@@ -374,7 +377,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				continue // the same event twice in one request
 			}
 			key := eventKey(r, e)
-			state, token, err := h.store.Claim(ctx, key, claimLease)
+			state, token, err := h.store.Claim(ctx, key, h.claimLease)
 			switch {
 			case err != nil:
 				held.release(ctx)
@@ -397,7 +400,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// The delivery must end before the claims' leases do.
-	deliveryCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	deliveryCtx, cancel := context.WithTimeout(ctx, h.deliveryTimeout)
 	defer cancel()
 	fail := h.deliver(n, r.WithContext(deliveryCtx), body, pending, next, func(e verifiers.Event) {
 		held.delivered(ctx, e.ID)
@@ -626,6 +629,7 @@ func stripPaynotifyHeaders(header http.Header) {
 type notification struct {
 	h                *Handler
 	r                *http.Request
+	w                http.ResponseWriter
 	repl             *caddy.Replacer
 	start            time.Time
 	clientIP         netip.Addr
@@ -674,10 +678,19 @@ func (n *notification) outcome(outcome string, reason error) {
 	ce.Write(fields...)
 }
 
-// reject logs the outcome and returns the error Caddy turns into status, so
-// that handle_errors and the access log see it. The provider gets no ACK.
+// reject logs the outcome and answers status, without the provider's ACK.
+// A 4xx is returned as a caddyhttp.Error, so that handle_errors and the
+// access log see it (Caddy logs those at debug level). A 5xx is written here:
+// Caddy would log it at error level together with the request as received,
+// headers and query included, and that prints a provider's credential header
+// (OC-Key) or a GET notification (oobit) itself. The reason is in the
+// notification line logged here.
 func (n *notification) reject(status int, outcome string, reason error) error {
 	n.outcome(outcome, reason)
+	if status >= 500 {
+		n.w.WriteHeader(status)
+		return nil
+	}
 	return caddyhttp.Error(status, fmt.Errorf("paynotify: %s: %w", outcome, reason))
 }
 
