@@ -142,7 +142,7 @@ func TestSoak(t *testing.T) {
 
 	sender := patience
 	results := make([]simulator.Result, len(messages))
-	var inFlight sync.Map // index → true while its first attempts are under way
+	var inFlight sync.Map       // index → true while its first attempts are under way
 	atKill := map[string]bool{} // orders in flight when Caddy was killed
 	next := make(chan int)
 	var wg sync.WaitGroup
