@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,14 +28,13 @@ type FaultyApp struct {
 	Faults Faults
 
 	outage   atomic.Bool
-	mu       sync.Mutex
-	accepted map[string]int // order id → times accepted
-	Injected Tally          // fault → count
+	accepted Tally // order id → times accepted
+	Injected Tally // fault → count
 }
 
 // NewFaultyApp starts the app on a loopback port.
 func NewFaultyApp(f Faults) *FaultyApp {
-	a := &FaultyApp{Faults: f, accepted: map[string]int{}}
+	a := &FaultyApp{Faults: f}
 	a.Server = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
 	a.Server.Config.ConnState = func(c net.Conn, state http.ConnState) {
 		if state == http.StateNew && a.outage.Load() {
@@ -56,15 +54,7 @@ func (a *FaultyApp) Outage(d time.Duration) {
 }
 
 // Accepted returns how many times each order's event was accepted.
-func (a *FaultyApp) Accepted() map[string]int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[string]int, len(a.accepted))
-	for k, v := range a.accepted {
-		out[k] = v
-	}
-	return out
-}
+func (a *FaultyApp) Accepted() map[string]int { return a.accepted.Snapshot() }
 
 func (a *FaultyApp) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -100,9 +90,7 @@ func (a *FaultyApp) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		return
 	}
-	a.mu.Lock()
-	a.accepted[event.OrderID]++
-	a.mu.Unlock()
+	a.accepted.Add(event.OrderID)
 	w.WriteHeader(http.StatusOK)
 }
 
