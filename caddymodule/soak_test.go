@@ -39,7 +39,7 @@ import (
 )
 
 var soakKeys = simulator.Keys{
-	Octo3: "soak-octo3-secret", Checkout: "soak-checkout-key", CheckoutAuthorization: "soak-checkout-authorization",
+	Octo3: "soak-octo3-secret", TheDAO: "soak-thedao-secret", Checkout: "soak-checkout-key", CheckoutAuthorization: "soak-checkout-authorization",
 	Octopus: "soak-octopus-secret", OctopusKey: "soak-octopus-key", Oobit: "soak-oobit-key",
 }
 
@@ -75,13 +75,14 @@ func soakCaddyfile(app, store, logPath string, version int) string {
 	}
 }
 
-http://localhost:9080 {%s%s%s%s
+http://localhost:9080 {%s%s%s%s%s
 	handle /version {
 		respond "%d"
 	}
 }
 `, logPath,
 		route("octo3", "secret "+soakKeys.Octo3),
+		route("thedao", "secret "+soakKeys.TheDAO),
 		route("checkout", "secret "+soakKeys.Checkout+"\n\t\t\tauthorization "+soakKeys.CheckoutAuthorization),
 		route("octopus", "secret "+soakKeys.Octopus+"\n\t\t\tkey "+soakKeys.OctopusKey),
 		route("oobit", "secret "+soakKeys.Oobit),
@@ -236,7 +237,7 @@ func TestSoak(t *testing.T) {
 		line := scanner.Text()
 		lines++
 		assert.NotContains(t, strings.ToLower(line), "panic", "a panic in the log")
-		for _, secret := range []string{soakKeys.Octo3, soakKeys.Checkout, soakKeys.CheckoutAuthorization,
+		for _, secret := range []string{soakKeys.Octo3, soakKeys.TheDAO, soakKeys.Checkout, soakKeys.CheckoutAuthorization,
 			soakKeys.Octopus, soakKeys.OctopusKey, soakKeys.Oobit, "4111111111111111", "SOAK-RAW-MARKER"} {
 			assert.NotContains(t, line, secret, "a secret, card number or body in the log: %.200s", line)
 		}

@@ -29,7 +29,7 @@ import (
 
 // Keys are the secrets the simulated providers sign with.
 type Keys struct {
-	Octo3, Checkout, CheckoutAuthorization, Octopus, OctopusKey, Oobit string
+	Octo3, TheDAO, Checkout, CheckoutAuthorization, Octopus, OctopusKey, Oobit string
 }
 
 // Message is one notification as a provider sends it, ready to be sent again.
@@ -58,21 +58,25 @@ func (m Message) Request(ctx context.Context, base string) (*http.Request, error
 }
 
 // Providers lists the simulated providers.
-var Providers = []string{"octo3", "checkout", "octopus", "oobit"}
+var Providers = []string{"octo3", "thedao", "checkout", "octopus", "oobit"}
 
 // Genuine builds a correctly signed notification of provider for order,
 // sent to /notify/<provider>.
 func Genuine(provider, order string, k Keys) Message {
 	switch provider {
-	case "octo3":
+	case "octo3", "thedao": // one platform, one scheme
+		secret := k.Octo3
+		if provider == "thedao" {
+			secret = k.TheDAO
+		}
 		f := map[string]string{
 			"version": "2.0", "action": "PAY", "merch_order_id": order, "merch_id": "M100200", "term_id": "T01",
 			"currency": "HKD", "txn_time": "2024-05-01 10:20:30", "txn_status": "ACCEPTED",
 			"txn_response_code": "00", "dr_count": "1", "txn_no": "TXN-" + order, "captured_amount": "12.50",
 			"card_num": "4111111111111111", "merch_data": "SOAK-RAW-MARKER",
 		}
-		f["secure_hash"] = octo3Sign(f, k.Octo3)
-		return form("octo3", order, f, "ACK")
+		f["secure_hash"] = octo3Sign(f, secret)
+		return form(provider, order, f, "ACK")
 	case "checkout":
 		body := fmt.Sprintf(`{"id":"evt_%s","type":"payment_captured","created_on":"2024-05-01T10:20:30Z",`+
 			`"data":{"id":"pay_%s","reference":%q,"amount":1050,"currency":"HKD","metadata":{"note":"SOAK-RAW-MARKER"}}}`,
@@ -124,7 +128,7 @@ func Hostile(provider, order, attack string, k Keys) Message {
 	var m Message
 	switch attack {
 	case "wrong_secret":
-		bad := Keys{Octo3: "x", Checkout: "x", CheckoutAuthorization: k.CheckoutAuthorization, Octopus: "x",
+		bad := Keys{Octo3: "x", TheDAO: "x", Checkout: "x", CheckoutAuthorization: k.CheckoutAuthorization, Octopus: "x",
 			OctopusKey: k.OctopusKey, Oobit: "x"}
 		m = Genuine(provider, order, bad)
 	default:
@@ -142,7 +146,7 @@ func Hostile(provider, order, attack string, k Keys) Message {
 		for _, h := range []string{"Cko-Signature", "Oc-Signature"} {
 			m.Header.Del(h)
 		}
-		if provider == "octo3" {
+		if provider == "octo3" || provider == "thedao" {
 			m.Body = removeFormField(m.Body, "secure_hash")
 		}
 		m.Path = removeQueryField(m.Path, "signature")
