@@ -24,9 +24,16 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	f.Add("octo3 {\n secret <<X\n}") // an unterminated heredoc: a lexer error, not a crash
 	f.Fuzz(func(t *testing.T, block string) {
+		// Tokenize as Caddy does; caddyfile.NewTestDispenser would exit the
+		// process on a lexer error (log.Fatal), which is not Caddy's behaviour.
+		tokens, err := caddyfile.Tokenize([]byte("paynotify "+block), "Caddyfile")
+		if err != nil {
+			return
+		}
 		var h Handler
-		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("paynotify " + block)); err != nil {
+		if err := h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
 			return
 		}
 		out, err := json.Marshal(h)
