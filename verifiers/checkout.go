@@ -47,14 +47,11 @@ type checkoutEvent struct {
 }
 
 func newCheckout(name string, c Config) (Verifier, error) {
-	if len(c.Secrets) == 0 {
-		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the webhook signature key)", name)}
+	secrets, err := c.secretKeys(name, "the webhook signature key")
+	if err != nil {
+		return nil, err
 	}
-	v := &Checkout{authorization: c.Authorization}
-	for _, s := range c.Secrets {
-		v.secrets = append(v.secrets, []byte(s))
-	}
-	return v, nil
+	return &Checkout{secrets: secrets, authorization: c.Authorization}, nil
 }
 
 // Provider implements Verifier.

@@ -121,14 +121,15 @@ func newOcto3(name string, c Config) (Verifier, error) {
 	default:
 		return nil, &OptionError{Option: "amount_unit", Msg: fmt.Sprintf("%q is not major or minor", c.AmountUnit)}
 	}
-	switch {
-	case c.SignatureOff && len(c.Secrets) > 0:
-		return nil, &OptionError{Option: "signature", Msg: "off and a secret together: remove one of them"}
-	case !c.SignatureOff && len(c.Secrets) == 0:
-		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q", name)}
+	if c.SignatureOff {
+		if len(c.Secrets) > 0 {
+			return nil, &OptionError{Option: "signature", Msg: "off and a secret together: remove one of them"}
+		}
+		return v, nil
 	}
-	for _, s := range c.Secrets {
-		v.secrets = append(v.secrets, []byte(s))
+	var err error
+	if v.secrets, err = c.secretKeys(name, ""); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -24,14 +24,11 @@ var octopusOptions = []string{"key"}
 const octopusRedacted = "signature_key"
 
 func newOctopus(name string, c Config) (Verifier, error) {
-	if len(c.Secrets) == 0 {
-		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the API secret)", name)}
+	secrets, err := c.secretKeys(name, "the API secret")
+	if err != nil {
+		return nil, err
 	}
-	v := &Octopus{key: c.Key}
-	for _, s := range c.Secrets {
-		v.secrets = append(v.secrets, []byte(s))
-	}
-	return v, nil
+	return &Octopus{secrets: secrets, key: c.Key}, nil
 }
 
 // Provider implements Verifier.

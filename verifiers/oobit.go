@@ -15,7 +15,7 @@ import (
 // 004): a GET query or a POST form whose signature field is the base64
 // SHA-256 of five values and the merchant hash key.
 type Oobit struct {
-	secrets []string
+	secrets [][]byte
 }
 
 var oobitOptions []string // secret only
@@ -42,10 +42,11 @@ var oobitFormats = map[string]func(string) bool{
 }
 
 func newOobit(name string, c Config) (Verifier, error) {
-	if len(c.Secrets) == 0 {
-		return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("required for provider %q (the merchant hash key)", name)}
+	secrets, err := c.secretKeys(name, "the merchant hash key")
+	if err != nil {
+		return nil, err
 	}
-	return &Oobit{secrets: c.Secrets}, nil
+	return &Oobit{secrets: secrets}, nil
 }
 
 // Provider implements Verifier.
@@ -106,7 +107,7 @@ func (v *Oobit) checkSignature(fields map[string]string) error {
 	}
 	signed := oobitSignedString(fields)
 	for _, secret := range v.secrets {
-		sum := sha256.Sum256([]byte(signed + secret))
+		sum := sha256.Sum256(append([]byte(signed), secret...))
 		if hmac.Equal(sum[:], digest) {
 			return nil
 		}

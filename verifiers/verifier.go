@@ -124,6 +124,23 @@ func (c Config) options() []string {
 	return set
 }
 
+// secretKeys returns the secrets as keys, or an OptionError naming secret
+// when none is configured; what says what the provider calls its secret.
+func (c Config) secretKeys(provider, what string) ([][]byte, error) {
+	if len(c.Secrets) == 0 {
+		msg := fmt.Sprintf("required for provider %q", provider)
+		if what != "" {
+			msg += " (" + what + ")"
+		}
+		return nil, &OptionError{Option: "secret", Msg: msg}
+	}
+	keys := make([][]byte, len(c.Secrets))
+	for i, s := range c.Secrets {
+		keys[i] = []byte(s)
+	}
+	return keys, nil
+}
+
 // OptionError is a misconfiguration; Option is the option's Caddyfile name.
 type OptionError struct {
 	Option string
