@@ -311,7 +311,7 @@ const (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	n := &notification{h: h, r: r, w: w, start: time.Now()}
+	n := &notification{h: h, w: w, start: time.Now()}
 	n.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	n.set("paynotify.provider", h.Provider)
 
@@ -628,7 +628,6 @@ func stripPaynotifyHeaders(header http.Header) {
 // notification carries one request's state for logging and placeholders.
 type notification struct {
 	h                *Handler
-	r                *http.Request
 	w                http.ResponseWriter
 	repl             *caddy.Replacer
 	start            time.Time
