@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -78,8 +79,11 @@ type Handler struct {
 	// ACK replaces the body of the provider's acknowledgement.
 	ACK string `json:"ack,omitempty"`
 
-	// UpstreamSecret ("whsec_…") signs forwarded requests with Standard
-	// Webhooks headers. Not implemented yet: a config that sets it is refused.
+	// UpstreamSecret ("whsec_" and 24 to 64 bytes in base64) signs every
+	// forwarded request with Standard Webhooks headers (webhook-id,
+	// webhook-timestamp, webhook-signature), so that the app can check that
+	// it came through paynotify. {env.*} and {file.*} placeholders are
+	// resolved when the config is loaded.
 	UpstreamSecret string `json:"upstream_secret,omitempty"`
 
 	// Algorithm is the octo3/thedao HMAC: "hmac-sha1" (default) or "hmac-sha256".
@@ -107,7 +111,9 @@ type Handler struct {
 	claimLease        time.Duration
 	store             dedup.Store // nil with dedup off
 	storeKeyInPool    string
-	redisURL          string // Store.URL with its placeholders resolved
+	redisURL          string                    // Store.URL with its placeholders resolved
+	upstreamSigner    *standardwebhooks.Webhook // nil without upstream_secret
+	metrics           *metrics
 	logger            *zap.Logger
 }
 
@@ -172,6 +178,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("paynotify: %w", err)
 	}
 	h.verifier = v
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry(), h.Provider); err != nil {
+		return fmt.Errorf("paynotify: registering metrics: %v", err)
+	}
 	weakness := "" // why the provider's signature alone is weak, if it is
 	if sc, ok := v.(verifiers.SourceChecker); ok {
 		var required bool
@@ -221,7 +230,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if h.UpstreamSecret != "" {
-		return errors.New("paynotify: upstream_secret: signed forwarding is not implemented in this version yet")
+		secret, err := resolveSecret(repl, h.UpstreamSecret)
+		if err == nil {
+			h.upstreamSigner, err = newUpstreamSigner(secret)
+		}
+		if err != nil {
+			return fmt.Errorf("paynotify: upstream_secret: %v", err)
+		}
 	}
 
 	if len(h.allow) == 0 {
@@ -340,6 +355,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusBadRequest, outcomeMalformed, fmt.Errorf("reading body: %v", err))
 	}
 
+	verifyStart := time.Now()
 	events, err := h.verifier.Verify(r.Context(), &verifiers.Request{
 		Method:     r.Method,
 		Header:     r.Header,
@@ -348,6 +364,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		ClientIP:   n.clientIP,
 		ReceivedAt: n.start,
 	})
+	n.verifyDuration = time.Since(verifyStart)
+	h.metrics.observeVerify(n.verifyDuration)
 	if err != nil {
 		status, outcome := rejection(err)
 		return n.reject(status, outcome, err)
@@ -361,6 +379,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	n.set("paynotify.status", string(events[0].Status))
 	n.set("paynotify.order_id", events[0].OrderID)
 	stripPaynotifyHeaders(r.Header)
+	if h.upstreamSigner != nil {
+		stripHeaders(r.Header, standardwebhooks.HeaderWebhookID, standardwebhooks.HeaderWebhookTimestamp,
+			standardwebhooks.HeaderWebhookSignature)
+	}
 
 	// From here on the notification is seen through even if the provider
 	// hangs up: a delivery cut short by the provider's own timeout would
@@ -439,7 +461,7 @@ func rejection(err error) (int, string) {
 func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler,
 	accepted func(verifiers.Event)) *upstreamFailure {
 	if h.Forward == "original" {
-		fail := h.forward(n, forwardRequest(r, body, h.verifier.Provider(), events...), next)
+		fail := h.forward(n, h.forwardRequest(r, body, events...), next)
 		if fail == nil || fail.accepted {
 			for _, e := range events {
 				accepted(e)
@@ -453,7 +475,7 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events 
 		if err != nil {
 			return &upstreamFailure{err: fmt.Errorf("encoding event: %v", err)}
 		}
-		fr := forwardRequest(r, event, h.verifier.Provider(), *e)
+		fr := h.forwardRequest(r, event, *e)
 		fr.Method = http.MethodPost
 		fr.URL.RawQuery = ""
 		fr.RequestURI = fr.URL.RequestURI()
@@ -477,9 +499,10 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events 
 	return nil
 }
 
-// forwardRequest copies r with body as its body and the Paynotify-* headers
-// describing events.
-func forwardRequest(r *http.Request, body []byte, provider string, events ...verifiers.Event) *http.Request {
+// forwardRequest copies r with body as its body, the Paynotify-* headers
+// describing events and, with upstream_secret, the Standard Webhooks
+// signature of body.
+func (h *Handler) forwardRequest(r *http.Request, body []byte, events ...verifiers.Event) *http.Request {
 	fr := r.Clone(r.Context())
 	fr.Body = io.NopCloser(bytes.NewReader(body))
 	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -502,9 +525,13 @@ func forwardRequest(r *http.Request, body []byte, provider string, events ...ver
 	for i, e := range events {
 		ids[i], statuses[i] = e.ID, string(e.Status)
 	}
-	fr.Header.Set("Paynotify-Event-Id", strings.Join(ids, ", "))
-	fr.Header.Set("Paynotify-Provider", provider)
+	id := strings.Join(ids, ", ")
+	fr.Header.Set("Paynotify-Event-Id", id)
+	fr.Header.Set("Paynotify-Provider", h.Provider)
 	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
+	if h.upstreamSigner != nil {
+		signUpstream(h.upstreamSigner, fr.Header, id, time.Now(), body)
+	}
 	return fr
 }
 
@@ -527,7 +554,9 @@ func (h *Handler) forward(n *notification, fr *http.Request, next caddyhttp.Hand
 	rec := newUpstreamReply()
 	start := time.Now()
 	err := serveRecovered(next, rec, fr)
-	n.upstreamDuration += time.Since(start)
+	took := time.Since(start)
+	n.upstreamDuration += took
+	h.metrics.observeUpstream(took)
 	n.upstreamStatus = rec.status
 	twoXX := rec.status >= 200 && rec.status <= 299
 	switch {
@@ -614,15 +643,31 @@ func clientIP(r *http.Request) netip.Addr {
 }
 
 // stripPaynotifyHeaders removes every Paynotify-* header that came from
-// outside, including spellings with underscores, which some app servers
-// (CGI, PHP) read as the same variable.
+// outside, including spellings with underscores or dots, which CGI, FastCGI
+// and PHP apps read as the same variable (Caddy drops those spellings unless
+// the server's expected_underscore_headers or expected_dot_headers allow them).
 func stripPaynotifyHeaders(header http.Header) {
-	const prefix = "paynotify-"
 	for name := range header {
-		if len(name) >= len(prefix) && strings.EqualFold(strings.ReplaceAll(name[:len(prefix)], "_", "-"), prefix) {
+		if strings.HasPrefix(cgiName(name), "paynotify-") {
 			delete(header, name)
 		}
 	}
+}
+
+// stripHeaders removes the headers names (lower case), in every spelling
+// that a CGI app reads as the same variable.
+func stripHeaders(header http.Header, names ...string) {
+	for name := range header {
+		if slices.Contains(names, cgiName(name)) {
+			delete(header, name)
+		}
+	}
+}
+
+// cgiName folds a header name the way CGI variables do, with dashes for
+// underscores and dots, in lower case.
+func cgiName(name string) string {
+	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(name))
 }
 
 // notification carries one request's state for logging and placeholders.
@@ -634,6 +679,7 @@ type notification struct {
 	clientIP         netip.Addr
 	events           []verifiers.Event
 	upstreamStatus   int
+	verifyDuration   time.Duration
 	upstreamDuration time.Duration
 }
 
@@ -647,6 +693,7 @@ func (n *notification) set(key, value string) {
 // placeholder. The reason never holds secret material or the body.
 func (n *notification) outcome(outcome string, reason error) {
 	n.set("paynotify.outcome", outcome)
+	n.h.metrics.count(outcome)
 	level := zapcore.InfoLevel
 	if reason != nil {
 		level = zapcore.WarnLevel
@@ -671,6 +718,9 @@ func (n *notification) outcome(outcome string, reason error) {
 		fields = append(fields, zap.Int("upstream_status", n.upstreamStatus))
 	}
 	fields = append(fields, zap.Duration("duration", time.Since(n.start)))
+	if n.verifyDuration > 0 {
+		fields = append(fields, zap.Duration("verify_duration", n.verifyDuration))
+	}
 	if n.upstreamDuration > 0 {
 		fields = append(fields, zap.Duration("upstream_duration", n.upstreamDuration))
 	}

@@ -119,6 +119,9 @@ func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
 	assert.Equal(t, "delivered", fields["outcome"])
 	assert.Equal(t, "ORD-20240501-0001", fields["order_id"])
 	assert.EqualValues(t, http.StatusNoContent, fields["upstream_status"])
+	for _, d := range []string{"duration", "verify_duration", "upstream_duration"} {
+		assert.Positive(t, fields[d], d)
+	}
 
 	for key, want := range map[string]string{
 		"paynotify.provider": "octo3",
@@ -148,8 +151,20 @@ func TestStripPaynotifyHeaders(t *testing.T) {
 	h["PAYNOTIFY_EVENT_ID"] = []string{"x"}
 	h.Set("Paynotifyx", "kept")
 	h.Set("X-Paynotify-Event-Id", "kept")
+	h["Paynotify.Status"] = []string{"x"}
 	stripPaynotifyHeaders(h)
 	assert.Equal(t, http.Header{"Paynotifyx": {"kept"}, "X-Paynotify-Event-Id": {"kept"}}, h)
+}
+
+func TestStripHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Set("Webhook-Id", "x")
+	h["Webhook_Signature"] = []string{"x"}
+	h["webhook.timestamp"] = []string{"x"}
+	h.Set("Webhook-Ids", "kept")
+	h.Set("X-Webhook-Id", "kept")
+	stripHeaders(h, "webhook-id", "webhook-signature", "webhook-timestamp")
+	assert.Equal(t, http.Header{"Webhook-Ids": {"kept"}, "X-Webhook-Id": {"kept"}}, h)
 }
 
 func toString(v any) string {
@@ -175,4 +190,51 @@ func TestEventKeyScope(t *testing.T) {
 	long := verifiers.Event{Provider: "checkout", ID: strings.Repeat("x", 40000)}
 	key := eventKey(httptest.NewRequest(http.MethodPost, "http://pay.example.com/notify", nil), long)
 	assert.Less(t, len(key), 200, "a huge id is hashed into the key")
+}
+
+func TestHandlersOfOneConfigShareTheirMetrics(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	a := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	b := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", Forward: "original"}
+	c := &Handler{Provider: "checkout", Secrets: []string{"cko-test-signature-key"}, Dedup: "off"}
+	for _, h := range []*Handler{a, b, c} {
+		require.NoError(t, h.Provision(ctx), "a second handler must not fail on metrics already registered")
+		h.logger = zap.NewNop()
+	}
+	_, _, err := serveGolden(t, a, "octo3/accepted", appAccepts)
+	require.NoError(t, err)
+	_, _, err = serveGolden(t, b, "octo3/accepted", appAccepts)
+	require.NoError(t, err)
+	_, _, err = serveGolden(t, b, "octo3/tampered_amount", appAccepts)
+	require.Error(t, err)
+
+	families, err := ctx.GetMetricsRegistry().Gather()
+	require.NoError(t, err)
+	counts := map[string]float64{}
+	histograms := map[string]uint64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := f.GetName()
+			for _, l := range m.GetLabel() {
+				labels += " " + l.GetName() + "=" + l.GetValue()
+			}
+			if m.Counter != nil {
+				counts[labels] = m.GetCounter().GetValue()
+			}
+			if m.Histogram != nil {
+				histograms[labels] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	assert.Equal(t, 2.0, counts["caddy_paynotify_notifications_total outcome=delivered provider=octo3"])
+	assert.Equal(t, 1.0, counts["caddy_paynotify_notifications_total outcome=invalid_signature provider=octo3"])
+	for _, outcome := range []string{"duplicate", "in_flight", "upstream_failed", "forbidden_source", "malformed",
+		"too_large", "bad_method", "store_unavailable"} {
+		v, ok := counts["caddy_paynotify_notifications_total outcome="+outcome+" provider=checkout"]
+		assert.True(t, ok && v == 0, "checkout %s is not a zero series before its first notification", outcome)
+	}
+	assert.Equal(t, uint64(3), histograms["caddy_paynotify_verify_duration_seconds provider=octo3"])
+	assert.Equal(t, uint64(2), histograms["caddy_paynotify_upstream_duration_seconds provider=octo3"])
+	assert.Equal(t, uint64(0), histograms["caddy_paynotify_upstream_duration_seconds provider=checkout"])
 }
