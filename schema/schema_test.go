@@ -1,0 +1,120 @@
+package schema_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/internal/simulator"
+	"github.com/paynotify/paynotify/schema"
+	"github.com/paynotify/paynotify/verifiers"
+)
+
+func compile(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.V1))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	require.NoError(t, c.AddResource("paynotify.v1.schema.json", doc))
+	s, err := c.Compile("paynotify.v1.schema.json")
+	require.NoError(t, err)
+	return s
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, event []byte) error {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(event))
+	require.NoError(t, err)
+	return s.Validate(inst)
+}
+
+// TestGoldenEventsAreValid: every normalized event the golden tests expect.
+func TestGoldenEventsAreValid(t *testing.T) {
+	s := compile(t)
+	files, err := filepath.Glob("../testdata/*/*.event.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		event, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.NoError(t, validate(t, s, event), f)
+	}
+}
+
+// TestSimulatedEventsAreValid: what the verifiers make of the simulator's
+// notifications, encoded as the handler forwards them.
+func TestSimulatedEventsAreValid(t *testing.T) {
+	s := compile(t)
+	keys := simulator.Keys{Octo3: "o3", TheDAO: "dao", Checkout: "cko", CheckoutAuthorization: "auth", Octopus: "oc", OctopusKey: "ock", Oobit: "oob"}
+	configs := map[string]verifiers.Config{
+		"octo3":    {Secrets: []string{keys.Octo3}},
+		"thedao":   {Secrets: []string{keys.TheDAO}},
+		"checkout": {Secrets: []string{keys.Checkout}, Authorization: keys.CheckoutAuthorization},
+		"octopus":  {Secrets: []string{keys.Octopus}, Key: keys.OctopusKey},
+		"oobit":    {Secrets: []string{keys.Oobit}},
+	}
+	for _, provider := range simulator.Providers {
+		v, err := verifiers.New(provider, configs[provider])
+		require.NoError(t, err)
+		m := simulator.Genuine(provider, "ORDER-42", keys)
+		_, query, _ := strings.Cut(m.Path, "?")
+		events, err := v.Verify(context.Background(), &verifiers.Request{
+			Method: m.Method, Header: m.Header, RawQuery: query, Body: m.Body,
+			ClientIP: netip.MustParseAddr("2001:db8::7"), ReceivedAt: time.Now(),
+		})
+		require.NoError(t, err, provider)
+		require.NotEmpty(t, events, provider)
+		for _, e := range events {
+			event, err := json.Marshal(e)
+			require.NoError(t, err)
+			assert.NoError(t, validate(t, s, event), provider)
+		}
+	}
+}
+
+// TestSchemaRefusesWhatIsNotAnEvent: the schema is strict enough to catch
+// what an app would trip over.
+func TestSchemaRefusesWhatIsNotAnEvent(t *testing.T) {
+	s := compile(t)
+	valid, err := os.ReadFile("../testdata/checkout/payment_captured.event.json")
+	require.NoError(t, err)
+	require.NoError(t, validate(t, s, valid))
+	cases := map[string]func(e map[string]any){
+		"unknown status":               func(e map[string]any) { e["status"] = "paid" },
+		"other schema":                 func(e map[string]any) { e["schema"] = "paynotify.v2" },
+		"empty optional member":        func(e map[string]any) { e["reason"] = "" },
+		"empty customer":               func(e map[string]any) { e["customer"] = map[string]any{} },
+		"signed amount":                func(e map[string]any) { e["amount"] = "-10.50" },
+		"exponent amount":              func(e map[string]any) { e["amount"] = "1e3" },
+		"number amount":                func(e map[string]any) { e["amount"] = 10.5 },
+		"fractional minor units":       func(e map[string]any) { e["amount_minor"] = 10.5 },
+		"lower-case currency":          func(e map[string]any) { e["currency"] = "hkd" },
+		"minor units without currency": func(e map[string]any) { delete(e, "currency") },
+		"local time":                   func(e map[string]any) { e["received_at"] = "2024-05-01T18:20:31+08:00" },
+		"not a time":                   func(e map[string]any) { e["occurred_at"] = "2024-13-01T10:20:31Z" },
+		"not an IP":                    func(e map[string]any) { e["source_ip"] = "example.com" },
+		"undocumented member":          func(e map[string]any) { e["paid"] = true },
+		"no raw":                       func(e map[string]any) { delete(e, "raw") },
+		"no id":                        func(e map[string]any) { delete(e, "id") },
+	}
+	for name, mutate := range cases {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal(valid, &e))
+		mutate(e)
+		event, err := json.Marshal(e)
+		require.NoError(t, err)
+		assert.Error(t, validate(t, s, event), name)
+	}
+}
