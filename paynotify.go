@@ -1,9 +1,14 @@
-// Package paynotify adds the paynotify handler to Caddy. Build Caddy with it:
+// Package paynotify adds the paynotify handler and the `caddy paynotify`
+// command to Caddy. Build Caddy with it:
 //
 //	xcaddy build --with github.com/paynotify/paynotify
 //
 // or import it for its side effect, as cmd/caddy does. The handler lives in
-// package caddymodule, the verifiers in package verifiers.
+// package caddymodule, the verifiers in package verifiers, the command in
+// package command.
 package paynotify
 
-import _ "github.com/paynotify/paynotify/caddymodule" // registers http.handlers.paynotify
+import (
+	_ "github.com/paynotify/paynotify/caddymodule" // registers http.handlers.paynotify
+	_ "github.com/paynotify/paynotify/command"     // registers caddy paynotify
+)

@@ -75,7 +75,7 @@ func Genuine(provider, order string, k Keys) Message {
 			"txn_response_code": "00", "dr_count": "1", "txn_no": "TXN-" + order, "captured_amount": "12.50",
 			"card_num": "4111111111111111", "merch_data": "SOAK-RAW-MARKER",
 		}
-		f["secure_hash"] = octo3Sign(f, secret)
+		f["secure_hash"] = octo3Sum(f, sha1.New, secret)
 		return form(provider, order, f, "ACK")
 	case "checkout":
 		body := fmt.Sprintf(`{"id":"evt_%s","type":"payment_captured","created_on":"2024-05-01T10:20:30Z",`+
@@ -242,27 +242,13 @@ func form(provider, order string, f map[string]string, ack string) Message {
 		ACKStatus: http.StatusOK, ACKBody: ack}
 }
 
-// octo3Sign: the values of the non-empty fields but secure_hash, in the
-// order of their lower-cased names, HMAC-SHA1, hex.
-func octo3Sign(f map[string]string, secret string) string {
-	names := sortedKeys(f)
-	sort.SliceStable(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
-	var b strings.Builder
-	for _, n := range names {
-		if n != "secure_hash" {
-			b.WriteString(f[n])
-		}
-	}
-	return hexHMAC(sha1.New, secret, b.String())
-}
-
 func hexHMAC(h func() hash.Hash, secret, message string) string {
 	mac := hmac.New(h, []byte(secret))
 	mac.Write([]byte(message))
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

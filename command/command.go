@@ -1,0 +1,332 @@
+// Package command adds `caddy paynotify` to the Caddy binary: `sign` builds
+// a correctly signed test notification for any supported provider and sends
+// it or prints it as a curl command; `schema` prints the JSON Schema of
+// paynotify.v1.
+package command
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/paynotify/paynotify/internal/simulator"
+	"github.com/paynotify/paynotify/schema"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "paynotify",
+		Usage: "sign <provider> --secret <secret> [flags] | schema",
+		Short: "Sends signed test notifications and prints the paynotify.v1 JSON Schema",
+		Long: `
+Tools for operating paynotify.
+
+  caddy paynotify sign <provider> --secret <secret> [--field k=v ...] [--json FILE] [--url URL]
+      Builds a correctly signed notification of provider (octo3, thedao,
+      checkout, octopus, oobit), a successful payment with every mandatory
+      field set. Without --url it prints a curl command for the example
+      Caddyfile's address; with --url it sends it and prints the reply.
+
+  caddy paynotify schema
+      Prints the JSON Schema (draft 2020-12) of the paynotify.v1 event.
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.AddCommand(signCommand(), schemaCommand())
+		},
+	})
+}
+
+func schemaCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Prints the JSON Schema of the paynotify.v1 event",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(schema.V1)
+			return err
+		},
+	}
+}
+
+type signOptions struct {
+	secret, url, jsonFile, order string
+	authorization, key           string
+	algorithm, method            string
+	fields, drop                 []string
+	curl                         bool
+	timeout                      time.Duration
+	now                          func() time.Time
+	client                       *http.Client
+	stdin                        io.Reader
+}
+
+func signCommand() *cobra.Command {
+	o := &signOptions{now: time.Now, client: http.DefaultClient, stdin: os.Stdin}
+	cmd := &cobra.Command{
+		Use:   "sign <provider> --secret <secret>",
+		Short: "Builds a correctly signed test notification and sends it or prints it as curl",
+		Long: `Builds a notification of provider (octo3, thedao, checkout, octopus,
+oobit) as the provider sends it: a successful payment with every mandatory
+field set, signed with --secret. Fields can be changed with --field, or the
+whole body given with --json.
+
+Without --url the notification is printed as a curl command aimed at
+http://localhost:8080/notify/<provider> (Caddyfile.example). With --url it is
+sent there and the reply printed; the exit status is 0 only when the reply is
+the provider's acknowledgement.
+
+--field name=value sets a field to a string (a number stays a number when
+the default is one); name:=json sets it to a JSON value. For checkout,
+nested fields are named with dots: --field data.amount=2000.`,
+		Example: `  caddy paynotify sign octo3 --secret octo3-demo-secret --url http://localhost:8080/notify/octo3
+  caddy paynotify sign checkout --secret checkout-demo-key --authorization checkout-demo-authorization \
+      --field type=payment_declined --field data.amount=2000
+  caddy paynotify sign oobit --secret oobit-demo-hash-key --field reply_code=051`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			return o.run(cmd.Context(), args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Flags().Changed("url"))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.secret, "secret", "", "the provider's shared secret, one of the directive's secrets (required)")
+	f.StringArrayVar(&o.fields, "field", nil, "set a field: name=string or name:=json (repeatable)")
+	f.StringArrayVar(&o.drop, "drop", nil, "leave a field out, e.g. to test a missing mandatory field (repeatable)")
+	f.StringVar(&o.jsonFile, "json", "", "take all fields from this JSON object file (- for stdin) instead of the defaults")
+	f.StringVar(&o.url, "url", "", "send the notification here and print the reply")
+	f.BoolVar(&o.curl, "curl", false, "print the curl command for --url instead of sending")
+	f.StringVar(&o.order, "order", "", "the merchant's order id (default: ORD-<unix time>-<random>)")
+	f.StringVar(&o.authorization, "authorization", "", "checkout: the Authorization header value")
+	f.StringVar(&o.key, "key", "", "octopus: the OC-Key header value")
+	f.StringVar(&o.algorithm, "algorithm", "", "octo3/thedao: hmac-sha1 (default) or hmac-sha256")
+	f.StringVar(&o.method, "method", "", "oobit: GET (default) or POST")
+	f.DurationVar(&o.timeout, "timeout", 70*time.Second, "how long to wait for the reply")
+	return cmd
+}
+
+func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr io.Writer, send bool) error {
+	if o.secret == "" {
+		return errors.New("--secret is required: the shared secret the directive is configured with")
+	}
+	target := o.url
+	if target == "" {
+		target = "http://localhost:8080/notify/" + provider
+	}
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q is not an http(s) URL", target)
+	}
+	if u.RawQuery != "" {
+		return errors.New("--url must not have a query string: the notification's own fields go there")
+	}
+	m, err := o.build(provider, u.EscapedPath())
+	if err != nil {
+		return err
+	}
+	base := u.Scheme + "://" + u.Host
+	if !send || o.curl {
+		_, err := fmt.Fprintln(stdout, curlCommand(m, base))
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	req, err := m.Request(ctx, base)
+	if err != nil {
+		return err
+	}
+	res, err := o.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("sending the notification: %v", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("reading the reply: %v", err)
+	}
+	fmt.Fprintf(stdout, "%s %s\n%s", res.Proto, res.Status, body)
+	if len(body) > 0 && !bytes.HasSuffix(body, []byte("\n")) {
+		fmt.Fprintln(stdout)
+	}
+	if res.StatusCode == m.ACKStatus && string(body) == m.ACKBody {
+		fmt.Fprintf(stderr, "acknowledged: this is %s's ACK\n", provider)
+		return nil
+	}
+	if hint := hints[res.StatusCode]; hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
+	return fmt.Errorf("the reply is not %s's acknowledgement (%d %q)", provider, m.ACKStatus, m.ACKBody)
+}
+
+// hints say what a status from paynotify means for the one testing it.
+var hints = map[int]string{
+	http.StatusUnauthorized:          "401: the signature did not verify. --secret must be one of the directive's secrets; Caddy's log line \"notification\" gives the reason.",
+	http.StatusForbidden:             "403: the source address is not in allow_ip, or --authorization (checkout) or --key (octopus) is not the configured value.",
+	http.StatusBadRequest:            "400: the notification is malformed or misses a mandatory field; Caddy's log line \"notification\" names it.",
+	http.StatusMethodNotAllowed:      "405: the provider does not send notifications with this method.",
+	http.StatusRequestEntityTooLarge: "413: the body is over max_body.",
+	http.StatusConflict:              "409: the same event is being delivered by another request; send it again after Retry-After.",
+	http.StatusBadGateway:            "502: the notification verified, but the app behind paynotify did not answer 2xx in time.",
+	http.StatusServiceUnavailable:    "503: the dedup store is unavailable.",
+	http.StatusNotFound:              "404: nothing answers at --url; is it the path of a paynotify directive?",
+}
+
+// build makes the signed notification the options describe, aimed at path.
+func (o *signOptions) build(provider, path string) (simulator.Message, error) {
+	order := o.order
+	if order == "" {
+		order = fmt.Sprintf("ORD-%d-%04d", o.now().Unix(), rand.IntN(10000))
+	}
+	fields, err := simulator.Defaults(provider, order, o.now())
+	if err != nil {
+		return simulator.Message{}, err
+	}
+	if o.jsonFile != "" {
+		if fields, err = o.readJSON(); err != nil {
+			return simulator.Message{}, err
+		}
+	}
+	for _, f := range o.fields {
+		if err := setField(fields, f); err != nil {
+			return simulator.Message{}, fmt.Errorf("--field %s: %v", f, err)
+		}
+	}
+	for _, name := range o.drop {
+		if !dropField(fields, name) {
+			return simulator.Message{}, fmt.Errorf("--drop %s: there is no such field", name)
+		}
+	}
+	return simulator.Sign(simulator.Draft{
+		Provider: provider, Fields: fields, Method: strings.ToUpper(o.method), Algorithm: o.algorithm,
+		Authorization: o.authorization, Key: o.key,
+	}, o.secret, path)
+}
+
+func (o *signOptions) readJSON() (map[string]any, error) {
+	var raw []byte
+	var err error
+	if o.jsonFile == "-" {
+		raw, err = io.ReadAll(o.stdin)
+	} else {
+		raw, err = os.ReadFile(o.jsonFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--json: %v", err)
+	}
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("--json %s: not a JSON object: %v", o.jsonFile, err)
+	}
+	return fields, nil
+}
+
+// setField applies name=value (a string, or a number where the field holds
+// one) or name:=json; dots in name reach into nested objects.
+func setField(fields map[string]any, spec string) error {
+	name, value, raw := spec, "", false
+	if i := strings.IndexByte(spec, '='); i > 0 {
+		name, value = spec[:i], spec[i+1:]
+		if strings.HasSuffix(name, ":") {
+			name, raw = strings.TrimSuffix(name, ":"), true
+		}
+	} else {
+		return errors.New("is not name=value or name:=json")
+	}
+	parent, key, err := walk(fields, name, true)
+	if err != nil {
+		return err
+	}
+	switch {
+	case raw:
+		dec := json.NewDecoder(strings.NewReader(value))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("not JSON: %v", err)
+		}
+		parent[key] = v
+	default:
+		if _, isNumber := parent[key].(json.Number); isNumber && json.Valid([]byte(value)) {
+			if _, err := json.Number(value).Float64(); err == nil {
+				parent[key] = json.Number(value)
+				return nil
+			}
+		}
+		parent[key] = value
+	}
+	return nil
+}
+
+func dropField(fields map[string]any, name string) bool {
+	parent, key, err := walk(fields, name, false)
+	if err != nil {
+		return false
+	}
+	if _, ok := parent[key]; !ok {
+		return false
+	}
+	delete(parent, key)
+	return true
+}
+
+// walk finds the object that holds the last part of the dotted name,
+// creating the objects on the way when create is set.
+func walk(fields map[string]any, name string, create bool) (map[string]any, string, error) {
+	parts := strings.Split(name, ".")
+	if slices.Contains(parts, "") {
+		return nil, "", fmt.Errorf("%q is not a field name", name)
+	}
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := fields[p].(map[string]any)
+		if !ok {
+			if _, exists := fields[p]; exists || !create {
+				return nil, "", fmt.Errorf("%s is not an object", p)
+			}
+			next = map[string]any{}
+			fields[p] = next
+		}
+		fields = next
+	}
+	return fields, parts[len(parts)-1], nil
+}
+
+// curlCommand prints m as a curl command line for a POSIX shell.
+func curlCommand(m simulator.Message, base string) string {
+	args := []string{"curl", "-sS", "-i"}
+	if m.Method != http.MethodGet {
+		args = append(args, "-X", m.Method)
+	}
+	names := make([]string, 0, len(m.Header))
+	for name := range m.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		args = append(args, "-H", quote(name+": "+m.Header.Get(name)))
+	}
+	if len(m.Body) > 0 {
+		args = append(args, "--data-binary", quote(string(m.Body)))
+	}
+	args = append(args, quote(base+m.Path))
+	return strings.Join(args, " ")
+}
+
+// quote quotes s for a POSIX shell.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

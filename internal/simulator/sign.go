@@ -1,0 +1,208 @@
+package simulator
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Draft is a notification before it is signed: its fields as a JSON object.
+// For the form and query providers (octo3, thedao, oobit) every value must
+// be a string or a number; checkout and octopus send the object as JSON.
+type Draft struct {
+	Provider string
+	Fields   map[string]any
+	// Method is oobit's: GET (default, a query string) or POST (a form).
+	Method string
+	// Algorithm is octo3/thedao's: hmac-sha1 (default) or hmac-sha256.
+	Algorithm string
+	// Authorization (checkout) and Key (octopus OC-Key) are sent as headers
+	// when set.
+	Authorization, Key string
+}
+
+// Defaults returns a successful payment of order as provider sends it, with
+// every mandatory field set, at now.
+func Defaults(provider, order string, now time.Time) (map[string]any, error) {
+	now = now.UTC()
+	ref := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return -1
+	}, order)
+	switch provider {
+	case "octo3", "thedao":
+		return map[string]any{
+			"version": "2.0", "action": "PAY", "merch_order_id": order, "merch_id": "M100200", "term_id": "T01",
+			"currency": "HKD", "txn_time": now.Format(time.DateTime), "txn_status": "ACCEPTED",
+			"txn_response_code": "00", "dr_count": "1", "txn_no": "TXN" + ref, "captured_amount": "12.50",
+			"pay_type": "VISA", "txn_message": "Approved",
+		}, nil
+	case "checkout":
+		return map[string]any{
+			"id": "evt_" + strings.ToLower(ref), "type": "payment_captured", "created_on": now.Format(time.RFC3339),
+			"data": map[string]any{
+				"id": "pay_" + strings.ToLower(ref), "reference": order, "amount": json.Number("1050"), "currency": "HKD",
+				"response_code": "10000", "response_summary": "Approved", "source": map[string]any{"type": "octopus"},
+			},
+		}, nil
+	case "octopus":
+		return map[string]any{
+			"transaction_type": "income", "merchant_uid": "MUID-7781", "amount": "100.00", "final_amount": json.Number("99.50"),
+			"currency": "php", "merchant_order_id": order, "payment_status": "completed", "order_uid": "OUID-" + ref,
+		}, nil
+	case "oobit":
+		return map[string]any{
+			"reply_code": "000", "reply_desc": "SUCCESS", "trans_id": "9" + digits(order) + "0", "trans_order": order,
+			"trans_amount": "7.23", "trans_currency": "USD", "trans_date": now.Format("02/01/2006 15:04:05"),
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown provider %q (one of %s)", provider, strings.Join(Providers, ", "))
+}
+
+// Sign builds d as provider sends it, signed with secret, aimed at path.
+func Sign(d Draft, secret, path string) (Message, error) {
+	m := Message{Provider: d.Provider, Method: http.MethodPost, Path: path, Header: http.Header{}, ACKStatus: http.StatusOK}
+	switch d.Provider {
+	case "octo3", "thedao":
+		f, err := flat(d.Fields)
+		if err != nil {
+			return m, err
+		}
+		h := sha1.New
+		switch d.Algorithm {
+		case "", "hmac-sha1":
+		case "hmac-sha256":
+			h = sha256.New
+		default:
+			return m, fmt.Errorf("algorithm %q is not hmac-sha1 or hmac-sha256", d.Algorithm)
+		}
+		f["secure_hash"] = octo3Sum(f, h, secret)
+		m.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		m.Body, m.ACKBody = []byte(encode(f)), "ACK"
+	case "checkout":
+		body, err := marshal(d.Fields)
+		if err != nil {
+			return m, err
+		}
+		m.Header.Set("Content-Type", "application/json")
+		m.Header.Set("Cko-Signature", hexHMAC(sha256.New, secret, string(body)))
+		if d.Authorization != "" {
+			m.Header.Set("Authorization", d.Authorization)
+		}
+		m.Body = body
+	case "octopus":
+		// OC-Signature: HMAC-SHA256 of the top-level fields sorted by name,
+		// k=v joined by &: a string as its content, null left out, anything
+		// else as its JSON text.
+		var signed []string
+		var members [][]byte
+		for _, k := range sortedKeys(d.Fields) {
+			value, err := marshal(d.Fields[k])
+			if err != nil {
+				return m, err
+			}
+			name, _ := marshal(k)
+			members = append(members, append(append(name, ':'), value...))
+			var s string
+			switch {
+			case string(value) == "null":
+				continue
+			case json.Unmarshal(value, &s) == nil:
+			default:
+				s = string(value)
+			}
+			signed = append(signed, k+"="+s)
+		}
+		m.Header.Set("Content-Type", "application/json")
+		m.Header.Set("Oc-Signature", hexHMAC(sha256.New, secret, strings.Join(signed, "&")))
+		if d.Key != "" {
+			m.Header.Set("Oc-Key", d.Key)
+		}
+		m.Body = append(append([]byte("{"), bytes.Join(members, []byte(","))...), '}')
+		m.ACKBody = "success"
+	case "oobit":
+		f, err := flat(d.Fields)
+		if err != nil {
+			return m, err
+		}
+		// signature: base64 of the SHA-256 of trans_id, trans_order,
+		// reply_code, trans_amount, trans_currency and the hash key.
+		sum := sha256.Sum256([]byte(f["trans_id"] + f["trans_order"] + f["reply_code"] + f["trans_amount"] +
+			f["trans_currency"] + secret))
+		f["signature"] = base64.StdEncoding.EncodeToString(sum[:])
+		switch d.Method {
+		case "", http.MethodGet:
+			m.Method, m.Path = http.MethodGet, path+"?"+encode(f)
+		case http.MethodPost:
+			m.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			m.Body = []byte(encode(f))
+		default:
+			return m, fmt.Errorf("oobit sends GET or POST, not %s", d.Method)
+		}
+		m.ACKBody = "OK"
+	default:
+		return m, fmt.Errorf("unknown provider %q (one of %s)", d.Provider, strings.Join(Providers, ", "))
+	}
+	return m, nil
+}
+
+// flat turns fields into the strings a form or query carries.
+func flat(fields map[string]any) (map[string]string, error) {
+	f := make(map[string]string, len(fields))
+	for k, v := range fields {
+		switch v := v.(type) {
+		case string:
+			f[k] = v
+		case json.Number:
+			f[k] = v.String()
+		default:
+			return nil, fmt.Errorf("field %s: a form field is a string, not %T", k, v)
+		}
+	}
+	return f, nil
+}
+
+// octo3Sum: the values of the non-empty fields but secure_hash, in the
+// order of their lower-cased names, HMAC, hex.
+func octo3Sum(f map[string]string, h func() hash.Hash, secret string) string {
+	names := sortedKeys(f)
+	slices.SortStableFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	var b strings.Builder
+	for _, n := range names {
+		if n != "secure_hash" {
+			b.WriteString(f[n])
+		}
+	}
+	return hexHMAC(h, secret, b.String())
+}
+
+// encode is url.Values.Encode of single values.
+func encode(f map[string]string) string {
+	v := url.Values{}
+	for k, s := range f {
+		v.Set(k, s)
+	}
+	return v.Encode()
+}
+
+// marshal is compact JSON without HTML escaping, as providers send it.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
