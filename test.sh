@@ -73,6 +73,40 @@ for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
 done
 check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$(received)"
 
+# The README's quick start: the CLI signs and sends, the counters move.
+metric() { # metric <provider> <outcome>: the counter on the admin endpoint
+	curl -fsS http://localhost:2019/metrics |
+		sed -n "s/^caddy_paynotify_notifications_total{outcome=\"$2\",provider=\"$1\"} //p"
+}
+check "counter of signed octo3 notifications delivered so far" "1" "$(metric octo3 delivered)"
+check "counter of tampered octo3 notifications" "1" "$(metric octo3 invalid_signature)"
+demo_args() {
+	case $1 in
+	checkout) echo "--secret checkout-demo-key --authorization checkout-demo-authorization" ;;
+	octopus) echo "--secret octopus-demo-secret --key octopus-demo-key" ;;
+	oobit) echo "--secret oobit-demo-hash-key" ;;
+	*) echo "--secret $1-demo-secret" ;;
+	esac
+}
+cli() { # cli <args>: the lines caddy paynotify printed, joined by |, and its exit status
+	local out status=0
+	out=$(./caddy paynotify "$@" 2>/dev/null) || status=$?
+	echo "$(printf '%s\n' "$out" | tr -d '\r' | paste -sd'|')|exit $status"
+}
+for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
+	provider=${provider_ack%%:*} ack=${provider_ack#*:}
+	# shellcheck disable=SC2046
+	check "caddy paynotify sign $provider --url" "HTTP/1.1 200 OK${ack:+|$ack}|exit 0" \
+		"$(cli sign "$provider" $(demo_args "$provider") --url "http://localhost:8080/notify/$provider")"
+	# shellcheck disable=SC2046
+	check "caddy paynotify sign $provider, printed curl" "200" \
+		"$(sh -c "$(./caddy paynotify sign "$provider" $(demo_args "$provider")) -o /dev/null -w '%{http_code}'")"
+done
+check "caddy paynotify sign with a wrong secret" "HTTP/1.1 401 Unauthorized|exit 1" \
+	"$(cli sign octo3 --secret wrong --url http://localhost:8080/notify/octo3)"
+check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric octo3 delivered)"
+check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
+
 # Dedup across a restart of Caddy: the provider retries after the restart.
 check "before the restart" "ACK (HTTP 200)" "$(ORDER=ORD-RESTART examples/send.sh octo3 2>&1 || true)"
 stop_example
