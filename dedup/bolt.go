@@ -12,14 +12,29 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Bolt is the embedded store: one bbolt file, for a single node. It
-// survives a restart. Concurrent writes are coalesced into one transaction
-// (bolt's Batch), so that one fsync serves many notifications.
+// Bolt is the embedded store: one bbolt file, for a single node. Delivered
+// events survive a restart. Concurrent writes are coalesced into one
+// transaction (bolt's Batch), so that one fsync serves many notifications.
+//
+// Claims are kept in memory, not in the file: bolt locks its file, so this
+// process is the only one that can claim its events, and a claim is a lease
+// that must not outlive the process anyway (after a crash, the provider's
+// retry is delivered rather than held up until the lease ends). So the only
+// write, and the only fsync, per notification is the delivered mark.
 type Bolt struct {
 	db   *bolt.DB
 	now  func() time.Time // the clock; tests may set it
 	stop chan struct{}
 	done sync.WaitGroup
+
+	mu     sync.Mutex
+	claims map[string]boltClaim // by key
+}
+
+// boltClaim is a claim held in memory.
+type boltClaim struct {
+	token   string
+	expires time.Time
 }
 
 var boltBucket = []byte("paynotify_dedup")
@@ -38,7 +53,9 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	// The freelist is rebuilt when the file is opened instead of written at
+	// every commit: less to write and fsync per notification.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening %s: %v", ErrUnavailable, path, err)
 	}
@@ -52,7 +69,7 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 	// Batch commits after MaxBatchDelay even for a lone write: keep it short,
 	// so that a quiet node answers fast and a busy one still shares fsyncs.
 	db.MaxBatchDelay = time.Millisecond
-	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{})}
+	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), claims: map[string]boltClaim{}}
 	if sweepEvery > 0 {
 		b.done.Add(1)
 		go b.sweepLoop(sweepEvery)
@@ -60,81 +77,81 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 	return b, nil
 }
 
-// Claim implements Store. A read transaction answers the common case of a
-// retry of a delivered event without a write (and its fsync); the write
-// transaction checks again before it claims.
+// Claim implements Store. The claim is taken in memory first, then a read
+// transaction tells whether the event was delivered already. In that order,
+// a claim that follows another's delivery always sees its mark: the
+// delivery writes the mark before it gives up its claim.
 func (b *Bolt) Claim(_ context.Context, key string, lease time.Duration) (State, string, error) {
-	var state State
-	found := false
+	now := b.now()
+	token := newToken()
+	b.mu.Lock()
+	if c, ok := b.claims[key]; ok && now.Before(c.expires) {
+		b.mu.Unlock()
+		return InFlight, "", nil
+	}
+	b.claims[key] = boltClaim{token: token, expires: now.Add(lease)}
+	b.mu.Unlock()
+
+	state := Claimed
 	err := b.db.View(func(tx *bolt.Tx) error {
+		// A claim record can only be in a file written by an older version.
 		kind, expires, _, ok := decodeRecord(tx.Bucket(boltBucket).Get([]byte(key)))
-		if ok && b.now().Before(expires) {
-			found, state = true, InFlight
+		if ok && now.Before(expires) {
+			state = InFlight
 			if kind == recDelivered {
 				state = Delivered
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if found {
+	if err != nil || state != Claimed {
+		b.forget(key, token)
+		if err != nil {
+			return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
 		return state, "", nil
 	}
-	token := newToken()
-	err = b.db.Batch(func(tx *bolt.Tx) error {
-		// Batch may run this function again: it only reads and sets state.
-		bucket := tx.Bucket(boltBucket)
-		now := b.now()
-		if kind, expires, _, ok := decodeRecord(bucket.Get([]byte(key))); ok && now.Before(expires) {
-			state = InFlight
-			if kind == recDelivered {
-				state = Delivered
-			}
-			return nil
-		}
-		state = Claimed
-		return bucket.Put([]byte(key), encodeRecord(recClaim, now.Add(lease), token))
-	})
-	if err != nil {
-		return 0, "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return Claimed, token, nil
+}
+
+// forget drops the claim of key if token still holds it.
+func (b *Bolt) forget(key, token string) {
+	b.mu.Lock()
+	if c, ok := b.claims[key]; ok && c.token == token {
+		delete(b.claims, key)
 	}
-	if state != Claimed {
-		token = ""
-	}
-	return state, token, nil
+	b.mu.Unlock()
 }
 
 // Deliver implements Store. The record is written even if the claim expired
 // meanwhile: the app did accept the event.
-func (b *Bolt) Deliver(_ context.Context, key, _ string, window time.Duration) error {
+func (b *Bolt) Deliver(_ context.Context, key, token string, window time.Duration) error {
 	err := b.db.Batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(boltBucket).Put([]byte(key), encodeRecord(recDelivered, b.now().Add(window), ""))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	b.forget(key, token)
 	return nil
 }
 
 // Release implements Store.
 func (b *Bolt) Release(_ context.Context, key, token string) error {
-	err := b.db.Batch(func(tx *bolt.Tx) error {
-		bucket := tx.Bucket(boltBucket)
-		if kind, _, held, ok := decodeRecord(bucket.Get([]byte(key))); ok && kind == recClaim && held == token {
-			return bucket.Delete([]byte(key))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
+	b.forget(key, token)
 	return nil
 }
 
-// Sweep deletes the expired records and returns how many it deleted.
+// Sweep deletes the expired records and returns how many it deleted from
+// the file. Expired claims (of deliveries that timed out) are dropped too.
 func (b *Bolt) Sweep() (int, error) {
+	b.mu.Lock()
+	for key, c := range b.claims {
+		if !b.now().Before(c.expires) {
+			delete(b.claims, key)
+		}
+	}
+	b.mu.Unlock()
 	deleted := 0
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		now := b.now()
