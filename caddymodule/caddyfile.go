@@ -170,7 +170,9 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	}
 	*dst = d.Val()
 	if d.NextArg() {
-		return d.Errf("%s takes one value, got another: %q", option, d.Val())
+		// The value is not quoted: it may be a secret (authorization, key,
+		// upstream_secret), and this error ends up in logs.
+		return d.Errf("%s takes one value, got more", option)
 	}
 	return nil
 }

@@ -237,6 +237,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("paynotify: upstream_secret: %v", err)
 		}
+		// Standard Webhooks signs the body: a GET forwarded as it came has
+		// none, and its query would go unsigned.
+		if h.Forward == "original" && slices.Contains(v.Methods(), http.MethodGet) {
+			return fmt.Errorf("paynotify: upstream_secret: %s notifications may be GET requests, whose query a signature of the body would not cover with forward original; use forward normalized", h.Provider)
+		}
 	}
 
 	if len(h.allow) == 0 {
@@ -328,6 +333,17 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	n := &notification{h: h, w: w, start: time.Now()}
 	n.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	defer func() {
+		// A panic of the next handler passes through (net/http drops the
+		// connection: no ACK), but the notification still gets its line
+		// and its count.
+		if v := recover(); v != nil {
+			if !n.answered {
+				n.outcome(outcomeUpstreamFailed, fmt.Errorf("panic in the next handler: %v", v))
+			}
+			panic(v)
+		}
+	}()
 	n.set("paynotify.provider", h.Provider)
 
 	// Like Caddy's client_ip matcher: the client IP is not trustworthy
@@ -678,6 +694,7 @@ type notification struct {
 	start            time.Time
 	clientIP         netip.Addr
 	events           []verifiers.Event
+	answered         bool // the outcome is logged and counted
 	upstreamStatus   int
 	verifyDuration   time.Duration
 	upstreamDuration time.Duration
@@ -692,6 +709,7 @@ func (n *notification) set(key, value string) {
 // outcome logs the one line every notification gets and sets the outcome
 // placeholder. The reason never holds secret material or the body.
 func (n *notification) outcome(outcome string, reason error) {
+	n.answered = true
 	n.set("paynotify.outcome", outcome)
 	n.h.metrics.count(outcome)
 	level := zapcore.InfoLevel

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -237,4 +238,16 @@ func TestHandlersOfOneConfigShareTheirMetrics(t *testing.T) {
 	assert.Equal(t, uint64(3), histograms["caddy_paynotify_verify_duration_seconds provider=octo3"])
 	assert.Equal(t, uint64(2), histograms["caddy_paynotify_upstream_duration_seconds provider=octo3"])
 	assert.Equal(t, uint64(0), histograms["caddy_paynotify_upstream_duration_seconds provider=checkout"])
+}
+
+func TestPanicOfTheAppIsLoggedAndCounted(t *testing.T) {
+	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	logs := provisioned(t, h)
+	boom := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { panic("boom") })
+	assert.PanicsWithValue(t, "boom", func() { _, _, _ = serveGolden(t, h, "octo3/accepted", boom) })
+	entries := logs.FilterMessage("notification").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "upstream_failed", entries[0].ContextMap()["outcome"])
+	assert.Contains(t, entries[0].ContextMap()["reason"], "panic in the next handler: boom")
+	assert.Equal(t, 1.0, testutil.ToFloat64(h.metrics.notifications["upstream_failed"]))
 }

@@ -15,8 +15,8 @@ var outcomes = []string{
 	outcomeForbiddenSource, outcomeMalformed, outcomeTooLarge, outcomeBadMethod, outcomeStoreUnavailable,
 }
 
-// Latency buckets from 100 µs (a verification) to 60 s (the delivery deadline).
-var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+// Latency buckets from 5 µs (a verification) to 60 s (the delivery deadline).
+var durationBuckets = []float64{.000005, .00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
 // metrics are one handler's series in Caddy's registry.
 type metrics struct {

@@ -62,15 +62,15 @@ func schemaCommand() *cobra.Command {
 }
 
 type signOptions struct {
-	secret, url, jsonFile, order string
-	authorization, key           string
-	algorithm, method            string
-	fields, drop                 []string
-	curl                         bool
-	timeout                      time.Duration
-	now                          func() time.Time
-	client                       *http.Client
-	stdin                        io.Reader
+	secret, url, jsonFile, order, ack string
+	authorization, key                string
+	algorithm, method                 string
+	fields, drop                      []string
+	curl                              bool
+	timeout                           time.Duration
+	now                               func() time.Time
+	client                            *http.Client
+	stdin                             io.Reader
 }
 
 func signCommand() *cobra.Command {
@@ -108,6 +108,7 @@ nested fields are named with dots: --field data.amount=2000.`,
 	f.StringVar(&o.jsonFile, "json", "", "take all fields from this JSON object file (- for stdin) instead of the defaults")
 	f.StringVar(&o.url, "url", "", "send the notification here and print the reply")
 	f.BoolVar(&o.curl, "curl", false, "print the curl command for --url instead of sending")
+	f.StringVar(&o.ack, "ack", "", "the ACK to expect when the directive sets ack (default: the provider's)")
 	f.StringVar(&o.order, "order", "", "the merchant's order id (default: ORD-<unix time>-<random>)")
 	f.StringVar(&o.authorization, "authorization", "", "checkout: the Authorization header value")
 	f.StringVar(&o.key, "key", "", "octopus: the OC-Key header value")
@@ -161,11 +162,21 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 	if len(body) > 0 && !bytes.HasSuffix(body, []byte("\n")) {
 		fmt.Fprintln(stdout)
 	}
+	if o.ack != "" {
+		m.ACKBody = o.ack
+	}
 	if res.StatusCode == m.ACKStatus && string(body) == m.ACKBody {
 		fmt.Fprintf(stderr, "acknowledged: this is %s's ACK\n", provider)
+		if m.ACKBody == "" {
+			fmt.Fprintln(stderr, "(an empty 200, which a route without paynotify would also answer: its \"notification\" log line says delivered)")
+		}
 		return nil
 	}
-	if hint := hints[res.StatusCode]; hint != "" {
+	hint := hints[res.StatusCode]
+	if res.StatusCode == m.ACKStatus {
+		hint = "200 but not the ACK: is --url the path of a paynotify directive for " + provider + "? With the directive's ack option, pass --ack."
+	}
+	if hint != "" {
 		fmt.Fprintln(stderr, hint)
 	}
 	return fmt.Errorf("the reply is not %s's acknowledgement (%d %q)", provider, m.ACKStatus, m.ACKBody)
@@ -173,13 +184,13 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 
 // hints say what a status from paynotify means for the one testing it.
 var hints = map[int]string{
-	http.StatusUnauthorized:          "401: the signature did not verify. --secret must be one of the directive's secrets; Caddy's log line \"notification\" gives the reason.",
+	http.StatusUnauthorized:          "401: the signature did not verify. --secret must be one of the directive's secrets (and --algorithm its algorithm); Caddy's log line \"notification\" gives the reason.",
 	http.StatusForbidden:             "403: the source address is not in allow_ip, or --authorization (checkout) or --key (octopus) is not the configured value.",
 	http.StatusBadRequest:            "400: the notification is malformed or misses a mandatory field; Caddy's log line \"notification\" names it.",
 	http.StatusMethodNotAllowed:      "405: the provider does not send notifications with this method.",
 	http.StatusRequestEntityTooLarge: "413: the body is over max_body.",
 	http.StatusConflict:              "409: the same event is being delivered by another request; send it again after Retry-After.",
-	http.StatusBadGateway:            "502: the notification verified, but the app behind paynotify did not answer 2xx in time.",
+	http.StatusBadGateway:            "502: the notification verified, but the app behind paynotify answered non-2xx, could not be reached or timed out.",
 	http.StatusServiceUnavailable:    "503: the dedup store is unavailable.",
 	http.StatusNotFound:              "404: nothing answers at --url; is it the path of a paynotify directive?",
 }

@@ -212,3 +212,14 @@ func TestSchemaIsPrinted(t *testing.T) {
 	assert.Equal(t, string(schema.V1), stdout)
 	assert.True(t, json.Valid([]byte(stdout)))
 }
+
+func TestA200ThatIsNotTheACKFails(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "OK-RECEIVED") }))
+	t.Cleanup(other.Close)
+	_, stderr, err := run(t, "sign", "octo3", "--secret", "s", "--url", other.URL)
+	require.Error(t, err)
+	assert.Contains(t, stderr, "200 but not the ACK")
+	_, stderr, err = run(t, "sign", "octo3", "--secret", "s", "--url", other.URL, "--ack", "OK-RECEIVED")
+	require.NoError(t, err)
+	assert.Contains(t, stderr, "acknowledged")
+}
