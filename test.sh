@@ -3,7 +3,8 @@
 # the race detector (the Redis tests start their own redis-server on a free
 # loopback port), the fuzz targets' seed corpora, a smoke test of the built
 # binary on Caddyfile.example with the README's test notifications and a
-# restart, and two Caddy nodes sharing one redis-server.
+# restart, two Caddy nodes sharing one redis-server, and one short round of
+# bench/load.sh (needs wrk).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -177,6 +178,13 @@ for port in "${node_ports[@]}"; do
 	check "retry of ORD-CLUSTER-1 at node $port" "ACK (HTTP 200)" "$(ORDER=ORD-CLUSTER-1 BASE_URL=http://127.0.0.1:$port examples/send.sh octo3 2>&1 || true)"
 done
 check "deliveries of ORD-CLUSTER-1 after the retries" "1" "$(deliveries ORD-CLUSTER-1)"
+
+echo "== bench/load.sh runs (one short round; its figures mean nothing here)"
+if ROUNDS=1 DURATION=1s LAT_DURATION=1s PER_RUN=30000 LAT_PER_RUN=15000 bench/load.sh >"$work/load.out" 2>&1; then
+	check "bench/load.sh table rows" "4" "$(grep -c '^| paynotify\|^| plain' "$work/load.out" || true)"
+else
+	check "bench/load.sh" "exit 0" "failed: $(tail -3 "$work/load.out")"
+fi
 
 if [ $failed -ne 0 ]; then
 	for f in "$log" "$work"/*.log; do

@@ -363,7 +363,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge,
 			fmt.Errorf("body of %d bytes is over max_body %d", r.ContentLength, h.MaxBody))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	body, err := readBody(w, r, h.MaxBody)
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
 			return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Errorf("body is over max_body %d", h.MaxBody))
@@ -452,6 +452,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	n.outcome(outcomeDelivered, nil)
 	h.writeACK(w)
 	return nil
+}
+
+// readBody reads the body, up to max bytes, into one allocation of its
+// declared length (it is kept: the event's raw fields and an original
+// forward refer to it).
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	size := int64(512)
+	if r.ContentLength > 0 && r.ContentLength <= max {
+		size = r.ContentLength + 1 // +1: room for the read that sees the end
+	}
+	body, limited := make([]byte, 0, size), http.MaxBytesReader(w, r.Body, max)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)] // as io.ReadAll grows
+		}
+		n, err := limited.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			return body, nil
+		}
+		if err != nil {
+			return body, err
+		}
+	}
 }
 
 // rejection maps a verifier error to the status the provider gets.
