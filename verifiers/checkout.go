@@ -13,8 +13,10 @@ import (
 // Checkout verifies Checkout.com webhooks (seed 002, e.g. the Octopus APM): a
 // JSON POST whose Cko-Signature header is the HMAC-SHA256 of the raw body.
 type Checkout struct {
-	secrets       [][]byte
-	authorization string // the value the Authorization header must equal; "" = not checked
+	macs          *hmacKeys // HMAC-SHA256 keyed with each secret
+	authorization string    // the value the Authorization header must equal; "" = not checked
+	// authorizationSum is the SHA-256 of authorization, for equalCredential.
+	authorizationSum *[sha256.Size]byte
 }
 
 var checkoutOptions = []string{"authorization"}
@@ -51,7 +53,8 @@ func newCheckout(name string, c Config) (Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checkout{secrets: secrets, authorization: c.Authorization}, nil
+	return &Checkout{macs: newHMACKeys(sha256.New, secrets), authorization: c.Authorization,
+		authorizationSum: newCredential(c.Authorization)}, nil
 }
 
 // Provider implements Verifier.
@@ -76,10 +79,10 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 	}
 	// Cko-Signature is the hex HMAC-SHA256 of the raw body bytes, keyed with
 	// the webhook's signature key.
-	if err := checkHexHMAC("Cko-Signature header", r.Header.Get("Cko-Signature"), sha256.New, v.secrets, r.Body); err != nil {
+	if err := checkHexHMAC("Cko-Signature header", r.Header.Get("Cko-Signature"), v.macs, r.Body); err != nil {
 		return nil, err
 	}
-	if v.authorization != "" && !equalCredential(r.Header.Get("Authorization"), v.authorization) {
+	if v.authorization != "" && !equalCredential(r.Header.Get("Authorization"), v.authorizationSum) {
 		return nil, fmt.Errorf("%w: the Authorization header is missing or is not the configured value", ErrForbidden)
 	}
 	if err := checkJSON(r.Body); err != nil {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Octo3 verifies the asynchronous notifications of the Octo3 e-Commerce
@@ -18,7 +18,7 @@ import (
 // and 001): a form POST whose secure_hash field signs every other field.
 type Octo3 struct {
 	provider     string
-	secrets      [][]byte
+	macs         *hmacKeys // nil with signature off
 	newHash      func() hash.Hash
 	unit         amountUnit
 	signatureOff bool
@@ -105,6 +105,30 @@ var octo3TimeLayouts = []string{
 	"2006-01-02T15:04:05Z07:00",
 }
 
+// parseOcto3Time is parseTime(s, octo3TimeLayouts...) without the attempts
+// that cannot succeed, each of which costs a *time.ParseError. Every layout
+// starts with 2006, which time.Parse reads as exactly four bytes, so what
+// follows the year in s must be what follows it in the layout: a digit (the
+// month of 20060102150405, a two-digit field) or the same separator ('-' or
+// '/'). The layouts that remain are tried in their order, so the result is
+// the one of parseTime.
+func parseOcto3Time(s string) time.Time {
+	if len(s) <= 4 {
+		return parseTime(s, octo3TimeLayouts...)
+	}
+	for _, layout := range octo3TimeLayouts {
+		if isASCIIDigit(layout[4]) != isASCIIDigit(s[4]) || !isASCIIDigit(s[4]) && layout[4] != s[4] {
+			continue // cannot match: see above
+		}
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+func isASCIIDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 func newOcto3(name string, c Config) (Verifier, error) {
 	v := &Octo3{provider: name, newHash: sha1.New, signatureOff: c.SignatureOff}
 	switch c.Algorithm {
@@ -127,10 +151,11 @@ func newOcto3(name string, c Config) (Verifier, error) {
 		}
 		return v, nil
 	}
-	var err error
-	if v.secrets, err = c.secretKeys(name, ""); err != nil {
+	secrets, err := c.secretKeys(name, "")
+	if err != nil {
 		return nil, err
 	}
+	v.macs = newHMACKeys(v.newHash, secrets)
 	return v, nil
 }
 
@@ -191,30 +216,51 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 // values of every other non-empty field, concatenated with no separator, in
 // the order of the fields' lower-cased names.
 func (v *Octo3) checkSignature(fields map[string]string) error {
-	return checkHexHMAC(octo3Hash+" field", fields[octo3Hash], v.newHash, v.secrets, octo3StringToSign(fields))
+	return checkHexHMAC(octo3Hash+" field", fields[octo3Hash], v.macs, octo3StringToSign(fields))
 }
 
 func octo3StringToSign(fields map[string]string) []byte {
 	names := make([]string, 0, len(fields))
 	size := 0
+	plain := true // every name is ASCII without an upper-case letter
 	for name, value := range fields {
 		if name == octo3Hash || value == "" {
 			continue
 		}
 		names = append(names, name)
 		size += len(value)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
-			return c
+		if plain && !isLowerASCII(name) {
+			plain = false
 		}
-		return strings.Compare(a, b)
-	})
+	}
+	if plain {
+		// strings.ToLower leaves such names unchanged, so the order below
+		// is plain byte order. Verify only signs documented names, all of
+		// them lower-case ASCII.
+		slices.Sort(names)
+	} else {
+		slices.SortFunc(names, func(a, b string) int {
+			if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
+				return c
+			}
+			return strings.Compare(a, b)
+		})
+	}
 	signed := make([]byte, 0, size)
 	for _, name := range names {
 		signed = append(signed, fields[name]...)
 	}
 	return signed
+}
+
+// isLowerASCII reports whether s is ASCII without an upper-case letter.
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // octo3Statuses maps txn_status; anything else is StatusUnknown.
@@ -262,7 +308,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	e.ResponseCode = f["txn_response_code"]
 	e.Reason = f["txn_message"]
 	e.PaymentMethod = f["pay_type"]
-	e.OccurredAt = parseTime(f["txn_time"], octo3TimeLayouts...)
+	e.OccurredAt = parseOcto3Time(f["txn_time"])
 	e.Customer = newCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
 		f["bill_to_email_address"], "", f["customer_ip_address"])
 
@@ -290,16 +336,15 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
 		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"])
 
-	raw := make(map[string]string, len(f))
-	for name, value := range f {
-		raw[name] = value
-	}
-	if pan, ok := raw[octo3CardNum]; ok {
-		raw[octo3CardNum] = maskPAN(pan)
-	}
-	var err error
-	if e.Raw, err = json.Marshal(raw); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	// json.Marshal of the fields with card_num masked, which cannot fail.
+	e.Raw = marshalStringMap(f, octo3RawValue)
 	return e, nil
+}
+
+// octo3RawValue is the value of a field as raw keeps it: card_num masked.
+func octo3RawValue(name, value string) string {
+	if name == octo3CardNum {
+		return maskPAN(value)
+	}
+	return value
 }

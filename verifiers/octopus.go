@@ -14,8 +14,10 @@ import (
 // 003): a JSON POST to notify_url whose OC-Signature header is the HMAC-SHA256
 // of the body's top-level fields, sorted by key and joined as k=v&k=v.
 type Octopus struct {
-	secrets [][]byte
-	key     string // the value the OC-Key header must equal; "" = not checked
+	macs *hmacKeys // HMAC-SHA256 keyed with each secret
+	key  string    // the value the OC-Key header must equal; "" = not checked
+	// keySum is the SHA-256 of key, for equalCredential.
+	keySum *[sha256.Size]byte
 }
 
 var octopusOptions = []string{"key"}
@@ -28,7 +30,7 @@ func newOctopus(name string, c Config) (Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Octopus{secrets: secrets, key: c.Key}, nil
+	return &Octopus{macs: newHMACKeys(sha256.New, secrets), key: c.Key, keySum: newCredential(c.Key)}, nil
 }
 
 // Provider implements Verifier.
@@ -71,10 +73,10 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	}
 	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
 	// the API secret.
-	if err := checkHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), sha256.New, v.secrets, signed); err != nil {
+	if err := checkHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
 		return nil, err
 	}
-	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.key) {
+	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.keySum) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
 	e, err := v.normalize(fields, signed, r)

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,7 +21,7 @@ var oobitOptions []string // secret only
 
 // The fields. Only the five signed fields are authenticated: reply_desc,
 // trans_date, merchant_id, payment_details and the client_* fields are not.
-var oobitSigned = []string{"trans_id", "trans_order", "reply_code", "trans_amount", "trans_currency"}
+var oobitSigned = [...]string{"trans_id", "trans_order", "reply_code", "trans_amount", "trans_currency"}
 
 // oobitFields are the documented notification fields.
 var oobitFields = map[string]bool{
@@ -82,10 +81,11 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkSignature(fields); err != nil {
+	signed := oobitSignedString(fields)
+	if err := v.checkSignature(fields, signed); err != nil {
 		return nil, err
 	}
-	e, err := v.normalize(fields, r)
+	e, err := v.normalize(fields, signed, r)
 	if err != nil {
 		return nil, err
 	}
@@ -96,18 +96,23 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 // of trans_id + trans_order + reply_code + trans_amount + trans_currency +
 // the merchant hash key, values exactly as received. Sent unencoded in a
 // query, the base64 '+' arrives as a space after form decoding; it is put back.
-func (v *Oobit) checkSignature(fields map[string]string) error {
+// signed is oobitSignedString(fields).
+func (v *Oobit) checkSignature(fields map[string]string, signed string) error {
 	given := strings.ReplaceAll(fields["signature"], " ", "+")
 	if given == "" {
 		return fmt.Errorf("%w: no signature field", ErrSignature)
 	}
-	digest, err := base64.StdEncoding.Strict().DecodeString(given)
+	digest, err := oobitBase64.DecodeString(given)
 	if err != nil || len(digest) != sha256.Size {
 		return fmt.Errorf("%w: signature is not the base64 of a SHA-256 digest", ErrSignature)
 	}
-	signed := oobitSignedString(fields)
+	// signed + secret, in a stack buffer that append moves to the heap
+	// only for long values.
+	var stack [256]byte
+	message := append(stack[:0], signed...)
 	for _, secret := range v.secrets {
-		sum := sha256.Sum256(append([]byte(signed), secret...))
+		message = append(message[:len(signed)], secret...)
+		sum := sha256.Sum256(message)
 		if hmac.Equal(sum[:], digest) {
 			return nil
 		}
@@ -118,12 +123,23 @@ func (v *Oobit) checkSignature(fields map[string]string) error {
 // oobitSignedString is trans_id + trans_order + reply_code + trans_amount +
 // trans_currency, as received.
 func oobitSignedString(fields map[string]string) string {
+	var values [len(oobitSigned)]string
+	size := 0
+	for i, name := range oobitSigned {
+		values[i] = fields[name]
+		size += len(values[i])
+	}
 	var signed strings.Builder
-	for _, name := range oobitSigned {
-		signed.WriteString(fields[name])
+	signed.Grow(size)
+	for _, value := range values {
+		signed.WriteString(value)
 	}
 	return signed.String()
 }
+
+// oobitBase64 is the strict standard base64 of the signature, made once:
+// Strict returns a new Encoding on every call.
+var oobitBase64 = base64.StdEncoding.Strict()
 
 // SourceCheck implements SourceChecker: the signed values have no
 // separators, and a reply code and an order id ending in digits cannot be
@@ -149,7 +165,8 @@ func oobitStatus(replyCode string) Status {
 // oobitTimeLayout is trans_date's dd/MM/yyyy HH:mm:ss, in GMT.
 const oobitTimeLayout = "02/01/2006 15:04:05"
 
-func (v *Oobit) normalize(f map[string]string, r *Request) (Event, error) {
+// signed is oobitSignedString(f).
+func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event, error) {
 	for _, name := range []string{"trans_id", "trans_order", "reply_code"} {
 		if f[name] == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
@@ -177,11 +194,8 @@ func (v *Oobit) normalize(f map[string]string, r *Request) (Event, error) {
 	// The id is made of the signed string as a whole: changing an unsigned
 	// field, or regrouping the signed values, cannot pass a replay off as a
 	// new event.
-	e.ID = eventID(e.Provider, oobitSignedString(f))
+	e.ID = eventID(e.Provider, signed)
 
-	var err error
-	if e.Raw, err = json.Marshal(f); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = marshalStringMap(f, nil) // json.Marshal(f), which cannot fail
 	return e, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -56,6 +56,11 @@ func parseURLEncoded(encoded string) (map[string]string, error) {
 
 // checkContentType refuses a body that does not declare the media type want.
 func checkContentType(contentType, want string) error {
+	if contentType == want {
+		// What mime.ParseMediaType accepts and returns unchanged for the
+		// wanted types, which are lower-case tokens without parameters.
+		return nil
+	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != want {
 		return fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, want)
@@ -128,25 +133,88 @@ func walkJSON(dec *json.Decoder, depth int) error {
 	return nil
 }
 
+// hmacKeys holds the keyed HMAC states of a verifier's secrets: one pool per
+// secret, in the secrets' order, of hmac.New states whose keyed inner and
+// outer pads were saved by a first Reset, so that a notification costs no
+// key schedule and no allocation.
+type hmacKeys struct {
+	size  int         // the digest size in bytes
+	pools []sync.Pool // of *pooledMAC
+}
+
+// pooledMAC is one keyed HMAC state and a buffer its Sum writes into.
+type pooledMAC struct {
+	h   hash.Hash
+	sum []byte
+}
+
+func newHMACKeys(newHash func() hash.Hash, secrets [][]byte) *hmacKeys {
+	k := &hmacKeys{size: newHash().Size(), pools: make([]sync.Pool, len(secrets))}
+	for i, secret := range secrets {
+		secret := bytes.Clone(secret)
+		k.pools[i].New = func() any {
+			h := hmac.New(newHash, secret)
+			h.Reset() // saves the keyed pads; later Resets restore them
+			return &pooledMAC{h: h, sum: make([]byte, 0, h.Size())}
+		}
+	}
+	return k
+}
+
 // checkHexHMAC checks that given, the value of the signature field or header
 // named name, is the hex HMAC of message under one of the secrets (either
 // hex case). Every secret is tried, so that a secret can be rotated.
-func checkHexHMAC(name, given string, newHash func() hash.Hash, secrets [][]byte, message []byte) error {
+func checkHexHMAC(name, given string, keys *hmacKeys, message []byte) error {
 	if given == "" {
 		return fmt.Errorf("%w: no %s", ErrSignature, name)
 	}
-	mac, err := hex.DecodeString(given)
-	if err != nil || len(mac) != newHash().Size() {
+	var buf [64]byte // the largest digest of crypto's hashes
+	if keys.size > len(buf) || len(given) != 2*keys.size || !decodeHex(buf[:keys.size], given) {
 		return fmt.Errorf("%w: %s is not a hex HMAC of the configured algorithm", ErrSignature, name)
 	}
-	for _, secret := range secrets {
-		h := hmac.New(newHash, secret)
-		h.Write(message)
-		if hmac.Equal(h.Sum(nil), mac) {
+	mac := buf[:keys.size]
+	for i := range keys.pools {
+		pool := &keys.pools[i]
+		m := pool.Get().(*pooledMAC)
+		m.h.Reset()
+		m.h.Write(message)
+		m.sum = m.h.Sum(m.sum[:0])
+		ok := hmac.Equal(m.sum, mac)
+		pool.Put(m)
+		if ok {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, name, len(secrets))
+	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, name, len(keys.pools))
+}
+
+// decodeHex decodes s, of exactly 2*len(dst) hex digits in either case, into
+// dst; it accepts what hex.DecodeString accepts.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := fromHexChar(s[2*i])
+		lo, ok2 := fromHexChar(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // refuseShadowingQuery refuses a query string that names a form field, one
@@ -185,8 +253,16 @@ func foldKey(key string) string {
 }
 
 // equalCredential compares a credential header with its configured value in
-// constant time, without leaking the length of either: both are hashed first.
-func equalCredential(given, want string) bool {
-	g, w := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(want))
-	return hmac.Equal(g[:], w[:])
+// constant time, without leaking the length of either: both are hashed
+// first. want is the SHA-256 of the configured value, hashed once by
+// newCredential.
+func equalCredential(given string, want *[sha256.Size]byte) bool {
+	g := sha256.Sum256([]byte(given))
+	return hmac.Equal(g[:], want[:])
+}
+
+// newCredential hashes a configured credential for equalCredential.
+func newCredential(value string) *[sha256.Size]byte {
+	sum := sha256.Sum256([]byte(value))
+	return &sum
 }
