@@ -13,8 +13,10 @@ import (
 )
 
 // Bolt is the embedded store: one bbolt file, for a single node. Delivered
-// events survive a restart. Concurrent writes are coalesced into one
-// transaction (bolt's Batch), so that one fsync serves many notifications.
+// events survive a restart. Delivered marks are written by one goroutine
+// that commits whatever marks are waiting in one transaction (group commit):
+// a lone notification is written at once, and under load one fsync serves
+// every notification that arrived during the previous one.
 //
 // Claims are kept in memory, not in the file: bolt locks its file, so this
 // process is the only one that can claim its events, and a claim is a lease
@@ -29,7 +31,18 @@ type Bolt struct {
 
 	mu     sync.Mutex
 	claims map[string]boltClaim // by key
+
+	marks chan boltMark // to the writer
 }
+
+// boltMark is a delivered mark waiting for the writer.
+type boltMark struct {
+	key, record []byte
+	done        chan error
+}
+
+// maxMarksPerCommit bounds one transaction.
+const maxMarksPerCommit = 1000
 
 // boltClaim is a claim held in memory.
 type boltClaim struct {
@@ -66,10 +79,9 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	// Batch commits after MaxBatchDelay even for a lone write: keep it short,
-	// so that a quiet node answers fast and a busy one still shares fsyncs.
-	db.MaxBatchDelay = time.Millisecond
-	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), claims: map[string]boltClaim{}}
+	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), claims: map[string]boltClaim{}, marks: make(chan boltMark)}
+	b.done.Add(1)
+	go b.writeMarks()
 	if sweepEvery > 0 {
 		b.done.Add(1)
 		go b.sweepLoop(sweepEvery)
@@ -126,14 +138,53 @@ func (b *Bolt) forget(key, token string) {
 // Deliver implements Store. The record is written even if the claim expired
 // meanwhile: the app did accept the event.
 func (b *Bolt) Deliver(_ context.Context, key, token string, window time.Duration) error {
-	err := b.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(boltBucket).Put([]byte(key), encodeRecord(recDelivered, b.now().Add(window), ""))
-	})
-	if err != nil {
+	m := boltMark{key: []byte(key), record: encodeRecord(recDelivered, b.now().Add(window), ""), done: make(chan error, 1)}
+	select {
+	case b.marks <- m:
+	case <-b.stop:
+		return fmt.Errorf("%w: %v", ErrUnavailable, bolt.ErrDatabaseNotOpen)
+	}
+	if err := <-m.done; err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	b.forget(key, token)
 	return nil
+}
+
+// writeMarks commits the delivered marks: each transaction takes every mark
+// that is waiting when it starts.
+func (b *Bolt) writeMarks() {
+	defer b.done.Done()
+	for {
+		var batch []boltMark
+		select {
+		case m := <-b.marks:
+			batch = append(batch, m)
+		case <-b.stop:
+			return
+		}
+	waiting:
+		for len(batch) < maxMarksPerCommit {
+			select {
+			case m := <-b.marks:
+				batch = append(batch, m)
+			default:
+				break waiting
+			}
+		}
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			bucket := tx.Bucket(boltBucket)
+			for _, m := range batch {
+				if err := bucket.Put(m.key, m.record); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, m := range batch {
+			m.done <- err
+		}
+	}
 }
 
 // Release implements Store.
