@@ -251,3 +251,49 @@ func TestPanicOfTheAppIsLoggedAndCounted(t *testing.T) {
 	assert.Contains(t, entries[0].ContextMap()["reason"], "panic in the next handler: boom")
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.metrics.notifications["upstream_failed"]))
 }
+
+// TestEveryNotificationIsCountedOnce: each outcome moves its own counter by
+// one and no other.
+func TestEveryNotificationIsCountedOnce(t *testing.T) {
+	appFails := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusInternalServerError)
+		return nil
+	})
+	dir := t.TempDir()
+	cases := []struct {
+		outcome string
+		handler *Handler
+		golden  string
+		next    caddyhttp.Handler
+	}{
+		{"delivered", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Store: &Store{Type: "bolt", Path: dir + "/a.db"}}, "octo3/accepted", appAccepts},
+		{"duplicate", nil, "octo3/accepted_retry", appAccepts}, // the same handler again: the retry of the event
+		{"invalid_signature", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/wrong_secret", appAccepts},
+		{"malformed", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/bad_amount", appAccepts},
+		{"bad_method", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/get_method", appAccepts},
+		{"too_large", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", MaxBody: 100}, "octo3/accepted", appAccepts},
+		{"forbidden_source", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", AllowIP: []string{"198.51.100.0/24"}}, "octo3/accepted", appAccepts},
+		{"upstream_failed", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/accepted", appFails},
+		{"store_unavailable", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Store: &Store{Type: "redis", URL: "redis://127.0.0.1:9/0"}}, "octo3/accepted", appAccepts},
+	}
+	var h *Handler
+	for _, c := range cases {
+		if c.handler != nil {
+			h = c.handler
+			provisioned(t, h)
+			t.Cleanup(func() { _ = c.handler.Cleanup() })
+		}
+		before := map[string]float64{}
+		for _, o := range outcomes {
+			before[o] = testutil.ToFloat64(h.metrics.notifications[o])
+		}
+		_, _, _ = serveGolden(t, h, c.golden, c.next)
+		for _, o := range outcomes {
+			want := 0.0
+			if o == c.outcome {
+				want = 1
+			}
+			assert.Equal(t, want, testutil.ToFloat64(h.metrics.notifications[o])-before[o], "%s: counter %s", c.outcome, o)
+		}
+	}
+}
