@@ -41,8 +41,20 @@ type boltMark struct {
 	done        chan error
 }
 
-// maxMarksPerCommit bounds one transaction.
-const maxMarksPerCommit = 1000
+// maxMarksPerCommit bounds one transaction, maxMarkDelay its wait for the
+// marks of other claims in flight.
+const (
+	maxMarksPerCommit = 1000
+	maxMarkDelay      = time.Millisecond
+)
+
+// inFlight is the number of claims held: the deliveries under way (and
+// those that timed out, until their lease ends).
+func (b *Bolt) inFlight() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.claims)
+}
 
 // boltClaim is a claim held in memory.
 type boltClaim struct {
@@ -151,10 +163,14 @@ func (b *Bolt) Deliver(_ context.Context, key, token string, window time.Duratio
 	return nil
 }
 
-// writeMarks commits the delivered marks: each transaction takes every mark
-// that is waiting when it starts.
+// writeMarks commits the delivered marks. A transaction starts at once when
+// its marks are those of every claim in flight (a lone notification waits
+// for nothing); otherwise it waits up to maxMarkDelay for the other
+// claimants' marks, so that under load one fsync serves many.
 func (b *Bolt) writeMarks() {
 	defer b.done.Done()
+	delay := time.NewTimer(0)
+	<-delay.C
 	for {
 		var batch []boltMark
 		select {
@@ -163,15 +179,19 @@ func (b *Bolt) writeMarks() {
 		case <-b.stop:
 			return
 		}
+		delay.Reset(maxMarkDelay)
 	waiting:
-		for len(batch) < maxMarksPerCommit {
+		for len(batch) < maxMarksPerCommit && len(batch) < b.inFlight() {
 			select {
 			case m := <-b.marks:
 				batch = append(batch, m)
-			default:
+			case <-delay.C:
+				break waiting
+			case <-b.stop:
 				break waiting
 			}
 		}
+		delay.Stop()
 		err := b.db.Update(func(tx *bolt.Tx) error {
 			bucket := tx.Bucket(boltBucket)
 			for _, m := range batch {
