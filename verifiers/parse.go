@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -15,6 +13,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 const (
@@ -86,51 +86,87 @@ func checkJSON(body []byte) error {
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := walkJSON(dec, 0); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	// jsontext reads tokens without reflection. Duplicate names are checked
+	// here, folded, so that its own (exact) check is switched off.
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	var names []*objectNames // per open container: an object's names so far, nil for an array
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return fmt.Errorf("%w: JSON: %v", ErrMalformed, err)
+		}
+		depth := dec.StackDepth()
+		switch kind := tok.Kind(); kind {
+		case '{', '[':
+			if depth-1 > maxJSONDepth {
+				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
+			}
+			if kind == '[' && depth > maxJSONDepth && dec.PeekKind() != ']' {
+				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed) // its elements would be
+			}
+			var keys *objectNames
+			if kind == '{' {
+				keys = &objectNames{}
+			}
+			names = append(names, keys)
+		case '}', ']':
+			names = names[:len(names)-1]
+		default:
+			if parent, n := dec.StackIndex(depth); parent == '{' && n%2 == 1 {
+				// An object member's name.
+				if key := tok.String(); !names[len(names)-1].add(key) {
+					return fmt.Errorf("%w: JSON key %.40q given twice", ErrMalformed, key)
+				}
+				if depth > maxJSONDepth {
+					return fmt.Errorf("%w: JSON nested too deep", ErrMalformed) // its value would be
+				}
+				continue
+			}
+			if depth > maxJSONDepth {
+				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
+			}
+		}
+		if depth == 0 {
+			break // the object is complete
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	return nil
 }
 
-func walkJSON(dec *json.Decoder, depth int) error {
-	if depth > maxJSONDepth {
-		return errors.New("JSON nested too deep")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("JSON: %v", err)
-	}
-	delim, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		if delim == '{' {
-			keyTok, err := dec.Token()
-			if err != nil {
-				return fmt.Errorf("JSON: %v", err)
+// objectNames are the names of one JSON object, compared as foldKey folds
+// them: in a list while there are few, in a set beyond that.
+type objectNames struct {
+	list []string
+	set  map[string]bool // of foldKey, once the list is full
+}
+
+// add adds key and reports whether no name equal to it was there.
+func (o *objectNames) add(key string) bool {
+	const listMax = 16
+	if o.set == nil {
+		for _, k := range o.list {
+			if strings.EqualFold(k, key) { // foldKey's equivalence: simple folding
+				return false
 			}
-			key := keyTok.(string)
-			folded := foldKey(key)
-			if seen[folded] {
-				return fmt.Errorf("JSON key %.40q given twice", key)
-			}
-			seen[folded] = true
 		}
-		if err := walkJSON(dec, depth+1); err != nil {
-			return err
+		if len(o.list) < listMax {
+			o.list = append(o.list, key)
+			return true
+		}
+		o.set = make(map[string]bool, 2*listMax)
+		for _, k := range o.list {
+			o.set[foldKey(k)] = true
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing delimiter
-		return fmt.Errorf("JSON: %v", err)
+	folded := foldKey(key)
+	if o.set[folded] {
+		return false
 	}
-	return nil
+	o.set[folded] = true
+	return true
 }
 
 // hmacKeys holds the keyed HMAC states of a verifier's secrets: one pool per
