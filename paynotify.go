@@ -3,12 +3,8 @@
 //
 //	xcaddy build --with github.com/paynotify/paynotify
 //
-// or import it for its side effect, as cmd/caddy does. The handler lives in
-// package caddymodule, the verifiers in package verifiers, the command in
-// package command.
+// or import it for its side effect, as cmd/caddy does. The handler and the
+// command live in package caddymodule, the verifiers in package verifiers.
 package paynotify
 
-import (
-	_ "github.com/paynotify/paynotify/caddymodule" // registers http.handlers.paynotify
-	_ "github.com/paynotify/paynotify/command"     // registers caddy paynotify
-)
+import _ "github.com/paynotify/paynotify/caddymodule" // registers http.handlers.paynotify and caddy paynotify

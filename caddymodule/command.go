@@ -1,8 +1,9 @@
-// Package command adds `caddy paynotify` to the Caddy binary: `sign` builds
+// The `caddy paynotify` command: `sign` builds
 // a correctly signed test notification for any supported provider and sends
 // it or prints it as a curl command; `schema` prints the JSON Schema of
 // paynotify.v1.
-package command
+
+package caddymodule
 
 import (
 	"bytes"
