@@ -117,21 +117,7 @@ check "deliveries of that event to the app" "1" "$(received ORD-RESTART)"
 stop_example
 
 echo "== cluster test: two Caddy nodes, one redis-server"
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-		sleep 0.2
-	done
-	echo "nothing listens on port $1" >&2
-	exit 1
-}
+. scripts/ports.sh
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=("$!")

@@ -58,21 +58,7 @@ caddy_cpu=() load_cpu=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
 	caddy_cpu=(taskset -c 1) load_cpu=(taskset -c 0)
 fi
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-		sleep 0.1
-	done
-	echo "nothing listens on port $1" >&2
-	exit 1
-}
+. scripts/ports.sh
 
 echo "== generating $((rounds * (per_run + lat_per_run) + 2 * lat_per_run)) signed $provider notifications"
 go run ./bench/gen -provider "$provider" -n $((rounds * (per_run + lat_per_run) + 2 * lat_per_run)) -out "$work/notifications"

@@ -119,13 +119,19 @@ func TestSchemaRefusesWhatIsNotAnEvent(t *testing.T) {
 		"no id":                        func(e map[string]any) { delete(e, "id") },
 	}
 	for name, mutate := range cases {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal(valid, &e))
-		mutate(e)
-		event, err := json.Marshal(e)
-		require.NoError(t, err)
-		assert.Error(t, validate(t, s, event), name)
+		assert.Error(t, validate(t, s, mutated(t, valid, mutate)), name)
 	}
+}
+
+// mutated is event with mutate applied to its members.
+func mutated(t *testing.T, event []byte, mutate func(e map[string]any)) []byte {
+	t.Helper()
+	var e map[string]any
+	require.NoError(t, json.Unmarshal(event, &e))
+	mutate(e)
+	out, err := json.Marshal(e)
+	require.NoError(t, err)
+	return out
 }
 
 // TestShapesHoldWithoutFormatAssertion: a validator that takes "format" as
@@ -138,11 +144,6 @@ func TestShapesHoldWithoutFormatAssertion(t *testing.T) {
 		"not a time": func(e map[string]any) { e["received_at"] = "not a timeZ" },
 		"not an IP":  func(e map[string]any) { e["source_ip"] = "example.com" },
 	} {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal(valid, &e))
-		mutate(e)
-		event, err := json.Marshal(e)
-		require.NoError(t, err)
-		assert.Error(t, validate(t, s, event), name)
+		assert.Error(t, validate(t, s, mutated(t, valid, mutate)), name)
 	}
 }
