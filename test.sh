@@ -23,14 +23,8 @@ go test -race -count=1 ./...
 
 echo "== smoke test: ./xcaddy.sh, Caddyfile.example, examples/send.sh"
 ./xcaddy.sh
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib.sh
+make_work
 export XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config
 log=$work/example.log
 
@@ -117,7 +111,6 @@ check "deliveries of that event to the app" "1" "$(received ORD-RESTART)"
 stop_example
 
 echo "== cluster test: two Caddy nodes, one redis-server"
-. scripts/ports.sh
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=("$!")

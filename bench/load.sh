@@ -45,20 +45,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 ./xcaddy.sh >/dev/null
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib.sh
+make_work
 
 caddy_cpu=() load_cpu=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
 	caddy_cpu=(taskset -c 1) load_cpu=(taskset -c 0)
 fi
-. scripts/ports.sh
 
 echo "== generating $((rounds * (per_run + lat_per_run) + 2 * lat_per_run)) signed $provider notifications"
 go run ./bench/gen -provider "$provider" -n $((rounds * (per_run + lat_per_run) + 2 * lat_per_run)) -out "$work/notifications"

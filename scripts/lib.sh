@@ -1,4 +1,17 @@
-# Loopback port helpers for test.sh and bench/load.sh (sourced).
+# Helpers for test.sh and bench/load.sh (sourced).
+
+# make_work makes the scratch directory $work; the processes whose pids are
+# added to the array pids are killed, and $work removed, on exit.
+make_work() {
+	work=$(mktemp -d)
+	pids=()
+	trap cleanup EXIT
+}
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
 
 # free_port prints a port nothing listens on.
 free_port() {
