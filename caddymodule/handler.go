@@ -707,8 +707,10 @@ func stripHeaders(header http.Header, names ...string) {
 // cgiName folds a header name the way CGI variables do, with dashes for
 // underscores and dots, in lower case.
 func cgiName(name string) string {
-	return strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(name))
+	return strings.ToLower(cgiSeparators.Replace(name))
 }
+
+var cgiSeparators = strings.NewReplacer("_", "-", ".", "-")
 
 // notification carries one request's state for logging and placeholders.
 type notification struct {
