@@ -687,8 +687,9 @@ func clientIP(r *http.Request) netip.Addr {
 // and PHP apps read as the same variable (Caddy drops those spellings unless
 // the server's expected_underscore_headers or expected_dot_headers allow them).
 func stripPaynotifyHeaders(header http.Header) {
+	const prefix = "paynotify-"
 	for name := range header {
-		if strings.HasPrefix(cgiName(name), "paynotify-") {
+		if len(name) >= len(prefix) && cgiEqual(name[:len(prefix)], prefix) {
 			delete(header, name)
 		}
 	}
@@ -698,16 +699,17 @@ func stripPaynotifyHeaders(header http.Header) {
 // that a CGI app reads as the same variable.
 func stripHeaders(header http.Header, names ...string) {
 	for name := range header {
-		if slices.Contains(names, cgiName(name)) {
+		if slices.ContainsFunc(names, func(n string) bool { return cgiEqual(name, n) }) {
 			delete(header, name)
 		}
 	}
 }
 
-// cgiName folds a header name the way CGI variables do, with dashes for
-// underscores and dots, in lower case.
-func cgiName(name string) string {
-	return strings.ToLower(cgiSeparators.Replace(name))
+// cgiEqual reports whether the header name is lower as a CGI variable: with
+// dashes for underscores and dots, regardless of case. (It allocates only
+// for a name with an underscore or a dot.)
+func cgiEqual(name, lower string) bool {
+	return len(name) == len(lower) && strings.EqualFold(cgiSeparators.Replace(name), lower)
 }
 
 var cgiSeparators = strings.NewReplacer("_", "-", ".", "-")
