@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,22 +66,11 @@ func TestGoldenEventsAreValid(t *testing.T) {
 func TestSimulatedEventsAreValid(t *testing.T) {
 	s := compile(t)
 	keys := simulator.Keys{Octo3: "o3", TheDAO: "dao", Checkout: "cko", CheckoutAuthorization: "auth", Octopus: "oc", OctopusKey: "ock", Oobit: "oob"}
-	configs := map[string]verifiers.Config{
-		"octo3":    {Secrets: []string{keys.Octo3}},
-		"thedao":   {Secrets: []string{keys.TheDAO}},
-		"checkout": {Secrets: []string{keys.Checkout}, Authorization: keys.CheckoutAuthorization},
-		"octopus":  {Secrets: []string{keys.Octopus}, Key: keys.OctopusKey},
-		"oobit":    {Secrets: []string{keys.Oobit}},
-	}
 	for _, provider := range simulator.Providers {
-		v, err := verifiers.New(provider, configs[provider])
+		v, err := verifiers.New(provider, keys.VerifierConfig(provider))
 		require.NoError(t, err)
 		m := simulator.Genuine(provider, "ORDER-42", keys)
-		_, query, _ := strings.Cut(m.Path, "?")
-		events, err := v.Verify(context.Background(), &verifiers.Request{
-			Method: m.Method, Header: m.Header, RawQuery: query, Body: m.Body,
-			ClientIP: netip.MustParseAddr("2001:db8::7"), ReceivedAt: time.Now(),
-		})
+		events, err := v.Verify(context.Background(), m.VerifierRequest(netip.MustParseAddr("2001:db8::7"), time.Now()))
 		require.NoError(t, err, provider)
 		require.NotEmpty(t, events, provider)
 		for _, e := range events {

@@ -16,31 +16,10 @@ import (
 
 var testKeys = Keys{Octo3: "o3", TheDAO: "dao", Checkout: "cko", CheckoutAuthorization: "auth", Octopus: "oct", OctopusKey: "ockey", Oobit: "oob"}
 
-func verifierFor(t *testing.T, provider string) verifiers.Verifier {
-	c := verifiers.Config{}
-	switch provider {
-	case "octo3":
-		c.Secrets = []string{testKeys.Octo3}
-	case "thedao":
-		c.Secrets = []string{testKeys.TheDAO}
-	case "checkout":
-		c.Secrets, c.Authorization = []string{testKeys.Checkout}, testKeys.CheckoutAuthorization
-	case "octopus":
-		c.Secrets, c.Key = []string{testKeys.Octopus}, testKeys.OctopusKey
-	case "oobit":
-		c.Secrets = []string{testKeys.Oobit}
-	}
-	v, err := verifiers.New(provider, c)
-	require.NoError(t, err)
-	return v
-}
-
 func verify(t *testing.T, m Message) ([]verifiers.Event, error) {
-	_, query, _ := strings.Cut(m.Path, "?")
-	return verifierFor(t, m.Provider).Verify(context.Background(), &verifiers.Request{
-		Method: m.Method, Header: m.Header, RawQuery: query, Body: m.Body,
-		ClientIP: netip.MustParseAddr("127.0.0.1"), ReceivedAt: time.Now(),
-	})
+	v, err := verifiers.New(m.Provider, testKeys.VerifierConfig(m.Provider))
+	require.NoError(t, err)
+	return v.Verify(context.Background(), m.VerifierRequest(netip.MustParseAddr("127.0.0.1"), time.Now()))
 }
 
 // TestSignersAgreeWithTheVerifiers: a genuine message of every provider
