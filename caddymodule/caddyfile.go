@@ -1,15 +1,24 @@
 package caddymodule
 
 import (
+	"errors"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("paynotify", parseCaddyfile)
-	httpcaddyfile.RegisterDirectiveOrder("paynotify", httpcaddyfile.Before, "reverse_proxy")
+	// With the other authentication directives, before handle, route,
+	// respond and reverse_proxy: `paynotify <matcher> <provider>` at the top
+	// of a site guards its path whatever handle blocks follow.
+	httpcaddyfile.RegisterDirectiveOrder("paynotify", httpcaddyfile.After, "forward_auth")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -25,7 +34,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    allow_ip        <ip|cidr> ...
 //	    forward         normalized | original
 //	    max_body        <size>
+//	    body_timeout    <duration>
 //	    dedup           <duration> | off
+//	    dedup_scope     <name>
 //	    store           bolt [<path>] | redis <url>
 //	    ack             <text>
 //	    upstream_secret <whsec_...>
@@ -39,6 +50,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // secret and allow_ip may be repeated; every other option may be given once.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
+	directive := d.Token()
 	if !d.Args(&h.Provider) {
 		return d.Errf("paynotify needs a provider name, e.g. paynotify octo3 { ... }")
 	}
@@ -46,14 +58,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Errf("paynotify takes one provider, got another argument %q", d.Val())
 	}
 
-	seen := map[string]bool{}
+	seen := map[string]caddyfile.Token{} // where each option is first given
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
-		if option != "secret" && option != "allow_ip" {
-			if seen[option] {
-				return d.Errf("%s given twice", option)
-			}
-			seen[option] = true
+		if _, given := seen[option]; given && option != "secret" && option != "allow_ip" {
+			return d.Errf("%s given twice", option)
+		} else if !given {
+			seen[option] = d.Token()
 		}
 		switch option {
 		case "secret":
@@ -92,6 +103,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if _, err := parseDedup(h.Dedup); err != nil {
 				return d.Errf("dedup: %v", err)
 			}
+		case "dedup_scope":
+			if err := oneArg(d, &h.DedupScope); err != nil {
+				return err
+			}
+			if !validScope(h.DedupScope) {
+				return d.Errf("dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", h.DedupScope)
+			}
+		case "body_timeout":
+			var value string
+			if err := oneArg(d, &value); err != nil {
+				return err
+			}
+			timeout, err := caddy.ParseDuration(value)
+			if err != nil || timeout <= 0 {
+				return d.Errf("body_timeout: %q is not a positive duration such as 10s", value)
+			}
+			h.BodyTimeout = caddy.Duration(timeout)
 		case "store":
 			if err := h.unmarshalStore(d); err != nil {
 				return err
@@ -134,6 +162,34 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			return d.Errf("unrecognized paynotify option %q", option)
+		}
+	}
+	return h.checkProvider(directive, seen)
+}
+
+// checkProvider reports, while the Caddyfile is parsed, what the provider
+// can tell of its options before placeholders are resolved: an unknown
+// provider, a missing secret, an option that does not apply, a required
+// allow_ip. The error names the file and line of the directive or of the
+// option, so that an operator with several routes of one provider sees
+// which one. (Provision checks all of it again, for JSON configs.)
+func (h *Handler) checkProvider(directive caddyfile.Token, options map[string]caddyfile.Token) error {
+	at := func(err error, tok caddyfile.Token) error {
+		return fmt.Errorf("paynotify %s: %w, at %s:%d", h.Provider, err, tok.File, tok.Line)
+	}
+	v, err := verifiers.New(h.Provider, h.verifierConfig(h.Secrets, h.Authorization, h.Key))
+	if err != nil {
+		var oe *verifiers.OptionError
+		if errors.As(err, &oe) {
+			if tok, ok := options[oe.Option]; ok {
+				return at(err, tok)
+			}
+		}
+		return at(err, directive)
+	}
+	if sc, ok := v.(verifiers.SourceChecker); ok {
+		if required, weakness := sc.SourceCheck(); required && len(h.AllowIP) == 0 {
+			return at(fmt.Errorf("allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, weakness), directive)
 		}
 	}
 	return nil

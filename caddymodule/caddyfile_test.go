@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -62,14 +63,20 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			forward original
 		}`, Handler{Provider: "octo3", SignatureOff: true, AllowIP: []string{"192.0.2.1"}, Algorithm: "hmac-sha256",
 			AmountUnit: "minor", ACK: "ACK", Forward: "original"}},
-		{"checkout and octopus options parse", `paynotify checkout {
+		{"checkout options parse", `paynotify checkout {
 			secret s
 			authorization "Bearer x"
-			key k
 			upstream_secret whsec_abc
 			store redis rediss://u:p@redis.internal:6380/1
-		}`, Handler{Provider: "checkout", Secrets: []string{"s"}, Authorization: "Bearer x", Key: "k",
-			UpstreamSecret: "whsec_abc", Store: &Store{Type: "redis", URL: "rediss://u:p@redis.internal:6380/1"}}},
+			dedup_scope shop-1.eu
+			body_timeout 3s
+		}`, Handler{Provider: "checkout", Secrets: []string{"s"}, Authorization: "Bearer x",
+			UpstreamSecret: "whsec_abc", Store: &Store{Type: "redis", URL: "rediss://u:p@redis.internal:6380/1"},
+			DedupScope: "shop-1.eu", BodyTimeout: caddy.Duration(3 * time.Second)}},
+		{"octopus options parse", `paynotify octopus {
+			secret {env.OCTOPUS_SECRET}
+			key {file./run/secrets/oc_key}
+		}`, Handler{Provider: "octopus", Secrets: []string{"{env.OCTOPUS_SECRET}"}, Key: "{file./run/secrets/oc_key}"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +107,18 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"paynotify octo3 {\n ack\n}", "ack needs a value"},
 		{"paynotify octo3 {\n forward original\n forward original\n}", "forward given twice"},
 		{"paynotify octo3 {\n secrets s\n}", `unrecognized paynotify option "secrets"`},
+		{"paynotify octo3 {\n secret s\n dedup_scope a/b\n}", `dedup_scope: "a/b" is not a name`},
+		{"paynotify octo3 {\n secret s\n body_timeout 0s\n}", `body_timeout: "0s" is not a positive duration`},
+		{"paynotify octo3 {\n secret s\n body_timeout soon\n}", `body_timeout: "soon" is not a positive duration`},
+		// What the provider can tell before placeholders are resolved, at
+		// the line of the directive or of the option.
+		{"paynotify octo4 {\n secret s\n}", `paynotify octo4: provider: unknown provider "octo4" (supported: [checkout octo3 octopus oobit thedao]), at Testfile:1`},
+		{"paynotify checkout {\n authorization a\n}", `paynotify checkout: secret: required for provider "checkout" (the webhook signature key), at Testfile:1`},
+		{"paynotify octo3 {\n secret s\n\n key k\n}", `paynotify octo3: key: does not apply to provider "octo3", at Testfile:4`},
+		{"paynotify octo3 {\n secret s\n algorithm md5\n}", `paynotify octo3: algorithm: "md5" is not hmac-sha1 or hmac-sha256, at Testfile:3`},
+		{"paynotify oobit {\n secret s\n}", `paynotify oobit: allow_ip: required for oobit as configured`},
+		{"paynotify thedao {\n signature off\n}", `paynotify thedao: allow_ip: required for thedao as configured, and narrower than 0.0.0.0/0 or ::/0: signature off`},
+		{"paynotify thedao {\n secret s\n allow_ip 10.0.0.1\n signature off\n}", `paynotify thedao: signature: off and a secret together: remove one of them, at Testfile:4`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {
@@ -107,6 +126,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "secret s", "no secret in the message")
 		})
 	}
 }

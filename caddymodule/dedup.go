@@ -5,11 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -117,22 +114,60 @@ func (h *Handler) storeKey() (key, boltPath string, err error) {
 	if h.Store != nil && h.Store.Path != "" {
 		path = h.Store.Path
 	}
-	// One file, one pool entry, whatever path names it.
-	dir, err := filepath.Abs(filepath.Dir(path))
+	path, err = boltFiles.canonical(path)
 	if err != nil {
 		return "", "", err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", err
-	}
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
-	}
-	path = filepath.Join(dir, filepath.Base(path))
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return "", "", fmt.Errorf("%s is not a file", path)
-	}
 	return "bolt " + path, path, nil
+}
+
+// boltFiles gives every bolt file one name, whatever path names it: a
+// symbolic link, a hard link, another relative path. Two routes that name
+// one file through two paths must share one open store: bolt locks its file,
+// and a second open of it would wait for the first forever, answering 503
+// to that route's every notification.
+var boltFiles fileNames
+
+type fileNames struct {
+	sync.Mutex
+	paths []string // canonical paths handed out so far
+}
+
+// canonical creates the file at path if it does not exist (so that it can be
+// told apart from another by its identity, not its name), and returns the
+// path first given for the same file, or its absolute path without links.
+func (f *fileNames) canonical(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return "", err
+	}
+	file, err := os.OpenFile(abs, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", err
+	}
+	fi, err := file.Stat()
+	file.Close()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a file", abs)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	f.Lock()
+	defer f.Unlock()
+	for _, known := range f.paths {
+		if kfi, err := os.Stat(known); err == nil && os.SameFile(kfi, fi) {
+			return known, nil
+		}
+	}
+	f.paths = append(f.paths, abs)
+	return abs, nil
 }
 
 // openStore provisions the dedup store, shared through the pool. A bolt file
@@ -173,25 +208,94 @@ func (h *Handler) Cleanup() error {
 	return err
 }
 
-// eventKey is the dedup key of an event received at r: the provider, a hash
-// of the notification URL's host name and path, and the event id (hashed
-// when long). The URL scopes the key, so that two apps behind one Caddy that
-// get the same provider account's events (Checkout.com sends one evt_ id to
-// every webhook endpoint) each get every event; a provider retries to the
-// same URL. The port is left out: nodes behind one load balancer may be
-// reached on different ports.
-func eventKey(r *http.Request, e verifiers.Event) string {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	scope := sha256.Sum256([]byte(strings.ToLower(host) + r.URL.Path))
+// eventKey is the dedup key of an event: the provider, the handler's dedup
+// scope and the event id (hashed when long). Nothing of the request is in
+// it: Caddy's matchers fold the case of a path and clean it, and a site
+// without a host name takes any Host, so a key that held the path or host
+// as sent would let a replay spelled /NOTIFY/x, //notify/x or with another
+// Host through as a new event. The scope is what keeps two routes that each
+// must get every event (two apps, one provider account) apart.
+func (h *Handler) eventKey(e verifiers.Event) string {
 	id := e.ID
 	if len(id) > maxIDInKey {
 		sum := sha256.Sum256([]byte(id))
 		id = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return e.Provider + "/" + hex.EncodeToString(scope[:6]) + "/" + id
+	return e.Provider + "/" + h.scope + "/" + id
+}
+
+// defaultScope is the dedup scope of a handler without dedup_scope.
+const defaultScope = "default"
+
+// validScope: a name that reads well in a Redis key and a log line.
+func validScope(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// scopes holds, per config being loaded or running (known by its
+// context's Done channel, which every module of one config shares), the
+// dedup scopes its handlers use, so that two routes that would share dedup
+// records by accident are found at load.
+var scopes = struct {
+	sync.Mutex
+	byConfig map[<-chan struct{}]map[string]scopeUser
+}{byConfig: map[<-chan struct{}]map[string]scopeUser{}}
+
+// scopeUser is the first handler of a config seen with a scope.
+type scopeUser struct {
+	explicit bool   // dedup_scope was set
+	config   string // the handler's JSON config
+}
+
+// claimScope records that h uses its scope in the store named storeKey, and
+// fails when another handler of the same config already does unless both
+// name the scope explicitly (the operator says they are one endpoint). Two
+// handlers with the default scope and the same configuration are let
+// through with a warning: Caddy gives a site block with several listener
+// addresses one copy of its routes per server, and those are one endpoint.
+func (h *Handler) claimScope(ctx caddy.Context, storeKey, config string) error {
+	done := ctx.Done()
+	if done == nil {
+		return nil // a context that never ends is not a config load
+	}
+	key := storeKey + "\x00" + h.Provider + "\x00" + h.scope
+	user := scopeUser{explicit: h.DedupScope != "", config: config}
+	scopes.Lock()
+	defer scopes.Unlock()
+	used := scopes.byConfig[done]
+	if used == nil {
+		used = map[string]scopeUser{}
+		scopes.byConfig[done] = used
+		context.AfterFunc(ctx, func() {
+			scopes.Lock()
+			delete(scopes.byConfig, done)
+			scopes.Unlock()
+		})
+	}
+	first, ok := used[key]
+	switch {
+	case !ok:
+		used[key] = user
+	case first.explicit && user.explicit:
+		// Named alike on purpose: one endpoint reached by several routes.
+	case !first.explicit && !user.explicit && first.config == config:
+		h.logger.Warn("two paynotify routes with the same configuration share dedup records; "+
+			"if they forward to different apps, each app gets only some events: give each route its own dedup_scope",
+			zap.String("provider", h.Provider), zap.String("dedup_scope", h.scope))
+	default:
+		return fmt.Errorf("paynotify: dedup_scope: another %s route of this config keeps its dedup records in the same store under scope %q, "+
+			"so an event delivered by one would be acknowledged as a duplicate by the other without reaching its app; "+
+			"give each route its own dedup_scope <name>, or the same name to both if they are one endpoint", h.Provider, h.scope)
+	}
+	return nil
 }
 
 // claims are the claims one notification holds, by event id, until each is

@@ -74,6 +74,7 @@ http://localhost:9080 {
 		paynotify octo3 {
 			secret octo3-test-secret
 			STORE
+			dedup_scope octo3-timeout
 		}
 		reverse_proxy UPSTREAM {
 			transport http {
@@ -86,6 +87,7 @@ http://localhost:9080 {
 			secret cko-test-signature-key
 			authorization cko-test-authorization
 			STORE
+			dedup_scope app2
 		}
 		reverse_proxy UPSTREAM
 	}
@@ -228,7 +230,8 @@ func TestDedupWindowIsTheConfiguredOne(t *testing.T) {
 }
 
 // TestTwoAppsGetTheSameProviderEvent: Checkout.com sends one evt_ id to every
-// webhook endpoint; two apps behind one Caddy each get it.
+// webhook endpoint; two apps behind one Caddy, each route with its own
+// dedup_scope, each get it.
 func TestTwoAppsGetTheSameProviderEvent(t *testing.T) {
 	tc, up := startDedupCaddy(t, "store bolt "+filepath.Join(t.TempDir(), "dedup.db"))
 	assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_captured", "/checkout")).Status)

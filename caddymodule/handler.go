@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func init() {
 // Defaults of the optional settings.
 const (
 	DefaultMaxBody     = 64 << 10
+	DefaultBodyTimeout = 10 * time.Second
 	DefaultDedupWindow = 168 * time.Hour
 )
 
@@ -67,10 +69,24 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes. Default 64 KiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// BodyTimeout is how long the body may take to arrive once paynotify
+	// starts reading it; a slower one gets 408. Default 10s. The server's
+	// own read timeout (timeouts read_body), when shorter, still applies.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
 	// Dedup is how long a delivered event is remembered so that a retry of
 	// it is acknowledged without reaching the app again: a duration such as
 	// "168h" (the default) or "off".
 	Dedup string `json:"dedup,omitempty"`
+
+	// DedupScope names the set of dedup records this route shares: routes
+	// with the same provider, store and scope are one endpoint, and an event
+	// delivered through one is a duplicate at the others (across reloads,
+	// restarts and nodes sharing Redis). Default "default". Two routes that
+	// forward to different apps need different scopes; a config in which two
+	// routes of one provider would share a store and scope by accident is
+	// refused at load.
+	DedupScope string `json:"dedup_scope,omitempty"`
 
 	// Store is where dedup records are kept. Default: a bolt file,
 	// paynotify/dedup.db under Caddy's data directory.
@@ -106,7 +122,9 @@ type Handler struct {
 	verifier          verifiers.Verifier
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
+	bodyTimeout       time.Duration
 	dedupWindow       time.Duration
+	scope             string        // DedupScope or defaultScope
 	deliveryTimeout   time.Duration // see the package defaults of the same names
 	claimLease        time.Duration
 	store             dedup.Store // nil with dedup off
@@ -141,6 +159,10 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // fails here with a message that names the option.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	config, err := json.Marshal(h) // as configured, to tell routes apart
+	if err != nil {
+		return fmt.Errorf("paynotify: %v", err)
+	}
 	repl := caddy.NewReplacer()
 	secrets := make([]string, len(h.Secrets))
 	for i, s := range h.Secrets {
@@ -166,14 +188,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.allow = append(h.allow, prefix.Masked())
 	}
-	v, err := verifiers.New(h.Provider, verifiers.Config{
-		Secrets:       secrets,
-		Algorithm:     h.Algorithm,
-		AmountUnit:    h.AmountUnit,
-		SignatureOff:  h.SignatureOff,
-		Authorization: authorization,
-		Key:           key,
-	})
+	v, err := verifiers.New(h.Provider, h.verifierConfig(secrets, authorization, key))
 	if err != nil {
 		return fmt.Errorf("paynotify: %w", err)
 	}
@@ -206,6 +221,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody < 0 {
 		return fmt.Errorf("paynotify: max_body: %d is negative", h.MaxBody)
 	}
+	switch {
+	case h.BodyTimeout == 0:
+		h.bodyTimeout = DefaultBodyTimeout
+	case h.BodyTimeout < 0:
+		return fmt.Errorf("paynotify: body_timeout: %v is negative", time.Duration(h.BodyTimeout))
+	default:
+		h.bodyTimeout = time.Duration(h.BodyTimeout)
+	}
 	if h.dedupWindow, err = parseDedup(h.Dedup); err != nil {
 		return fmt.Errorf("paynotify: dedup: %v", err)
 	}
@@ -223,9 +246,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.dedupWindow == 0 && h.Store != nil {
 		return errors.New("paynotify: store: has no effect with dedup off; remove one of them")
 	}
+	h.scope = defaultScope
+	if h.DedupScope != "" {
+		if h.dedupWindow == 0 {
+			return errors.New("paynotify: dedup_scope: has no effect with dedup off; remove one of them")
+		}
+		if !validScope(h.DedupScope) {
+			return fmt.Errorf("paynotify: dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", h.DedupScope)
+		}
+		h.scope = h.DedupScope
+	}
 	h.deliveryTimeout, h.claimLease = deliveryTimeout, claimLease
 	if h.dedupWindow > 0 {
 		if err := h.openStore(ctx); err != nil {
+			return err
+		}
+		if err := h.claimScope(ctx, h.storeKeyInPool, string(config)); err != nil {
 			return err
 		}
 	}
@@ -252,6 +288,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("allow_ip is not set: notifications are accepted from any source address; restrict them to the provider's addresses", fields...)
 	}
 	return nil
+}
+
+// verifierConfig is the provider's part of the configuration, with the
+// given secret values (resolved at provision, as written while parsing).
+func (h *Handler) verifierConfig(secrets []string, authorization, key string) verifiers.Config {
+	return verifiers.Config{
+		Secrets:       secrets,
+		Algorithm:     h.Algorithm,
+		AmountUnit:    h.AmountUnit,
+		SignatureOff:  h.SignatureOff,
+		Authorization: authorization,
+		Key:           key,
+	}
 }
 
 // resolveSecret resolves the {env.*} and {file.*} placeholders of a secret.
@@ -327,6 +376,7 @@ const (
 	outcomeMalformed        = "malformed"
 	outcomeTooLarge         = "too_large"
 	outcomeBadMethod        = "bad_method"
+	outcomeBodyTimeout      = "body_timeout"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -352,6 +402,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return n.reject(http.StatusTooEarly, outcomeForbiddenSource, errors.New("TLS handshake not complete (0-RTT): the source is not established yet"))
 	}
+	if len(h.allow) > 0 {
+		if entry, skipped := skippedClientIPEntry(r, n.clientIP); skipped {
+			return n.reject(http.StatusForbidden, outcomeForbiddenSource,
+				fmt.Errorf("the client address header holds an entry that is not an IP address (%.40q) where Caddy looked for the client: the source cannot be established", entry))
+		}
+	}
 	if !h.sourceAllowed(n.clientIP) {
 		return n.reject(http.StatusForbidden, outcomeForbiddenSource, fmt.Errorf("source %s is not in allow_ip", n.clientIP))
 	}
@@ -363,10 +419,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge,
 			fmt.Errorf("body of %d bytes is over max_body %d", r.ContentLength, h.MaxBody))
 	}
-	body, err := readBody(w, r, h.MaxBody)
+	body, err := h.readBodyInTime(w, r, n.start)
 	if err != nil {
-		if errors.As(err, new(*http.MaxBytesError)) {
+		switch {
+		case errors.As(err, new(*http.MaxBytesError)):
 			return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Errorf("body is over max_body %d", h.MaxBody))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return n.reject(http.StatusRequestTimeout, outcomeBodyTimeout,
+				fmt.Errorf("body not received within body_timeout %v (%d bytes arrived)", h.bodyTimeout, len(body)))
 		}
 		return n.reject(http.StatusBadRequest, outcomeMalformed, fmt.Errorf("reading body: %v", err))
 	}
@@ -414,7 +474,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			if held.holds(e.ID) {
 				continue // the same event twice in one request
 			}
-			key := eventKey(r, e)
+			key := h.eventKey(e)
 			state, token, err := h.store.Claim(ctx, key, h.claimLease)
 			switch {
 			case err != nil:
@@ -454,13 +514,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// readBody reads the body, up to max bytes, into one allocation of its
-// declared length (it is kept: the event's raw fields and an original
-// forward refer to it).
+// readBodyInTime reads the body within body_timeout of start: a client that
+// sends its headers and then trickles the body holds a connection and a
+// buffer, and a few hundred of them would otherwise hold them for as long as
+// they like. The server's own read deadline (timeouts read_body), when
+// sooner, is kept, and restored once the body is read.
+func (h *Handler) readBodyInTime(w http.ResponseWriter, r *http.Request, start time.Time) ([]byte, error) {
+	var serverDeadline time.Time
+	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.ReadTimeout > 0 {
+		serverDeadline = start.Add(time.Duration(srv.ReadTimeout))
+	}
+	deadline := start.Add(h.bodyTimeout)
+	if !serverDeadline.IsZero() && serverDeadline.Before(deadline) {
+		deadline = serverDeadline
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(deadline); err == nil {
+		defer func() { _ = rc.SetReadDeadline(serverDeadline) }()
+	} else if !errors.Is(err, http.ErrNotSupported) {
+		return nil, err
+	}
+	return readBody(w, r, h.MaxBody)
+}
+
+// maxBodyBuffer is the most readBody allocates before bytes arrive: the
+// buffer grows with the body as it comes, so that a client that declares a
+// large Content-Length and then stalls costs no more than what it sent.
+const maxBodyBuffer = 16 << 10
+
+// readBody reads the body, up to max bytes; a body of up to maxBodyBuffer
+// bytes in one allocation of its declared length (it is kept: the event's
+// raw fields and an original forward refer to it).
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	size := int64(512)
 	if r.ContentLength > 0 && r.ContentLength <= max {
-		size = r.ContentLength + 1 // +1: room for the read that sees the end
+		size = min(r.ContentLength+1, maxBodyBuffer) // +1: room for the read that sees the end
 	}
 	body, limited := make([]byte, 0, size), http.MaxBytesReader(w, r.Body, max)
 	for {
@@ -680,6 +768,65 @@ func clientIP(r *http.Request) netip.Addr {
 	}
 	ip, _ := netip.ParseAddr(s)
 	return ip.WithZone("")
+}
+
+// skippedClientIPEntry reports an entry of the client address headers that
+// Caddy passed over, unparsed, on its way to the client address: a balancer
+// that appends "unknown" or "_hidden" to X-Forwarded-For would otherwise
+// make the address to its left, which the client wrote, pass for the
+// client's. It walks the headers as Caddy does for a request from a trusted
+// proxy: with trusted_proxies_strict from the right to the first untrusted
+// address (clientIP), otherwise from the left to the first address.
+func skippedClientIPEntry(r *http.Request, clientIP netip.Addr) (string, bool) {
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); !trusted {
+		return "", false
+	}
+	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	if srv == nil {
+		return "", false
+	}
+	parse := func(part string) (netip.Addr, bool) {
+		host, _, err := net.SplitHostPort(part)
+		if err != nil {
+			host = part
+		}
+		host, _, _ = strings.Cut(strings.TrimSpace(host), "%")
+		ip, err := netip.ParseAddr(host)
+		return ip.WithZone(""), err == nil
+	}
+	if srv.TrustedProxiesStrict > 0 {
+		for _, name := range srv.ClientIPHeaders {
+			values := r.Header.Values(name)
+			if len(values) == 0 {
+				continue
+			}
+			parts := strings.Split(strings.Join(values, ","), ",")
+			for _, part := range slices.Backward(parts) {
+				ip, ok := parse(part)
+				if !ok {
+					return part, true
+				}
+				if ip == clientIP {
+					return "", false
+				}
+			}
+		}
+		return "", false
+	}
+	var values []string
+	for _, name := range srv.ClientIPHeaders {
+		values = append(values, r.Header.Values(name)...)
+	}
+	if len(values) == 0 {
+		return "", false
+	}
+	for _, part := range strings.Split(strings.Join(values, ","), ",") {
+		if _, ok := parse(part); ok {
+			return "", false
+		}
+		return part, true
+	}
+	return "", false
 }
 
 // stripPaynotifyHeaders removes every Paynotify-* header that came from

@@ -177,20 +177,13 @@ func toString(v any) string {
 
 func TestEventKeyScope(t *testing.T) {
 	e := verifiers.Event{Provider: "checkout", ID: "evt_1"}
-	at := func(rawURL string) string {
-		r := httptest.NewRequest(http.MethodPost, rawURL, nil)
-		return eventKey(r, e)
-	}
-	same := at("http://pay.example.com/notify")
-	assert.Equal(t, same, at("http://PAY.example.com:8443/notify"), "nodes behind a balancer may differ in port")
-	assert.NotEqual(t, same, at("http://other.example.com/notify"), "another app behind the same Caddy")
-	assert.NotEqual(t, same, at("http://pay.example.com/other"), "another endpoint")
-	assert.NotEqual(t, same, eventKey(httptest.NewRequest(http.MethodPost, "http://pay.example.com/notify", nil),
-		verifiers.Event{Provider: "octopus", ID: "evt_1"}), "another provider")
+	shop1, shop2 := &Handler{scope: defaultScope}, &Handler{scope: "shop2"}
+	assert.Equal(t, "checkout/default/evt_1", shop1.eventKey(e))
+	assert.NotEqual(t, shop1.eventKey(e), shop2.eventKey(e), "another scope, another app")
+	assert.NotEqual(t, shop1.eventKey(e), shop1.eventKey(verifiers.Event{Provider: "octopus", ID: "evt_1"}), "another provider")
 
 	long := verifiers.Event{Provider: "checkout", ID: strings.Repeat("x", 40000)}
-	key := eventKey(httptest.NewRequest(http.MethodPost, "http://pay.example.com/notify", nil), long)
-	assert.Less(t, len(key), 200, "a huge id is hashed into the key")
+	assert.Less(t, len(shop1.eventKey(long)), 200, "a huge id is hashed into the key")
 }
 
 func TestHandlersOfOneConfigShareTheirMetrics(t *testing.T) {
@@ -296,4 +289,63 @@ func TestEveryNotificationIsCountedOnce(t *testing.T) {
 			assert.Equal(t, want, testutil.ToFloat64(h.metrics.notifications[o])-before[o], "%s: counter %s", c.outcome, o)
 		}
 	}
+}
+
+// stalledBody yields what arrived, then fails as a read past the deadline does.
+type stalledBody struct{ arrived []byte }
+
+func (s *stalledBody) Read(p []byte) (int, error) {
+	if len(s.arrived) == 0 {
+		return 0, os.ErrDeadlineExceeded
+	}
+	n := copy(p, s.arrived)
+	s.arrived = s.arrived[n:]
+	return n, nil
+}
+
+func (s *stalledBody) Close() error { return nil }
+
+// TestBodyBufferGrowsWithWhatArrives: a client that declares 4 MiB and sends
+// one byte costs a small buffer, not 4 MiB (300 of them held 1.2 GiB).
+func TestBodyBufferGrowsWithWhatArrives(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Body = &stalledBody{arrived: []byte("v")}
+	r.ContentLength = 4 << 20
+	body, err := readBody(httptest.NewRecorder(), r, 4<<20)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	assert.Equal(t, "v", string(body))
+	assert.LessOrEqual(t, cap(body), maxBodyBuffer, "buffer allocated for bytes that never came")
+
+	// A body that does arrive is read whole, past the first buffer.
+	big := bytes.Repeat([]byte("x"), 3*maxBodyBuffer+7)
+	r = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(big))
+	body, err = readBody(httptest.NewRecorder(), r, 4<<20)
+	require.NoError(t, err)
+	assert.Equal(t, big, body)
+}
+
+// TestScopesOfOneConfig: two routes of one provider in one store are refused
+// unless both name their scope alike, or they are copies of one route.
+func TestScopesOfOneConfig(t *testing.T) {
+	load := func() caddy.Context {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		t.Cleanup(cancel)
+		return ctx
+	}
+	handler := func(scope string) *Handler {
+		h := &Handler{Provider: "checkout", DedupScope: scope, scope: defaultScope, logger: zap.NewNop()}
+		if scope != "" {
+			h.scope = scope
+		}
+		return h
+	}
+	ctx := load()
+	require.NoError(t, handler("").claimScope(ctx, "bolt /a", "config A"))
+	assert.NoError(t, handler("").claimScope(ctx, "bolt /a", "config A"), "a copy of the same route (a site on two listeners)")
+	assert.ErrorContains(t, handler("").claimScope(ctx, "bolt /a", "config B"), "dedup_scope: another checkout route")
+	assert.ErrorContains(t, handler("default").claimScope(ctx, "bolt /a", "config A"), "dedup_scope", "default named once, not by both")
+	assert.NoError(t, handler("").claimScope(ctx, "bolt /b", "config B"), "another store")
+	assert.NoError(t, handler("shop2").claimScope(ctx, "bolt /a", "config B"))
+	assert.NoError(t, handler("shop2").claimScope(ctx, "bolt /a", "config C"), "named alike by both: one endpoint")
+	assert.NoError(t, handler("").claimScope(load(), "bolt /a", "config B"), "the next config load starts afresh")
 }

@@ -38,6 +38,7 @@ http://localhost:9080 {
 			secret octo3-test-secret
 			allow_ip 198.51.100.0/24
 			STORE
+			dedup_scope octo3-allow
 		}
 		reverse_proxy UPSTREAM
 	}
@@ -46,6 +47,7 @@ http://localhost:9080 {
 			secret octo3-test-secret
 			max_body 300B
 			STORE
+			dedup_scope octo3-small
 		}
 		reverse_proxy UPSTREAM
 	}

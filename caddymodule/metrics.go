@@ -12,7 +12,7 @@ import (
 // first failure.
 var outcomes = []string{
 	outcomeDelivered, outcomeDuplicate, outcomeInFlight, outcomeUpstreamFailed, outcomeInvalidSignature,
-	outcomeForbiddenSource, outcomeMalformed, outcomeTooLarge, outcomeBadMethod, outcomeStoreUnavailable,
+	outcomeForbiddenSource, outcomeMalformed, outcomeTooLarge, outcomeBadMethod, outcomeBodyTimeout, outcomeStoreUnavailable,
 }
 
 // Latency buckets from 5 µs (a verification) to 60 s (the delivery deadline).
