@@ -508,7 +508,7 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 		{"secret s {env:OCTO3_OLD}", "secret 2: unrecognized placeholder {env:OCTO3_OLD}"},
 		{"secret s\n signature off\n allow_ip 192.0.2.1", "signature: off and a secret together"},
 		{"signature off\n allow_ip ::/0", "allow_ip: required for octo3 as configured, and narrower than 0.0.0.0/0 or ::/0: signature off"},
-		{"allow_ip 10.0.0.300", "allow_ip"},
+		{"secret s\n allow_ip 10.0.0.300", "allow_ip"},
 		{"secret s\n authorization abc", "authorization: does not apply to provider"},
 		{"signature off", "allow_ip: required for octo3 as configured"},
 		{"secret s\n upstream_secret whsec_YWJj", "upstream_secret: decodes to 3 bytes; Standard Webhooks secrets are 24 to 64 bytes"},

@@ -248,9 +248,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.scope = defaultScope
 	if h.DedupScope != "" {
-		if h.dedupWindow == 0 {
-			return errors.New("paynotify: dedup_scope: has no effect with dedup off; remove one of them")
-		}
 		if !validScope(h.DedupScope) {
 			return fmt.Errorf("paynotify: dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", h.DedupScope)
 		}
