@@ -275,6 +275,10 @@ def octopus_cases():
     # Regroupings of the genuine "completed" string to sign.
     octopus_case("merged_fields", after_sign={"tenant": '"ph-1&transaction_type=income"'},
                  drop_after=["transaction_type"])
+    # currency swallows final_amount: the event would fall back to amount
+    # (100.00) without a currency.
+    octopus_case("currency_swallows_amount", after_sign={"currency": '"php&final_amount=99.50"'},
+                 drop_after=["final_amount"])
     octopus_case("key_with_separators", drop_after=["tenant", "transaction_type"],
                  extra_pairs=[("tenant=ph-1&transaction_type", '"income"')])
 
