@@ -275,6 +275,10 @@ def octopus_cases():
     # Regroupings of the genuine "completed" string to sign.
     octopus_case("merged_fields", after_sign={"tenant": '"ph-1&transaction_type=income"'},
                  drop_after=["transaction_type"])
+    # currency swallows final_amount: the event would fall back to amount
+    # (100.00) without a currency.
+    octopus_case("currency_swallows_amount", after_sign={"currency": '"php&final_amount=99.50"'},
+                 drop_after=["final_amount"])
     octopus_case("key_with_separators", drop_after=["tenant", "transaction_type"],
                  extra_pairs=[("tenant=ph-1&transaction_type", '"income"')])
 
@@ -377,10 +381,13 @@ def main():
     octo3_case("sha256", digest=hashlib.sha256)
     octo3_case("minor_numeric_currency", change={"currency": "344", "captured_amount": "1250",
                                                  "authorized_amount": "1250", "original_amount": "1250"})
-    octo3_case("jpy", change={"currency": "JPY", "captured_amount": "1000"})
-    octo3_case("kwd", change={"currency": "KWD", "captured_amount": "1.234"})
+    octo3_case("jpy", change={"currency": "JPY", "captured_amount": "1000", "authorized_amount": "1000",
+                              "original_amount": "1000"})
+    octo3_case("kwd", change={"currency": "KWD", "captured_amount": "1.234", "authorized_amount": "1.234",
+                              "original_amount": "1.234"})
     octo3_case("unknown_currency", change={"currency": "ZZZ"})
-    octo3_case("extra_decimals", change={"captured_amount": "12.505"})
+    octo3_case("extra_decimals", change={"captured_amount": "12.505", "authorized_amount": "12.505",
+                                         "original_amount": "12.505"})
     octo3_case("no_optional", drop=[k for k in OCTO3_BASE if k not in (
         "version", "action", "merch_order_id", "merch_id", "term_id", "currency",
         "txn_time", "txn_status", "txn_response_code", "dr_count")])
@@ -395,7 +402,8 @@ def main():
     octo3_case("missing_mandatory", drop=["txn_status"])
     octo3_case("bad_amount", change={"captured_amount": "12,50"})
     octo3_case("exponent_amount", change={"captured_amount": "1e9"})
-    octo3_case("overflow_amount", change={"captured_amount": "99999999999999999999999"})
+    octo3_case("overflow_amount", change={"captured_amount": "99999999999999999999999",
+                                          "authorized_amount": "", "original_amount": ""})
     octo3_case("duplicate_field", extra_pairs=[("captured_amount", "0.01")])
     octo3_case("json_content_type", content_type="application/json")
     octo3_case("get_method", method="GET")
@@ -410,6 +418,18 @@ def main():
     octo3_case("shift_into_action", after_sign={
         "action": "PAY12.50", "authorized_amount": "", "bill_to_last_name": "Tai Man12.50",
         "captured_amount": "", "merch_txn_id": "MTX-000", "original_amount": "112.50"})
+    # A genuine accepted REFUND whose first letters moved into the optional
+    # field that sorts just before action: action=UND must not be a payment.
+    octo3_case("refund_regrouped", change={"action": "REFUND", "refunded_amount": "5.00",
+                                           "acq_response_code": "00"},
+               after_sign={"acq_response_code": "00REF", "action": "UND"})
+    octo3_case("refund_regrouped_short", change={"action": "REFUND", "refunded_amount": "5.00",
+                                                 "acq_response_code": "0"},
+               after_sign={"acq_response_code": "0RE", "action": "FUND"})
+    # The last digit of authorized_amount moved onto captured_amount.
+    # (adjacent in the signed string when no bill_to_ field sorts between them)
+    octo3_case("shift_between_amounts", drop=["bill_to_first_name", "bill_to_last_name", "bill_to_email_address"],
+               after_sign={"authorized_amount": "12.501", "captured_amount": "2.50"})
     octo3_case("negative_amount", change={"captured_amount": "-12.50"})
     octo3_case("padded_amount", change={"captured_amount": "012.50"})
     write("octo3", "query_shadows_field", form_request(

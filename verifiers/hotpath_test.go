@@ -336,7 +336,7 @@ func TestOobitLongSignedValues(t *testing.T) {
 		req := &Request{Method: "GET", Header: http.Header{}, RawQuery: query.Encode(), ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt}
 		events, err := v.Verify(context.Background(), req)
 		if tc.ok {
-			if err != nil || len(events) != 1 || events[0].ID != refEventID("oobit", signed) {
+			if err != nil || len(events) != 1 || events[0].ID != refEventID("oobit", signed, "succeeded", "000", "7.23", "USD", order, "22924") {
 				t.Fatalf("%s: %v %v", tc.secret, events, err)
 			}
 		} else if err == nil || err.Error() != "signature missing or invalid: signature matches none of the 2 configured secrets" {

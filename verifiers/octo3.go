@@ -79,8 +79,15 @@ var octo3Formats = map[string]func(string) bool{
 	"action":            func(s string) bool { return isLetters(s, 1, 32) },
 	"txn_status":        func(s string) bool { return isLetters(s, 1, 32) },
 	"txn_response_code": func(s string) bool { return isAlnum(s, 1, 16) },
-	"acq_response_code": func(s string) bool { return isAlnum(s, 1, 16) },
-	"version":           func(s string) bool { return len(s) <= 16 && strings.Trim(s, "0123456789.") == "" },
+	// An acquirer response code is two characters (ISO 8583 field 39), three
+	// on some acquirers. Longer, it could hide a whole action moved out of
+	// the field that follows it in the signed string (REFUND, VOID, CANCEL).
+	"acq_response_code": func(s string) bool { return isAlnum(s, 1, 3) && !strings.Contains(s, "_") },
+	// An authorization code is exactly six characters (ISO 8583 field 38):
+	// shorter or longer, digits of the amount that follows it could be
+	// moved into it or out of it.
+	"auth_id": func(s string) bool { return isAlnum(s, 6, 6) && !strings.Contains(s, "_") },
+	"version": func(s string) bool { return len(s) <= 16 && strings.Trim(s, "0123456789.") == "" },
 	"locale": func(s string) bool {
 		return len(s) <= 16 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") == ""
 	},
@@ -88,6 +95,33 @@ var octo3Formats = map[string]func(string) bool{
 	"txn_time":            isTimestampText,
 	"accept_time":         isTimestampText,
 	"customer_ip_address": func(s string) bool { _, err := netip.ParseAddr(s); return err == nil },
+}
+
+// octo3Amounts are the amount fields, in their signed order.
+var octo3Amounts = []string{"authorized_amount", "captured_amount", "original_amount", "refunded_amount", "vat_amount"}
+
+// octo3SameDecimals refuses a notification whose amounts are not all written
+// with the same number of decimal places, as the platform writes them. In
+// the signed string an amount's last digits can otherwise be moved onto the
+// front of the next amount (authorized 12.50 and captured 12.50 signing like
+// 12.501 and 2.50), or the first digits of a card number onto its end.
+func octo3SameDecimals(fields map[string]string) error {
+	places := -1
+	for _, name := range octo3Amounts {
+		value := fields[name]
+		if value == "" {
+			continue
+		}
+		n := 0
+		if _, frac, ok := strings.Cut(value, "."); ok {
+			n = len(frac)
+		}
+		if places >= 0 && n != places {
+			return fmt.Errorf("%w: field %s has %d decimal places and another amount %d", ErrMalformed, name, n, places)
+		}
+		places = n
+	}
+	return nil
 }
 
 // isTimestampText: digits and the separators of the layouts below.
@@ -197,6 +231,9 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
 		}
 	}
+	if err := octo3SameDecimals(fields); err != nil {
+		return nil, err
+	}
 	if err := refuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
 		return nil, err
 	}
@@ -274,21 +311,31 @@ var octo3Statuses = map[string]Status{
 	"CANCELLED": StatusCancelled,
 }
 
-// octo3Status maps txn_status, which says whether the action went through, not
-// what the action was: an accepted refund is a refund and an accepted void or
-// cancellation a cancellation, never a successful payment.
+// octo3Accepted is what an ACCEPTED txn_status means for each known action.
+// The list is closed: the values are signed without separators, so the
+// leading letters of action can be moved into the field before it
+// (acq_response_code) and a genuine REFUND arrive as UND; an action that is
+// not exactly one of these is never a payment.
+var octo3Accepted = map[string]Status{
+	"PAY":    StatusSucceeded,
+	"REFUND": StatusRefunded,
+	"VOID":   StatusCancelled,
+	"CANCEL": StatusCancelled,
+}
+
+// octo3Status maps action and txn_status, which says whether the action went
+// through, not what the action was: an accepted refund is a refund and an
+// accepted void or cancellation a cancellation, never a successful payment.
+// An action or a txn_status that is not exactly a known value is
+// StatusUnknown.
 func octo3Status(action, txnStatus string) Status {
 	status, ok := octo3Statuses[strings.ToUpper(txnStatus)]
-	if !ok {
+	accepted, known := octo3Accepted[strings.ToUpper(action)]
+	if !ok || !known {
 		return StatusUnknown
 	}
 	if status == StatusSucceeded {
-		switch a := strings.ToUpper(action); {
-		case strings.Contains(a, "REFUND"):
-			return StatusRefunded
-		case strings.Contains(a, "VOID"), strings.Contains(a, "CANCEL"):
-			return StatusCancelled
-		}
+		return accepted
 	}
 	return status
 }

@@ -39,6 +39,7 @@ func TestOcto3Golden(t *testing.T) {
 		{"unknown_currency", "octo3", octo3Config},
 		{"extra_decimals", "octo3", octo3Config},
 		{"no_optional", "octo3", octo3Config},
+		{"refund_regrouped_short", "octo3", octo3Config},
 		{"thedao", "thedao", octo3Config},
 	}
 	for _, tc := range cases {
@@ -75,6 +76,8 @@ func TestOcto3Rejects(t *testing.T) {
 		{"renamed_field", octo3Config, ErrMalformed, `unknown field "captured_amountx"`},
 		{"shifted_boundary", octo3Config, ErrMalformed, "field original_amount is not well formed"},
 		{"shift_into_action", octo3Config, ErrMalformed, "field action is not well formed"},
+		{"refund_regrouped", octo3Config, ErrMalformed, "field acq_response_code is not well formed"},
+		{"shift_between_amounts", octo3Config, ErrMalformed, "decimal places"},
 		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
 		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow a signed form field`},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
@@ -105,7 +108,8 @@ func TestOcto3Rejects(t *testing.T) {
 // their secure_hash is the provider's own.
 func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
 	v := mustNew(t, "octo3", octo3Config).(*Octo3)
-	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field"} {
+	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field",
+		"refund_regrouped", "refund_regrouped_short", "shift_between_amounts"} {
 		req := goldenRequest(t, "octo3/"+name)
 		fields, err := parseForm(req.Header.Get("Content-Type"), req.Body)
 		require.NoError(t, err)
@@ -124,6 +128,18 @@ func TestOcto3EventIdentity(t *testing.T) {
 	}
 	dao := verifyGolden(t, mustNew(t, "thedao", octo3Config), "thedao/thedao")
 	assert.NotEqual(t, first.ID, dao.ID, "the same fields from another provider are another event")
+}
+
+// TestOcto3RegroupedRefundIsNotAPayment: a genuine accepted REFUND whose
+// first letters were moved into acq_response_code (same secure_hash) is
+// refused when the code gets too long, and is not a payment otherwise.
+func TestOcto3RegroupedRefundIsNotAPayment(t *testing.T) {
+	v := mustNew(t, "octo3", octo3Config)
+	e := verifyGolden(t, v, "octo3/refund_regrouped_short")
+	assert.Equal(t, StatusUnknown, e.Status, "action FUND is not a documented action")
+	assert.Equal(t, "ACCEPTED", e.ProviderStatus)
+	assert.NotEqual(t, verifyGolden(t, v, "octo3/refund").ID, e.ID)
+	assert.NotEqual(t, verifyGolden(t, v, "octo3/accepted").ID, e.ID)
 }
 
 func TestOcto3NeverShowsTheCardNumber(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 )
 
 // Octopus verifies the callbacks of the "Octopus" order API gateway (seed
@@ -79,6 +80,9 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.keySum) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
+	if err := octopusRefuseSwallowed(fields); err != nil {
+		return nil, err
+	}
 	e, err := v.normalize(fields, signed, r)
 	if err != nil {
 		return nil, err
@@ -118,6 +122,55 @@ func octopusStringToSign(fields map[string]json.RawMessage) ([]byte, error) {
 		b.WriteString(value)
 	}
 	return b.Bytes(), nil
+}
+
+// octopusMeaning are the fields the event's status, amount, currency and ids
+// come from.
+var octopusMeaning = map[string]bool{
+	"merchant_order_id": true, "payment_status": true, "currency": true, "final_amount": true, "amount": true,
+	"order_uid": true, "payment_uid": true, "merchant_uid": true,
+}
+
+// octopusRefuseSwallowed refuses a callback regrouped so that one value
+// carries the fields that followed it: "currency":"php&final_amount=99.50"
+// signs exactly like currency and final_amount apart. Such a value contains
+// "&name=" where name sorts after its own field and before the next field
+// sent; it is refused when either field is one the event is made of
+// (octopusMeaning), so a regrouped copy can neither change the event nor, by
+// arriving first, stand in for the genuine one. A genuine value rarely holds
+// such a pair: notify_url, the usual value with a query, sorts just before
+// order_uid, so only a query parameter named between notify_url and
+// order_uid, or a payment status or id, could be mistaken for one.
+func octopusRefuseSwallowed(fields map[string]json.RawMessage) error {
+	keys := make([]string, 0, len(fields))
+	for k, raw := range fields {
+		if _, present, _ := octopusValue(raw); present {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		next := ""
+		if i+1 < len(keys) {
+			next = keys[i+1]
+		}
+		value, _, _ := octopusValue(fields[k]) // rendered for the signature already
+		for rest := value; ; {
+			amp := strings.IndexByte(rest, '&')
+			if amp < 0 {
+				break
+			}
+			rest = rest[amp+1:]
+			name, _, found := strings.Cut(rest, "=")
+			if !found || !isAlnum(name, 1, 64) || name <= k || next != "" && name >= next {
+				continue
+			}
+			if octopusMeaning[k] || octopusMeaning[name] {
+				return fmt.Errorf("%w: field %s carries the pair %.40s=…, which signs like a separate field: a regrouped callback", ErrMalformed, k, name)
+			}
+		}
+	}
+	return nil
 }
 
 // octopusValue renders one field as it is signed; present is false for null.
@@ -196,9 +249,12 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 		return Event{}, err
 	}
 	// The callback carries no event id or retry counter: the id is the
-	// signed string as a whole, the same on every retry, and the same for a
-	// replay that regroups it (a value can swallow "&key=value" pairs).
-	e.ID = eventID(e.Provider, string(signed))
+	// signed string as a whole, the same on every retry, and what the event
+	// says, so that a copy regrouped into another meaning (a value can
+	// swallow "&key=value" pairs) is another event and cannot, by arriving
+	// first, have the genuine callback acknowledged as its duplicate.
+	e.ID = eventID(e.Provider, string(signed), string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
+		e.OrderID, e.TransactionID, e.MerchantID)
 
 	raw := make(map[string]json.RawMessage, len(fields))
 	for k, val := range fields {

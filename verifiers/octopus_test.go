@@ -1,9 +1,19 @@
 package verifiers
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var octopusConfig = Config{Secrets: []string{"octopus-test-secret"}, Key: "octopus-test-key"}
@@ -24,6 +34,7 @@ func TestOctopus(t *testing.T) {
 		{"duplicate_key", nil, ErrMalformed, `JSON key "payment_status" given twice`},
 		{"missing_currency", nil, ErrMalformed, "mandatory field currency is missing"},
 		{"key_with_separators", nil, ErrMalformed, `field name "tenant=ph-1&transaction_type" is not a plain name`},
+		{"currency_swallows_amount", nil, ErrMalformed, "field currency carries the pair final_amount=…, which signs like a separate field"},
 	})
 }
 
@@ -49,4 +60,115 @@ func TestOctopusRegroupedReplayKeepsTheID(t *testing.T) {
 	regrouped := verifyGolden(t, v, "octopus/merged_fields")
 	assert.Equal(t, genuine.ID, regrouped.ID)
 	assert.NotEqual(t, verifyGolden(t, v, "octopus/failed").ID, genuine.ID)
+}
+
+// octopusCallback is the golden completed callback's fields as raw JSON,
+// with change applied ("" removes a field).
+func octopusCallback(change map[string]string) map[string]json.RawMessage {
+	f := map[string]json.RawMessage{}
+	req := goldenRequest(&testing.T{}, "octopus/completed")
+	if err := json.Unmarshal(req.Body, &f); err != nil {
+		panic(err)
+	}
+	for k, v := range change {
+		if v == "" {
+			delete(f, k)
+		} else {
+			f[k] = json.RawMessage(v)
+		}
+	}
+	return f
+}
+
+func octopusRequest(t *testing.T, f map[string]json.RawMessage) *Request {
+	body, err := json.Marshal(f)
+	require.NoError(t, err)
+	signed, err := octopusStringToSign(f)
+	require.NoError(t, err)
+	mac := hmac.New(sha256.New, []byte("octopus-test-secret"))
+	mac.Write(signed)
+	return &Request{
+		Method: http.MethodPost,
+		Header: http.Header{"Content-Type": {"application/json"}, "Oc-Signature": {hex.EncodeToString(mac.Sum(nil))},
+			"Oc-Key": {"octopus-test-key"}},
+		Body: body, ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt,
+	}
+}
+
+// TestOctopusRegroupedCopyCannotStandInForTheGenuine tries every regrouping
+// in which one value swallows the 1 to n fields that follow it ("&k=v" pairs
+// in a JSON string, signing alike). Each is refused, or is the genuine event
+// with its id, or another meaning under another id: never another meaning
+// under the genuine id, which, delivered first, would have the genuine
+// callback acknowledged as its duplicate. Values of the fields the event is
+// made of are never regrouped into the event.
+func TestOctopusRegroupedCopyCannotStandInForTheGenuine(t *testing.T) {
+	v := mustNew(t, "octopus", octopusConfig)
+	for name, f := range map[string]map[string]json.RawMessage{
+		"completed": octopusCallback(nil),
+		"notify_url with a query": octopusCallback(map[string]string{
+			"notify_url": `"https://merchant.example/notify?shop=1&lang=en&a=b"`}),
+		"failed": octopusCallback(map[string]string{"payment_status": `"failed"`,
+			"payment_fail_reason": `"insufficient balance"`}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			events, err := v.Verify(context.Background(), octopusRequest(t, f))
+			require.NoError(t, err, "a genuine callback")
+			want := events[0]
+			var keys []string
+			for k, raw := range f {
+				if _, present, _ := octopusValue(raw); present {
+					keys = append(keys, k)
+				}
+			}
+			sort.Strings(keys)
+			tried, refused, same, other := 0, 0, 0, 0
+			for i, k := range keys {
+				for n := 1; i+n < len(keys); n++ {
+					m := maps.Clone(f)
+					value, _, _ := octopusValue(f[k])
+					for _, swallowed := range keys[i+1 : i+1+n] {
+						s, _, _ := octopusValue(f[swallowed])
+						value += "&" + swallowed + "=" + s
+						delete(m, swallowed)
+					}
+					m[k], _ = json.Marshal(value)
+					desc := fmt.Sprintf("%s swallows %v", k, keys[i+1:i+1+n])
+					s1, _ := octopusStringToSign(f)
+					s2, _ := octopusStringToSign(m)
+					require.Equal(t, string(s1), string(s2), desc)
+					tried++
+					events, err := v.Verify(context.Background(), octopusRequest(t, m))
+					if err != nil {
+						assert.ErrorIs(t, err, ErrMalformed, desc)
+						refused++
+						continue
+					}
+					got := events[0]
+					if meaning(got) == meaning(want) {
+						assert.Equal(t, want.ID, got.ID, desc)
+						same++
+						continue
+					}
+					other++
+					assert.NotEqual(t, want.ID, got.ID, "%s: another meaning under the genuine id", desc)
+					for _, field := range keys[i : i+1+n] {
+						assert.NotContains(t, []string{"merchant_order_id", "payment_status", "currency", "final_amount",
+							"amount", "order_uid", "payment_uid", "merchant_uid"}, field,
+							"%s: changed the event: %+v", desc, meaning(got))
+					}
+				}
+			}
+			t.Logf("%d regroupings: %d refused, %d the genuine event, %d another meaning", tried, refused, same, other)
+		})
+	}
+}
+
+type eventMeaning struct {
+	Status                                              Status
+	ProviderStatus, Amount, Currency, Order, Txn, Merch string
+}
+
+func meaning(e Event) eventMeaning {
+	return eventMeaning{e.Status, e.ProviderStatus, e.Amount, e.Currency, e.OrderID, e.TransactionID, e.MerchantID}
 }

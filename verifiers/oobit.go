@@ -191,10 +191,13 @@ func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event
 	if err := setAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], major); err != nil {
 		return Event{}, err
 	}
-	// The id is made of the signed string as a whole: changing an unsigned
-	// field, or regrouping the signed values, cannot pass a replay off as a
-	// new event.
-	e.ID = eventID(e.Provider, signed)
+	// The id is made of the signed string as a whole, so that changing an
+	// unsigned field cannot pass a replay off as a new event, and of what
+	// the event says, so that a copy whose signed values were regrouped into
+	// another order, amount or reply code is another event: arriving first,
+	// it cannot have the genuine notification acknowledged as its duplicate.
+	e.ID = eventID(e.Provider, signed, string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
+		e.OrderID, e.TransactionID)
 
 	e.Raw = marshalStringMap(f, nil) // json.Marshal(f), which cannot fail
 	return e, nil
