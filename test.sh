@@ -4,9 +4,35 @@
 # loopback port), the fuzz targets' seed corpora, a smoke test of the built
 # binary on Caddyfile.example with the README's test notifications and a
 # restart, two Caddy nodes sharing one redis-server, and one short round of
-# bench/load.sh (needs wrk).
+# bench/load.sh (needs wrk). Every Caddy it starts keeps its state in
+# scratch directories, and it fails if the user's own Caddy directories
+# (~/.config/caddy, ~/.local/share/caddy) were created or changed.
+#
+# SKIP_GO_TESTS=1 skips `go test -race ./...` (the longest part), for a
+# quick run of the smoke test; the summary then says it is not the whole
+# suite. CI (.ci/run) always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# The user's own Caddy state, as Caddy finds it from this environment (its
+# config directory, its data directory, and certmagic's default storage):
+# listed with sizes and modification times now, compared at the end.
+user_caddy_dirs=("${XDG_CONFIG_HOME:-$HOME/.config}/caddy" "${XDG_DATA_HOME:-$HOME/.local/share}/caddy"
+	"${XDG_DATA_HOME:-$HOME/.local/share}/certmagic")
+user_caddy_state() {
+	local dir
+	for dir in "${user_caddy_dirs[@]}"; do
+		if [ -e "$dir" ]; then
+			find "$dir" -printf '%p %y %s %T@\n' | LC_ALL=C sort
+		else
+			echo "$dir absent"
+		fi
+	done
+}
+user_state_before=$(user_caddy_state)
+user_state_changes() { # prints what changed in the user's Caddy directories since the start
+	diff <(printf '%s\n' "$user_state_before") <(user_caddy_state) | grep '^[<>]' || true
+}
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
@@ -18,13 +44,29 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== go test -race"
-go test -race -count=1 ./...
+if [ "${SKIP_GO_TESTS:-}" = 1 ]; then
+	echo "== go test -race: SKIPPED (SKIP_GO_TESTS=1)"
+else
+	echo "== go test -race"
+	# With the user's environment, so that the check below catches a test
+	# that writes into the user's Caddy directories (the end-to-end tests'
+	# TestMain points Caddy at a directory of their own).
+	go test -race -count=1 ./...
+	changes=$(user_state_changes)
+	if [ -n "$changes" ]; then
+		echo "FAIL go test changed the user's Caddy directories:" >&2
+		echo "$changes" >&2
+		exit 1
+	fi
+fi
 
 echo "== smoke test: ./xcaddy.sh, Caddyfile.example, examples/send.sh"
 ./xcaddy.sh
 . scripts/lib.sh
 make_work
+# Before any Caddy starts: every Caddy of this script (the example, the
+# cluster nodes, bench/load.sh's) keeps its config and data (autosave,
+# local CA, dedup file) under $work, never in the user's home.
 export XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config
 log=$work/example.log
 
@@ -60,12 +102,33 @@ check() { # check <description> <wanted> <got>
 	fi
 }
 
+send() { # send <arguments>: the lines examples/send.sh printed, joined by |, and its exit status
+	local out status=0
+	out=$(examples/send.sh "$@" 2>&1) || status=$?
+	echo "$(printf '%s\n' "$out" | paste -sd'|')|exit $status"
+}
+
 start_example
+# Caddyfile.example listens on this machine only: the admin endpoint, the
+# notification site and the demo app.
+listeners() { # the local addresses the example's Caddy listens on
+	ss -ltnpH | grep -F "pid=$example_pid," | awk '{ print $4 }' | LC_ALL=C sort -u
+}
+check "ports the example listens on" "2019 8080 8081" "$(listeners | sed 's/.*://' | sort -nu | paste -sd' ')"
+check "the example's listeners not on loopback" "" \
+	"$(listeners | grep -v '^127\.\|^\[::1\]:\|^\[::ffff:127\.' | paste -sd' ')"
 for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
 	provider=${provider_ack%%:*} ack=${provider_ack#*:}
-	check "$provider signed" "$ack (HTTP 200)" "$(examples/send.sh "$provider" 2>&1 || true)"
-	check "$provider tampered" " (HTTP 401)" "$(examples/send.sh "$provider" --tamper 2>&1 || true)"
+	check "$provider signed" "$ack (HTTP 200)|exit 0" "$(send "$provider")"
+	check "$provider tampered" " (HTTP 401)|exit 1" "$(send "$provider" --tamper)"
 done
+usage="usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]"
+check "examples/send.sh with an unknown flag" "examples/send.sh: unknown argument '--tampr'|$usage|exit 2" \
+	"$(send octo3 --tampr)"
+check "examples/send.sh with an unknown provider" \
+	"examples/send.sh: unknown provider 'paypal' (octo3, thedao, checkout, octopus, oobit)|$usage|exit 2" \
+	"$(send paypal)"
+check "examples/send.sh without a provider" "$usage|exit 2" "$(send)"
 check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$(received)"
 
 # The README's quick start: the CLI signs and sends, the counters move.
@@ -73,6 +136,7 @@ metric() { # metric <provider> <outcome>: the counter on the admin endpoint
 	curl -fsS http://localhost:2019/metrics |
 		sed -n "s/^caddy_paynotify_notifications_total{outcome=\"$2\",provider=\"$1\"} //p"
 }
+# 1, not 2: examples/send.sh octo3 --tampr sent nothing.
 check "counter of signed octo3 notifications delivered so far" "1" "$(metric octo3 delivered)"
 check "counter of tampered octo3 notifications" "1" "$(metric octo3 invalid_signature)"
 demo_args() {
@@ -103,12 +167,18 @@ check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric o
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
 
 # Dedup across a restart of Caddy: the provider retries after the restart.
-check "before the restart" "ACK (HTTP 200)" "$(ORDER=ORD-RESTART examples/send.sh octo3 2>&1 || true)"
+check "before the restart" "ACK (HTTP 200)|exit 0" "$(ORDER=ORD-RESTART send octo3)"
 stop_example
 start_example
-check "the same event after the restart" "ACK (HTTP 200)" "$(ORDER=ORD-RESTART examples/send.sh octo3 2>&1 || true)"
+check "the same event after the restart" "ACK (HTTP 200)|exit 0" "$(ORDER=ORD-RESTART send octo3)"
 check "deliveries of that event to the app" "1" "$(received ORD-RESTART)"
 stop_example
+# The quick start's state: the dedup file in Caddy's data directory, and no
+# autosave.json (persist_config off) with the demo secrets in its config
+# directory.
+check "the example's dedup file" "$XDG_DATA_HOME/caddy/paynotify/dedup.db" \
+	"$(ls "$XDG_DATA_HOME/caddy/paynotify/dedup.db" 2>&1)"
+check "files the example wrote in Caddy's config directory" "" "$(find "$XDG_CONFIG_HOME" -type f 2>/dev/null)"
 
 echo "== cluster test: two Caddy nodes, one redis-server"
 redis_port=$(free_port)
@@ -126,8 +196,8 @@ node_ports=()
 for node in a b; do
 	port=$(free_port)
 	node_ports+=("$port")
-	NODE_PORT=$port XDG_DATA_HOME=$work/$node ./caddy run --config testdata/cluster/node.Caddyfile --adapter caddyfile \
-		>"$work/node-$node.log" 2>&1 &
+	NODE_PORT=$port XDG_DATA_HOME=$work/$node/data XDG_CONFIG_HOME=$work/$node/config \
+		./caddy run --config testdata/cluster/node.Caddyfile --adapter caddyfile >"$work/node-$node.log" 2>&1 &
 	pids+=("$!")
 	wait_port "$port"
 done
@@ -154,7 +224,7 @@ done
 echo "     (of the 10 simultaneous replies, $total_conflicts were 409: the other node was delivering)"
 # The retry that follows: both nodes know it was delivered.
 for port in "${node_ports[@]}"; do
-	check "retry of ORD-CLUSTER-1 at node $port" "ACK (HTTP 200)" "$(ORDER=ORD-CLUSTER-1 BASE_URL=http://127.0.0.1:$port examples/send.sh octo3 2>&1 || true)"
+	check "retry of ORD-CLUSTER-1 at node $port" "ACK (HTTP 200)|exit 0" "$(ORDER=ORD-CLUSTER-1 BASE_URL=http://127.0.0.1:$port send octo3)"
 done
 check "deliveries of ORD-CLUSTER-1 after the retries" "1" "$(deliveries ORD-CLUSTER-1)"
 
@@ -165,6 +235,11 @@ else
 	check "bench/load.sh" "exit 0" "failed: $(tail -3 "$work/load.out")"
 fi
 
+check "files the cluster nodes wrote in their config directories" "" \
+	"$(find "$work/a/config" "$work/b/config" -type f 2>/dev/null)"
+
+check "changes to the user's Caddy directories (${user_caddy_dirs[*]})" "" "$(user_state_changes | paste -sd' ')"
+
 if [ $failed -ne 0 ]; then
 	for f in "$log" "$work"/*.log; do
 		echo "--- $f" >&2
@@ -172,4 +247,7 @@ if [ $failed -ne 0 ]; then
 	done
 fi
 echo "smoke: $passed passed, $failed failed"
+if [ "${SKIP_GO_TESTS:-}" = 1 ]; then
+	echo "go test -race was skipped (SKIP_GO_TESTS=1): this was not the whole suite"
+fi
 [ $failed -eq 0 ]

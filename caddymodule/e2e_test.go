@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,6 +35,13 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	// Caddy computed these two from the environment when its package was
+	// initialised, before TestMain: without this, the in-process Caddy
+	// autosaves each test config (secrets included) to the user's
+	// ~/.config/caddy and creates its local CA under ~/.local/share/caddy.
+	// (caddy run --envfile resets them the same way.)
+	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
+	caddy.DefaultStorage.Path = caddy.AppDataDir()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -6,14 +6,53 @@
 #
 # provider: octo3, thedao, checkout, octopus or oobit. --tamper changes the
 # amount after signing: paynotify must answer 401 and the app get nothing.
+# The exit status is 0 only when the reply is the provider's ACK (octo3,
+# thedao: 200 "ACK"; checkout: an empty 200; octopus: 200 "success"; oobit:
+# 200 "OK"), 1 for any other reply (so 1 for --tamper when paynotify does
+# its job), 2 for a usage error, and curl's status when nothing answered.
 # The secrets default to the demo values of Caddyfile.example; SECRET (and
 # AUTHORIZATION for checkout, KEY for octopus) override them, BASE_URL
-# (default http://localhost:8080) the address. ORDER fixes the order id (and
-# the ids derived from it), so that the same event can be sent again, as a
-# provider's retry would. Needs curl and openssl.
+# (default http://localhost:8080) the address, ACK the expected ACK body (for
+# a directive that sets `ack`). ORDER fixes the order id (and the ids derived
+# from it), so that the same event can be sent again, as a provider's retry
+# would. Needs curl and openssl.
 set -euo pipefail
-provider=${1:?usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]}
-tamper=${2:-}
+usage() {
+	echo "usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+provider=$1
+shift
+tamper=""
+for arg in "$@"; do
+	case $arg in
+	--tamper) tamper=--tamper ;;
+	-h | --help)
+		echo "usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]"
+		exit 0
+		;;
+	*)
+		echo "examples/send.sh: unknown argument '$arg'" >&2
+		usage
+		;;
+	esac
+done
+case $provider in
+octo3 | thedao) ack=ACK ;;
+checkout) ack="" ;;
+octopus) ack=success ;;
+oobit) ack=OK ;;
+-h | --help)
+	echo "usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]"
+	exit 0
+	;;
+*)
+	echo "examples/send.sh: unknown provider '$provider' (octo3, thedao, checkout, octopus, oobit)" >&2
+	usage
+	;;
+esac
+ack=${ACK-$ack}
 base=${BASE_URL:-http://localhost:8080}
 url="$base/notify/$provider"
 now=$(date -u +%s)
@@ -21,7 +60,15 @@ order=${ORDER:-ORD-$now-$RANDOM}
 ref=${order//[^A-Za-z0-9]/} # the order id as a base for other ids
 
 hmac_hex() { openssl dgst "-$1" -hmac "$2" | sed 's/^.*= //'; } # stdin: the message
-reply() { curl -sS -w ' (HTTP %{http_code})\n' "$@"; }
+# reply <curl arguments>: sends, prints the reply as "<body> (HTTP <status>)",
+# and fails unless it is the provider's ACK.
+reply() {
+	local out status=0
+	out=$(curl -sS -w ' (HTTP %{http_code})' "$@") || status=$?
+	printf '%s\n' "$out"
+	[ $status -eq 0 ] || exit $status
+	[ "$out" = "$ack (HTTP 200)" ] || exit 1
+}
 
 case $provider in
 octo3 | thedao)
@@ -93,9 +140,5 @@ oobit)
 		--data-urlencode "trans_amount=$amount" --data-urlencode trans_currency=USD \
 		--data-urlencode "trans_date=$(date -u '+%d/%m/%Y %H:%M:%S')" \
 		--data-urlencode "signature=$signature" "$url"
-	;;
-*)
-	echo "unknown provider $provider (octo3, thedao, checkout, octopus, oobit)" >&2
-	exit 2
 	;;
 esac
