@@ -111,6 +111,8 @@ func (u *upstream) take() []received {
 
 const globalOptions = `{
 	admin localhost:2999
+	default_bind 127.0.0.1
+	persist_config off
 	skip_install_trust
 	http_port 9080
 	https_port 9443
