@@ -194,6 +194,8 @@ var hostileCatalogue = []hostile{
 	{"octo3 padded amount", fromGolden("octo3/padded_amount", "/octo3", nil), 400},
 	{"octo3 renamed field, signature valid", fromGolden("octo3/renamed_field", "/octo3", nil), 400},
 	{"octo3 value moved across a field boundary, signature valid", fromGolden("octo3/shift_into_action", "/octo3", nil), 400},
+	{"octo3 refund regrouped into acq_response_code, signature valid", fromGolden("octo3/refund_regrouped", "/octo3", nil), 400},
+	{"octo3 digits moved between two amounts, signature valid", fromGolden("octo3/shift_between_amounts", "/octo3", nil), 400},
 	{"octo3 undocumented field", fromGolden("octo3/unknown_field", "/octo3", nil), 400},
 	{"octo3 query shadowing a signed field", fromGolden("octo3/query_shadows_field", "/octo3", nil), 400},
 	{"octo3 JSON content type", fromGolden("octo3/json_content_type", "/octo3", nil), 400},
@@ -255,6 +257,7 @@ var hostileCatalogue = []hostile{
 	{"octopus currency missing, signed", signedOctopus(without(octopusValid, "currency")), 400},
 	{"octopus amount not a number, signed", signedOctopus(withField(octopusValid, "final_amount", "99,50")), 400},
 	{"octopus duplicate key", fromGolden("octopus/duplicate_key", "/octopus", nil), 400},
+	{"octopus currency swallowing the amount, signature valid", fromGolden("octopus/currency_swallows_amount", "/octopus", nil), 400},
 
 	// oobit
 	{"oobit tampered amount", fromGolden("oobit/tampered", "/oobit", nil), 401},
