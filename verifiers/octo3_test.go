@@ -76,7 +76,7 @@ func TestOcto3Rejects(t *testing.T) {
 		{"shifted_boundary", octo3Config, ErrMalformed, "field original_amount is not well formed"},
 		{"shift_into_action", octo3Config, ErrMalformed, "field action is not well formed"},
 		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
-		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow a signed form field`},
+		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow the field "txn_status"`},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},
