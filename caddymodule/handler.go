@@ -646,6 +646,8 @@ func (h *Handler) forwardRequest(r *http.Request, body []byte, events ...verifie
 	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect"} {
 		fr.Header.Del(name)
 	}
+	// Providers send no cookies; ASP.NET's Request[] and PHP's $_REQUEST read them as parameters.
+	fr.Header.Del("Cookie")
 	ids, statuses := make([]string, len(events)), make([]string, len(events))
 	for i, e := range events {
 		ids[i], statuses[i] = e.ID, string(e.Status)

@@ -48,6 +48,12 @@ type checkoutEvent struct {
 	} `json:"data"`
 }
 
+// checkoutFields are the top-level members of a webhook, documented or not
+// sent on every event type; a query parameter may not shadow them.
+var checkoutFields = map[string]bool{
+	"id": true, "type": true, "version": true, "created_on": true, "timestamp": true, "data": true, "_links": true,
+}
+
 func newCheckout(name string, c Config) (Verifier, error) {
 	secrets, err := c.secretKeys(name, "the webhook signature key")
 	if err != nil {
@@ -87,6 +93,15 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 	}
 	if err := checkJSON(r.Body); err != nil {
 		return nil, err
+	}
+	if r.RawQuery != "" {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &members); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if err := refuseShadowingQuery(r.RawQuery, members, checkoutFields); err != nil {
+			return nil, err
+		}
 	}
 	var ce checkoutEvent
 	if err := json.Unmarshal(r.Body, &ce); err != nil {

@@ -99,7 +99,7 @@ func FuzzOctopus(f *testing.F) {
 // FuzzOobit: only five values are signed, concatenated without separators.
 func FuzzOobit(f *testing.F) {
 	fuzzVerifier(f, "oobit", oobitConfig, func(r *Request) string {
-		fields, err := parseURLEncoded(r.RawQuery)
+		fields, err := parseURLEncoded("query parameter", r.RawQuery)
 		if r.Method == http.MethodPost {
 			fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
 		}

@@ -79,7 +79,7 @@ func TestOcto3Rejects(t *testing.T) {
 		{"refund_regrouped", octo3Config, ErrMalformed, "field acq_response_code is not well formed"},
 		{"shift_between_amounts", octo3Config, ErrMalformed, "decimal places"},
 		{"unknown_field", octo3Config, ErrMalformed, `unknown field "x_note"`},
-		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow a signed form field`},
+		{"query_shadows_field", octo3Config, ErrMalformed, `query parameter "txn_status" would shadow the field "txn_status"`},
 		{"overflow_amount", octo3Config, ErrMalformed, "out of range"},
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},

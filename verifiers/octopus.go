@@ -26,6 +26,20 @@ var octopusOptions = []string{"key"}
 // The fields. signature_key is redacted from raw.
 const octopusRedacted = "signature_key"
 
+// octopusFields are the documented fields of an order (seed 003) and those
+// Verify reads; a query parameter may not shadow them.
+var octopusFields = map[string]bool{}
+
+func init() {
+	for _, name := range strings.Fields(`from from_name from_bank_name to to_name to_bank_name amount final_amount
+		currency country transaction_type accounting_type merchant_order_id merchant_uid merchant_name channel
+		payment_status payment_fail_reason payment response_type ip user_agent distribute_rules payment_uid
+		order_uid redirect_url notify_url notify_status notify_fail_reason accounting_status
+		accounting_fail_reason signature_key`) {
+		octopusFields[name] = true
+	}
+}
+
 func newOctopus(name string, c Config) (Verifier, error) {
 	secrets, err := c.secretKeys(name, "the API secret")
 	if err != nil {
@@ -67,6 +81,9 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(r.Body, &fields); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := refuseShadowingQuery(r.RawQuery, fields, octopusFields); err != nil {
+		return nil, err
 	}
 	signed, err := octopusStringToSign(fields)
 	if err != nil {

@@ -69,7 +69,7 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 			// Unsigned; some app frameworks would read form fields from it.
 			return nil, fmt.Errorf("%w: a GET notification with a body", ErrMalformed)
 		}
-		fields, err = parseURLEncoded(r.RawQuery)
+		fields, err = parseURLEncoded("query parameter", r.RawQuery)
 	case http.MethodPost:
 		fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
 		if err == nil {

@@ -27,9 +27,9 @@ func TestOobit(t *testing.T) {
 		{"hex_not_base64", nil, ErrSignature, "not the base64 of a SHA-256 digest"},
 		{"shifted_reply_code", nil, ErrMalformed, "is not well formed"},
 		{"missing_order", nil, ErrMalformed, "mandatory field trans_order is missing"},
-		{"duplicate_field", nil, ErrMalformed, `form field "reply_code" given 2 times`},
+		{"duplicate_field", nil, ErrMalformed, `query parameter "reply_code" given 2 times`},
 		{"post_json", nil, ErrMalformed, "content type"},
-		{"post_query_shadow", nil, ErrMalformed, `query parameter "reply_code" would shadow a signed form field`},
+		{"post_query_shadow", nil, ErrMalformed, `query parameter "reply_code" would shadow the field "reply_code"`},
 		{"put", nil, ErrMethod, "PUT"},
 		{"get_with_body", nil, ErrMalformed, "a GET notification with a body"},
 	})

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"mime"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -22,36 +24,77 @@ const (
 	jsonType = "application/json"
 )
 
-// parseForm parses an application/x-www-form-urlencoded body strictly: a
-// field given twice, a field without a name, bad escapes or invalid UTF-8 are
-// refused, because the provider's signer and the merchant's app could read
-// such a body differently from this verifier.
+// parseForm parses an application/x-www-form-urlencoded body strictly, as
+// parseURLEncoded does.
 func parseForm(contentType string, body []byte) (map[string]string, error) {
 	if err := checkContentType(contentType, formType); err != nil {
 		return nil, err
 	}
-	return parseURLEncoded(string(body))
+	return parseURLEncoded("form field", string(body))
 }
 
-// parseURLEncoded parses a form body or a query string as parseForm does.
-func parseURLEncoded(encoded string) (map[string]string, error) {
+// maxParams bounds the parameters of one form or query string. PHP reads
+// the first max_input_vars (1000 by default) and silently drops the others,
+// which could be the signed fields, placed last.
+const maxParams = 256
+
+// parseURLEncoded parses a form body or a query string strictly; what names
+// its parameters in errors ("form field", "query parameter"). A parameter
+// given twice, one without a name, bad escapes or invalid UTF-8 are refused,
+// because the provider's signer and the merchant's app could read such a
+// body differently from this verifier. So are names that the app's web
+// framework reads as another parameter (see paramKeys): two names that it
+// can read as one (reply.code and reply_code in PHP, Reply_Code and
+// reply_code in ASP.NET), and names with brackets or dots, which it reads as
+// nested parameters (a[b], a.b: ASP.NET Core binds a whole model from
+// whatever prefix a is, and so does Rails from a query named after its
+// controller's JSON wrapper).
+func parseURLEncoded(what, encoded string) (map[string]string, error) {
 	values, err := url.ParseQuery(encoded)
 	if err != nil {
-		return nil, fmt.Errorf("%w: form: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
+	}
+	if len(values) > maxParams {
+		return nil, fmt.Errorf("%w: more than %d %ss", ErrMalformed, maxParams, what)
 	}
 	fields := make(map[string]string, len(values))
+	plain := true // every name is its own only key
 	for name, vals := range values {
 		switch {
 		case name == "":
-			return nil, fmt.Errorf("%w: form field without a name", ErrMalformed)
+			return nil, fmt.Errorf("%w: %s without a name", ErrMalformed, what)
 		case len(vals) > 1:
-			return nil, fmt.Errorf("%w: form field %.40q given %d times", ErrMalformed, name, len(vals))
+			return nil, fmt.Errorf("%w: %s %.40q given %d times", ErrMalformed, what, name, len(vals))
 		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
-			return nil, fmt.Errorf("%w: form field %.40q is not valid UTF-8", ErrMalformed, name)
+			return nil, fmt.Errorf("%w: %s %.40q is not valid UTF-8", ErrMalformed, what, name)
+		case strings.ContainsAny(name, "[]."):
+			return nil, fmt.Errorf("%w: %s %.40q: a name with a bracket or a dot is read as another or a nested parameter by web frameworks", ErrMalformed, what, name)
 		}
+		plain = plain && isPlainParam(name)
 		fields[name] = vals[0]
 	}
+	if !plain {
+		if err := refuseMeetingNames(what, fields); err != nil {
+			return nil, err
+		}
+	}
 	return fields, nil
+}
+
+// refuseMeetingNames refuses two names among fields' that an app's framework
+// can read as one parameter.
+func refuseMeetingNames(what string, fields map[string]string) error {
+	names := slices.Sorted(maps.Keys(fields)) // the same reason on every attempt
+	seen := make(map[string]string, len(names))
+	for _, name := range names {
+		for _, key := range paramKeys(name) {
+			if other, ok := seen[key]; ok && other != name {
+				return fmt.Errorf("%w: %ss %.40q and %.40q are read as one parameter by web frameworks", ErrMalformed, what, other, name)
+			}
+			seen[key] = name
+		}
+	}
+	return nil
 }
 
 // checkContentType refuses a body that does not declare the media type want.
@@ -61,12 +104,22 @@ func checkContentType(contentType, want string) error {
 		// wanted types, which are lower-case tokens without parameters.
 		return nil
 	}
-	mediaType, _, err := mime.ParseMediaType(contentType)
+	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != want {
 		return fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, want)
 	}
+	// The app may decode the body by its declared charset (ASP.NET's
+	// Request.Form does): in UTF-7 or UTF-16 the verified bytes would read
+	// as other names and values. The charsets allowed here read every ASCII
+	// byte as itself and no other byte as ASCII.
+	if charset, ok := params["charset"]; ok && !slices.ContainsFunc(bodyCharsets, func(c string) bool { return strings.EqualFold(c, charset) }) {
+		return fmt.Errorf("%w: content type charset %.40q, want utf-8", ErrMalformed, charset)
+	}
 	return nil
 }
+
+// bodyCharsets are the charsets a form or JSON body may declare.
+var bodyCharsets = []string{"utf-8", "us-ascii", "iso-8859-1", "windows-1252"}
 
 // maxJSONDepth bounds the nesting of a JSON body; notifications are shallow.
 const maxJSONDepth = 32
@@ -253,22 +306,216 @@ func fromHexChar(c byte) (byte, bool) {
 	return 0, false
 }
 
-// refuseShadowingQuery refuses a query string that names a form field, one
-// that was posted or one of the provider's documented fields. The query is
-// not signed, and an app that merges query and form parameters (Servlet
-// getParameter, Flask request.values) could read its value instead of the
-// signed one when the original request is forwarded.
-func refuseShadowingQuery(rawQuery string, posted map[string]string, documented map[string]bool) error {
-	query, err := url.ParseQuery(rawQuery)
+// refuseShadowingQuery refuses a query string that the app could read in
+// place of a field of the body (a form field or a top-level JSON member) or
+// of one of the provider's documented fields, which are all plain names.
+// The query is not signed, and with forward original the app's framework
+// merges it with the body: PHP's $_REQUEST (the body over the query, after
+// renaming reply.code to reply_code), Rails' params (the query over the body,
+// whole hashes at a time), ASP.NET's Request[] (the query first, ignoring
+// case). Its parameters are checked as a form's are (parseURLEncoded).
+func refuseShadowingQuery[V any](rawQuery string, body map[string]V, documented map[string]bool) error {
+	if rawQuery == "" {
+		return nil
+	}
+	query, err := parseURLEncoded("query parameter", rawQuery)
 	if err != nil {
-		return fmt.Errorf("%w: query string: %v", ErrMalformed, err)
+		return err
+	}
+	var bodyKeys map[string]string // key → body field; nil while each body field is its own only key
+	for name := range body {
+		if !isPlainParam(name) {
+			bodyKeys = make(map[string]string, 2*len(body))
+			for name := range body {
+				for _, key := range paramKeys(name) {
+					bodyKeys[key] = name
+				}
+			}
+			break
+		}
 	}
 	for name := range query {
-		if _, ok := posted[name]; ok || documented[name] {
-			return fmt.Errorf("%w: query parameter %.40q would shadow a signed form field", ErrMalformed, name)
+		for _, key := range paramKeys(name) {
+			field, shadows := key, documented[key]
+			if bodyKeys != nil {
+				if f, ok := bodyKeys[key]; ok {
+					field, shadows = f, true
+				}
+			} else if _, ok := body[key]; ok {
+				shadows = true
+			}
+			if shadows {
+				return fmt.Errorf("%w: query parameter %.40q would shadow the field %.40q: web frameworks read them as one", ErrMalformed, name, field)
+			}
 		}
 	}
 	return nil
+}
+
+// isPlainParam reports whether name is made of lower-case ASCII letters,
+// digits, '_' and '-' only: every framework reads it as itself, so that it is
+// its own only key (paramKeys).
+func isPlainParam(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// paramKeys returns the keys under which the web frameworks an app may be
+// written with can read a parameter (of a query or a form, or a top-level
+// JSON member) named name: two parameters whose keys meet can be read as one,
+// and then the last one (PHP, Django), the query (Rails, ASP.NET's
+// Request[]) or the form (ASP.NET Core) wins. A key is folded by foldParam
+// (ASP.NET ignores case), and the keys are
+//   - the name itself: Django, Express, Rails, ASP.NET;
+//   - PHP's variable name (main/php_variables.c): the name cut at a NUL byte
+//     (PHP's names are C strings), its leading spaces dropped, ' ' and '.'
+//     made '_', and then the part before '[' when a ']' follows (a[b] is an
+//     array under a), else the '[' made '_', as are ' ', '.' and '[' after
+//     it in PHP 8 but not in PHP 7 (both are keys);
+//   - the part before the first '[' after the first byte (Rack 3, under Rails);
+//   - the first run of bytes other than '[' and ']' after any of them (Rack
+//     2 reads "]a]" as a);
+//   - Express's qs: the part before the first [...] without a bracket inside,
+//     or that group's content when nothing precedes it ("[a]" is a), with its
+//     allowDots ("a.b" as "a[b]") and without;
+//   - the last three and the name itself also without its leading spaces
+//     (Rack 2 skips spaces after '&') and without a leading '?' (qs'
+//     ignoreQueryPrefix).
+//
+// An empty key is left out: PHP drops such a parameter, the others nest it.
+func paramKeys(name string) []string {
+	if isPlainParam(name) {
+		return []string{name}
+	}
+	keys := make([]string, 0, 8)
+	add := func(key string) {
+		if key == "" {
+			return
+		}
+		if key = foldParam(key); !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	php8, php7 := phpName(name)
+	add(php8)
+	add(php7)
+	for _, s := range [...]string{name, strings.TrimLeft(name, " "), strings.TrimPrefix(name, "?")} {
+		add(s)
+		if i := strings.IndexByte(s, '['); i == 0 && len(s) > 1 {
+			if j := strings.IndexByte(s[1:], '['); j >= 0 {
+				add(s[:j+1])
+			}
+		} else if i > 0 {
+			add(s[:i])
+		}
+		add(rack2Key(s))
+		add(qsKey(s))
+		add(qsKey(qsDots(s)))
+	}
+	return keys
+}
+
+// phpName is the variable name PHP 8 and PHP 7 make of a parameter name.
+func phpName(name string) (php8, php7 string) {
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimLeft(name, " ")
+	b := []byte(name)
+	for i := range b {
+		switch b[i] {
+		case ' ', '.':
+			b[i] = '_'
+		case '[':
+			if strings.IndexByte(name[i+1:], ']') >= 0 {
+				return string(b[:i]), string(b[:i]) // an array under this name
+			}
+			b[i] = '_'
+			php7 = string(b)
+			for j := i + 1; j < len(b); j++ {
+				if b[j] == ' ' || b[j] == '.' || b[j] == '[' {
+					b[j] = '_'
+				}
+			}
+			return string(b), php7
+		}
+	}
+	return string(b), string(b)
+}
+
+// rack2Key is the top-level key of Rack 2's normalize_params:
+// \A[\[\]]*([^\[\]]+)\]* .
+func rack2Key(name string) string {
+	name = strings.TrimLeft(name, "[]")
+	if i := strings.IndexAny(name, "[]"); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// qsKey is the top-level key of qs' parseKeys: the parent, before the first
+// /\[[^[\]]*]/, or when there is none that group's content.
+func qsKey(key string) string {
+	open := -1
+	for i := 0; i < len(key); i++ {
+		switch key[i] {
+		case '[':
+			open = i
+		case ']':
+			if open > 0 {
+				return key[:open]
+			}
+			if open == 0 {
+				return key[1:i]
+			}
+		}
+	}
+	return key
+}
+
+// qsDots is qs' allowDots: key.replace(/\.([^.[]+)/g, '[$1]').
+func qsDots(key string) string {
+	if !strings.Contains(key, ".") {
+		return key
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		if key[i] == '.' {
+			j := i + 1
+			for j < len(key) && key[j] != '.' && key[j] != '[' {
+				j++
+			}
+			if j > i+1 {
+				b.WriteByte('[')
+				b.WriteString(key[i+1 : j])
+				b.WriteByte(']')
+				i = j
+				continue
+			}
+		}
+		b.WriteByte(key[i])
+		i++
+	}
+	return b.String()
+}
+
+// foldParam folds a parameter name as ASP.NET compares names (ordinal,
+// ignoring case: each character upper-cased) and as Unicode simple case
+// folding does: "Reply_Code" and "reply_code" fold alike, and so do "ſ"
+// (long s) and "s", "ı" (dotless i) and "i", "K" (Kelvin sign) and "k". A
+// name of lower-case ASCII is its own fold.
+func foldParam(name string) string {
+	if isLowerASCII(name) {
+		return name
+	}
+	return strings.ToLower(foldKey(strings.ToUpper(name)))
 }
 
 // foldKey maps each rune to the smallest rune of its case-folding orbit, as
