@@ -148,30 +148,28 @@ var octopusMeaning = map[string]bool{
 	"order_uid": true, "payment_uid": true, "merchant_uid": true,
 }
 
-// octopusRefuseSwallowed refuses a callback regrouped so that one value
-// carries the fields that followed it: "currency":"php&final_amount=99.50"
-// signs exactly like currency and final_amount apart. Such a value contains
-// "&name=" where name sorts after its own field and before the next field
-// sent; it is refused when either field is one the event is made of
-// (octopusMeaning), so a regrouped copy can neither change the event nor, by
-// arriving first, stand in for the genuine one. A genuine value rarely holds
-// such a pair: notify_url, the usual value with a query, sorts just before
-// order_uid, so only a query parameter named between notify_url and
-// order_uid, or a payment status or id, could be mistaken for one.
+// octopusRefuseSwallowed refuses a callback that could be a regrouped copy
+// of another one: "currency":"php&final_amount=99.50" signs exactly like
+// currency and final_amount apart, and a field after payment_status can
+// swallow the genuine "&payment_status=failed…" while a copy sets
+// payment_status itself. Two rules make every callback that passes them
+// mean what any other reading of the same signed string means:
+//   - no value contains "&name=" where name is a field the event is made of
+//     (octopusMeaning): then each such field starts at the same place in
+//     every reading that passes;
+//   - no value of such a field contains "&name=" for any plain name: then
+//     it also ends at the same place.
+//
+// So a copy can neither change the event nor, by arriving first, stand in
+// for the genuine one. A genuine value rarely holds such a pair: a
+// notify_url whose query names one of those fields (?payment_status=…) or a
+// note that does is refused, the rest of a query is not.
 func octopusRefuseSwallowed(fields map[string]json.RawMessage) error {
-	keys := make([]string, 0, len(fields))
 	for k, raw := range fields {
-		if _, present, _ := octopusValue(raw); present {
-			keys = append(keys, k)
+		value, present, _ := octopusValue(raw) // rendered for the signature already
+		if !present {
+			continue
 		}
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
-		next := ""
-		if i+1 < len(keys) {
-			next = keys[i+1]
-		}
-		value, _, _ := octopusValue(fields[k]) // rendered for the signature already
 		for rest := value; ; {
 			amp := strings.IndexByte(rest, '&')
 			if amp < 0 {
@@ -179,7 +177,7 @@ func octopusRefuseSwallowed(fields map[string]json.RawMessage) error {
 			}
 			rest = rest[amp+1:]
 			name, _, found := strings.Cut(rest, "=")
-			if !found || !isAlnum(name, 1, 64) || name <= k || next != "" && name >= next {
+			if !found || !isAlnum(name, 1, 64) {
 				continue
 			}
 			if octopusMeaning[k] || octopusMeaning[name] {

@@ -1,6 +1,7 @@
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,8 +83,11 @@ func octopusCallback(change map[string]string) map[string]json.RawMessage {
 }
 
 func octopusRequest(t *testing.T, f map[string]json.RawMessage) *Request {
-	body, err := json.Marshal(f)
-	require.NoError(t, err)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "&" as sent, not \u0026, so that objects sign as written
+	require.NoError(t, enc.Encode(f))
+	body := bytes.TrimSpace(buf.Bytes())
 	signed, err := octopusStringToSign(f)
 	require.NoError(t, err)
 	mac := hmac.New(sha256.New, []byte("octopus-test-secret"))
@@ -171,4 +176,43 @@ type eventMeaning struct {
 
 func meaning(e Event) eventMeaning {
 	return eventMeaning{e.Status, e.ProviderStatus, e.Amount, e.Currency, e.OrderID, e.TransactionID, e.MerchantID}
+}
+
+// TestOctopusValueCannotCarryAMeaningField: a value that holds
+// "&payment_status=…" lets a copy read the same signed string with another
+// payment status, whatever the fields' order (the outside review's copy set
+// payment_status itself and swallowed the genuine one into a field "zzz").
+func TestOctopusValueCannotCarryAMeaningField(t *testing.T) {
+	v := mustNew(t, "octopus", octopusConfig)
+	genuine := octopusCallback(map[string]string{"payment_status": `"failed"`,
+		"meta": `{"customer_note":"x&payment_status=completed&zzz="}`})
+	_, err := v.Verify(context.Background(), octopusRequest(t, genuine))
+	assert.ErrorIs(t, err, ErrMalformed, "a note carrying a payment status")
+
+	// The copy: meta ends before the pair, payment_status is a field of its
+	// own, and zzz swallows the rest of the genuine string.
+	signed, err := octopusStringToSign(genuine)
+	require.NoError(t, err)
+	head, tail, ok := strings.Cut(string(signed), "&payment_status=completed&zzz=")
+	require.True(t, ok)
+	metaValue, _ := strings.CutPrefix(head[strings.Index(head, "&meta=")+1:], "meta=")
+	copyFields := map[string]json.RawMessage{}
+	for k, raw := range genuine {
+		if k < "meta" {
+			copyFields[k] = raw
+		}
+	}
+	copyFields["meta"], _ = json.Marshal(metaValue)
+	copyFields["payment_status"] = json.RawMessage(`"completed"`)
+	copyFields["zzz"], _ = json.Marshal(tail)
+	copySigned, err := octopusStringToSign(copyFields)
+	require.NoError(t, err)
+	require.Equal(t, string(signed), string(copySigned), "the copy signs like the genuine")
+	_, err = v.Verify(context.Background(), octopusRequest(t, copyFields))
+	assert.ErrorIs(t, err, ErrMalformed, "the copy")
+
+	url := octopusCallback(map[string]string{"payment_status": `"failed"`,
+		"notify_url": `"https://merchant.example/notify/octopus?shop=1&payment_status=completed&zzz="`})
+	_, err = v.Verify(context.Background(), octopusRequest(t, url))
+	assert.ErrorIs(t, err, ErrMalformed, "a notify_url whose query names payment_status")
 }
