@@ -91,7 +91,7 @@ var octo3Formats = map[string]func(string) bool{
 	"locale": func(s string) bool {
 		return len(s) <= 16 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-") == ""
 	},
-	"card_num":            func(s string) bool { return len(s) <= 32 && strings.Trim(s, "0123456789*xX -") == "" },
+	"card_num":            isCardNumber,
 	"txn_time":            isTimestampText,
 	"accept_time":         isTimestampText,
 	"customer_ip_address": func(s string) bool { _, err := netip.ParseAddr(s); return err == nil },
@@ -122,6 +122,37 @@ func octo3SameDecimals(fields map[string]string) error {
 		places = n
 	}
 	return nil
+}
+
+// isCardNumber accepts a card number as the platform sends it: masked
+// (411111******1111, ************1111, 4111 11** **** 1111), its last four
+// digits shown, or whole, 12 to 19 digits with a valid Luhn check digit.
+// Both pin where the number ends: card_num sorts just before currency, and
+// digits taken from its end would otherwise make another currency code
+// (411111******0|840 instead of 411111******0840|344).
+func isCardNumber(s string) bool {
+	if len(s) > 32 || strings.Trim(s, "0123456789*xX -") != "" {
+		return false
+	}
+	digits := strings.NewReplacer(" ", "", "-", "").Replace(s)
+	if masked := strings.LastIndexAny(digits, "*xX"); masked >= 0 {
+		last := digits[masked+1:]
+		return len(last) == 4 && isDigits(last)
+	}
+	if len(digits) < 12 || len(digits) > 19 {
+		return false
+	}
+	sum := 0
+	for i := range len(digits) {
+		d := int(digits[len(digits)-1-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
 }
 
 // isTimestampText: digits and the separators of the layouts below.
@@ -380,8 +411,11 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	if transaction == "" {
 		transaction = f["merch_txn_id"]
 	}
+	// The currency is in too: moved across a boundary (from the end of
+	// card_num, into customer_ip_address or dr_count) it makes another
+	// event, which must not stand in for the genuine one by arriving first.
 	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
-		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"])
+		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"], f["currency"])
 
 	// json.Marshal of the fields with card_num masked, which cannot fail.
 	e.Raw = marshalStringMap(f, octo3RawValue)

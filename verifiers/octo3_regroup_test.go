@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -271,4 +272,54 @@ func changed(got, genuine map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestOcto3CurrencyCannotBeTakenFromTheCardNumber: the outside review moved
+// the last digits of a masked card number into currency, and the numeric
+// currency on into customer_ip_address or dr_count: 344 (HKD) became 840
+// (USD) under the genuine event id, and the genuine HKD notification was
+// then acknowledged as its duplicate.
+func TestOcto3CurrencyCannotBeTakenFromTheCardNumber(t *testing.T) {
+	v := mustNew(t, "octo3", Config{Secrets: []string{octo3Secret}})
+	genuine := octo3Sign(octo3Notification(map[string]string{"currency": "344", "card_num": "411111******0840",
+		"customer_ip_address": "::ffff:7"}))
+	events, err := v.Verify(context.Background(), octo3FormRequest(genuine))
+	require.NoError(t, err)
+	assert.Equal(t, "HKD", events[0].Currency)
+
+	intoIP := maps.Clone(genuine)
+	intoIP["card_num"], intoIP["currency"], intoIP["customer_ip_address"] = "411111******0", "840", "344::ffff:7"
+	intoCount := octo3Sign(octo3Notification(map[string]string{"currency": "344", "card_num": "411111******0840",
+		"customer_ip_address": ""}))
+	genuineNoIP := maps.Clone(intoCount)
+	intoCount["card_num"], intoCount["currency"], intoCount["dr_count"] = "411111******0", "840", "3441"
+	for name, c := range map[string][2]map[string]string{
+		"into customer_ip_address": {genuine, intoIP}, "into dr_count": {genuineNoIP, intoCount},
+	} {
+		require.Equal(t, string(octo3StringToSign(c[0])), string(octo3StringToSign(c[1])), name)
+		_, err := v.Verify(context.Background(), octo3FormRequest(c[1]))
+		assert.ErrorIs(t, err, ErrMalformed, "%s: card_num shows four last digits", name)
+	}
+
+	// Where no card number or amount pins it (both are optional), the currency
+	// is in the event id: a copy with another currency is another event and
+	// cannot stand in for the genuine one.
+	noCard := octo3Sign(octo3Notification(map[string]string{"currency": "344", "card_num": "", "captured_amount": "",
+		"customer_ip_address": "", "bill_to_last_name": "Tai Man 840"}))
+	copyNoCard := maps.Clone(noCard)
+	copyNoCard["bill_to_last_name"], copyNoCard["currency"], copyNoCard["dr_count"] = "Tai Man ", "840", "3441"
+	require.Equal(t, string(octo3StringToSign(noCard)), string(octo3StringToSign(copyNoCard)))
+	a, err := v.Verify(context.Background(), octo3FormRequest(noCard))
+	require.NoError(t, err)
+	b, err := v.Verify(context.Background(), octo3FormRequest(copyNoCard))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"HKD", "USD"}, []string{a[0].Currency, b[0].Currency})
+	assert.NotEqual(t, a[0].ID, b[0].ID, "another currency under the genuine id")
+
+	for _, ok := range []string{"4111111111111111", "411111******1111", "************1111", "4111 11** **** 1111", "4111-1111-1111-1111"} {
+		assert.True(t, isCardNumber(ok), ok)
+	}
+	for _, bad := range []string{"4111111111111112", "411111******0", "411111******08401", "41111111111", "4111 1111 1111 111x"} {
+		assert.False(t, isCardNumber(bad), bad)
+	}
 }
