@@ -89,11 +89,13 @@ http://127.0.0.1:$port {
 		reverse_proxy 127.0.0.1:$up_port
 	}
 	handle /bolt {
-		$(paynotify "store bolt $work/dedup.db")
+		$(paynotify "store bolt $work/dedup.db
+			dedup_scope bolt")
 		reverse_proxy 127.0.0.1:$up_port
 	}
 	handle /redis {
-		$(paynotify "store redis redis://127.0.0.1:$redis_port/0")
+		$(paynotify "store redis redis://127.0.0.1:$redis_port/0
+			dedup_scope redis")
 		reverse_proxy 127.0.0.1:$up_port
 	}
 }

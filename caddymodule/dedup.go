@@ -144,6 +144,11 @@ func (f *fileNames) canonical(path string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return "", err
 	}
+	// Not opened before its type is known: opening a FIFO would block
+	// the config load, and with it the admin API.
+	if fi, err := os.Stat(abs); err == nil && !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a file", abs)
+	}
 	file, err := os.OpenFile(abs, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return "", err
@@ -255,18 +260,22 @@ type scopeUser struct {
 	config   string // the handler's JSON config
 }
 
-// claimScope records that h uses its scope in the store named storeKey, and
-// fails when another handler of the same config already does unless both
+// claimScope records that h uses its scope, and fails when another handler
+// of the same provider in the same config already does unless both
 // name the scope explicitly (the operator says they are one endpoint). Two
 // handlers with the default scope and the same configuration are let
 // through with a warning: Caddy gives a site block with several listener
 // addresses one copy of its routes per server, and those are one endpoint.
-func (h *Handler) claimScope(ctx caddy.Context, storeKey, config string) error {
+func (h *Handler) claimScope(ctx caddy.Context, config string) error {
 	done := ctx.Done()
 	if done == nil {
 		return nil // a context that never ends is not a config load
 	}
-	key := storeKey + "\x00" + h.Provider + "\x00" + h.scope
+	// Not the store: two spellings of one Redis URL (localhost and
+	// 127.0.0.1, an added option) are one store, which no string comparison
+	// can tell. Routes of one provider need their own scope whatever store
+	// they use.
+	key := h.Provider + "\x00" + h.scope
 	user := scopeUser{explicit: h.DedupScope != "", config: config}
 	scopes.Lock()
 	defer scopes.Unlock()
@@ -291,7 +300,7 @@ func (h *Handler) claimScope(ctx caddy.Context, storeKey, config string) error {
 			"if they forward to different apps, each app gets only some events: give each route its own dedup_scope",
 			zap.String("provider", h.Provider), zap.String("dedup_scope", h.scope))
 	default:
-		return fmt.Errorf("paynotify: dedup_scope: another %s route of this config keeps its dedup records in the same store under scope %q, "+
+		return fmt.Errorf("paynotify: dedup_scope: another %s route of this config keeps its dedup records under scope %q, "+
 			"so an event delivered by one would be acknowledged as a duplicate by the other without reaching its app; "+
 			"give each route its own dedup_scope <name>, or the same name to both if they are one endpoint", h.Provider, h.scope)
 	}

@@ -258,7 +258,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err := h.openStore(ctx); err != nil {
 			return err
 		}
-		if err := h.claimScope(ctx, h.storeKeyInPool, string(config)); err != nil {
+		if err := h.claimScope(ctx, string(config)); err != nil {
 			return err
 		}
 	}
@@ -392,6 +392,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}()
 	n.set("paynotify.provider", h.Provider)
+	restoreDeadline := h.bodyDeadline(w, r, n.start)
 
 	// Like Caddy's client_ip matcher: the client IP is not trustworthy
 	// before the TLS handshake is complete (0-RTT).
@@ -416,7 +417,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusRequestEntityTooLarge, outcomeTooLarge,
 			fmt.Errorf("body of %d bytes is over max_body %d", r.ContentLength, h.MaxBody))
 	}
-	body, err := h.readBodyInTime(w, r, n.start)
+	body, err := readBody(w, r, h.MaxBody)
 	if err != nil {
 		switch {
 		case errors.As(err, new(*http.MaxBytesError)):
@@ -427,6 +428,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return n.reject(http.StatusBadRequest, outcomeMalformed, fmt.Errorf("reading body: %v", err))
 	}
+	restoreDeadline()
 
 	verifyStart := time.Now()
 	events, err := h.verifier.Verify(r.Context(), &verifiers.Request{
@@ -511,12 +513,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// readBodyInTime reads the body within body_timeout of start: a client that
-// sends its headers and then trickles the body holds a connection and a
-// buffer, and a few hundred of them would otherwise hold them for as long as
-// they like. The server's own read deadline (timeouts read_body), when
-// sooner, is kept, and restored once the body is read.
-func (h *Handler) readBodyInTime(w http.ResponseWriter, r *http.Request, start time.Time) ([]byte, error) {
+// bodyDeadline sets the connection's read deadline to body_timeout from
+// start: a client that sends its headers and then trickles the body holds a
+// connection and a buffer, and a few hundred of them would otherwise hold
+// them for as long as they like. It is set before anything is checked, so
+// that it also bounds what net/http reads of an unread body after an early
+// refusal (403, 405, 413), before it writes the answer. The server's own
+// read deadline (timeouts read_body), when sooner, is kept. restore puts
+// that one back once the body is read.
+func (h *Handler) bodyDeadline(w http.ResponseWriter, r *http.Request, start time.Time) (restore func()) {
 	var serverDeadline time.Time
 	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.ReadTimeout > 0 {
 		serverDeadline = start.Add(time.Duration(srv.ReadTimeout))
@@ -526,12 +531,10 @@ func (h *Handler) readBodyInTime(w http.ResponseWriter, r *http.Request, start t
 		deadline = serverDeadline
 	}
 	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(deadline); err == nil {
-		defer func() { _ = rc.SetReadDeadline(serverDeadline) }()
-	} else if !errors.Is(err, http.ErrNotSupported) {
-		return nil, err
+	if err := rc.SetReadDeadline(deadline); err != nil {
+		return func() {} // not supported by this connection: the server's timeouts apply
 	}
-	return readBody(w, r, h.MaxBody)
+	return func() { _ = rc.SetReadDeadline(serverDeadline) }
 }
 
 // maxBodyBuffer is the most readBody allocates before bytes arrive: the

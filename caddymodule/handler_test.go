@@ -324,8 +324,8 @@ func TestBodyBufferGrowsWithWhatArrives(t *testing.T) {
 	assert.Equal(t, big, body)
 }
 
-// TestScopesOfOneConfig: two routes of one provider in one store are refused
-// unless both name their scope alike, or they are copies of one route.
+// TestScopesOfOneConfig: two routes of one provider are refused unless both
+// name their scope alike, or they are copies of one route.
 func TestScopesOfOneConfig(t *testing.T) {
 	load := func() caddy.Context {
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -340,12 +340,14 @@ func TestScopesOfOneConfig(t *testing.T) {
 		return h
 	}
 	ctx := load()
-	require.NoError(t, handler("").claimScope(ctx, "bolt /a", "config A"))
-	assert.NoError(t, handler("").claimScope(ctx, "bolt /a", "config A"), "a copy of the same route (a site on two listeners)")
-	assert.ErrorContains(t, handler("").claimScope(ctx, "bolt /a", "config B"), "dedup_scope: another checkout route")
-	assert.ErrorContains(t, handler("default").claimScope(ctx, "bolt /a", "config A"), "dedup_scope", "default named once, not by both")
-	assert.NoError(t, handler("").claimScope(ctx, "bolt /b", "config B"), "another store")
-	assert.NoError(t, handler("shop2").claimScope(ctx, "bolt /a", "config B"))
-	assert.NoError(t, handler("shop2").claimScope(ctx, "bolt /a", "config C"), "named alike by both: one endpoint")
-	assert.NoError(t, handler("").claimScope(load(), "bolt /a", "config B"), "the next config load starts afresh")
+	require.NoError(t, handler("").claimScope(ctx, "config A"))
+	assert.NoError(t, handler("").claimScope(ctx, "config A"), "a copy of the same route (a site on two listeners)")
+	assert.ErrorContains(t, handler("").claimScope(ctx, "config B"), "dedup_scope: another checkout route")
+	assert.ErrorContains(t, handler("").claimScope(ctx, `config C with {"store":{"type":"redis","url":"redis://localhost"}}`),
+		"dedup_scope: another checkout route", "another spelling of the store may be the same store")
+	assert.ErrorContains(t, handler("default").claimScope(ctx, "config A"), "dedup_scope", "default named once, not by both")
+	assert.NoError(t, handler("shop2").claimScope(ctx, "config B"))
+	assert.NoError(t, handler("shop2").claimScope(ctx, "config C"), "named alike by both: one endpoint")
+	assert.NoError(t, (&Handler{Provider: "octopus", scope: defaultScope, logger: zap.NewNop()}).claimScope(ctx, "config B"), "another provider")
+	assert.NoError(t, handler("").claimScope(load(), "config B"), "the next config load starts afresh")
 }

@@ -7,6 +7,8 @@ package caddymodule_test
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,7 +30,7 @@ func TestDirectiveAtTheTopOfASiteGuardsItsPath(t *testing.T) {
 	tc := caddytest.NewTester(t)
 	tc.InitServer(globalOptions+strings.ReplaceAll(`
 http://localhost:9080 {
-	paynotify /top/octo3 octo3 {
+	paynotify /top/octo3* octo3 {
 		secret octo3-test-secret
 		dedup off
 	}
@@ -59,6 +61,17 @@ http://localhost:9080 {
 		got := up.take()
 		require.Len(t, got, 1, path)
 		assert.Contains(t, string(got[0].Body), `"schema":"paynotify.v1"`, "%s: the app gets the event, not the form", path)
+	}
+	// The matcher as the README writes it, a prefix: the spellings an app's
+	// router may take for the same path go through paynotify too.
+	for _, path := range []string{"/top/octo3/", "/top/octo3/.", "/top/octo3.json", "/top/octo3;x", "/top/octo3%20", "/TOP/octo3%2F"} {
+		forged := golden(t, "octo3/tampered_amount", "/top/octo3")
+		forged.URL.Path, forged.URL.RawPath = path, ""
+		if strings.Contains(path, "%") {
+			forged.URL.Opaque = "//localhost:9080" + path
+		}
+		assert.Equal(t, http.StatusUnauthorized, send(t, tc, forged).Status, "%s: a forged notification", path)
+		assert.Empty(t, up.take(), "%s: the forged notification reached the app", path)
 	}
 	req, err := http.NewRequest(http.MethodGet, "http://localhost:9080/shop", nil)
 	require.NoError(t, err)
@@ -141,7 +154,7 @@ http://localhost:9080 {
 	}
 	t.Run("refused without scopes", func(t *testing.T) {
 		caddytest.AssertLoadError(t, config("127.0.0.1:1", "", ""), "caddyfile",
-			`dedup_scope: another checkout route of this config keeps its dedup records in the same store under scope`)
+			`dedup_scope: another checkout route of this config keeps its dedup records under scope`)
 		caddytest.AssertLoadError(t, config("127.0.0.1:1", "dedup_scope default", ""), "caddyfile",
 			`dedup_scope: another checkout route`)
 	})
@@ -253,6 +266,19 @@ http://localhost:9080 {
 	res.Body.Close()
 	assert.Equal(t, http.StatusRequestTimeout, res.StatusCode)
 	assert.Empty(t, up.take())
+
+	// Refused before its body is read (405 here; 403 and 413 alike): net/http
+	// would read what remains of a small body before answering, with no
+	// deadline but this one.
+	early, err := net.Dial("tcp", "localhost:9080")
+	require.NoError(t, err)
+	defer early.Close()
+	_, err = early.Write([]byte("GET /octo3 HTTP/1.1\r\nHost: localhost:9080\r\nContent-Length: 60000\r\n\r\nv"))
+	require.NoError(t, err)
+	require.NoError(t, early.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = io.ReadAll(early)
+	var netErr net.Error
+	assert.False(t, errors.As(err, &netErr) && netErr.Timeout(), "the connection is still held after 5 s: %v", err)
 
 	// A body that arrives in time, in pieces, is read as usual.
 	r := send(t, tc, golden(t, "octo3/accepted", "/octo3"))
