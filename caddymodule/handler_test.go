@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -350,4 +353,25 @@ func TestScopesOfOneConfig(t *testing.T) {
 	assert.NoError(t, handler("shop2").claimScope(ctx, "config C"), "named alike by both: one endpoint")
 	assert.NoError(t, (&Handler{Provider: "octopus", scope: defaultScope, logger: zap.NewNop()}).claimScope(ctx, "config B"), "another provider")
 	assert.NoError(t, handler("").claimScope(load(), "config B"), "the next config load starts afresh")
+}
+
+// TestBoltPathThatIsNotAFileIsRefusedAtOnce: a FIFO at the store's path must
+// not be opened (that blocks the config load, and the admin API with it).
+func TestBoltPathThatIsNotAFileIsRefusedAtOnce(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "dedup.db")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	done := make(chan error, 1)
+	go func() { _, err := (&fileNames{}).canonical(fifo); done <- err }()
+	select {
+	case err := <-done:
+		assert.ErrorContains(t, err, "is not a file")
+	case <-time.After(5 * time.Second):
+		// Unblock the open so that the goroutine ends.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("opening the store's path blocked")
+	}
+	_, err := (&fileNames{}).canonical(t.TempDir())
+	assert.ErrorContains(t, err, "is not a file")
 }
