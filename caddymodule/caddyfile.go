@@ -107,8 +107,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.DedupScope); err != nil {
 				return err
 			}
-			if !validScope(h.DedupScope) {
-				return d.Errf("dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", h.DedupScope)
+			if err := checkScope(h.DedupScope); err != nil {
+				return d.WrapErr(err)
 			}
 		case "body_timeout":
 			var value string

@@ -232,17 +232,19 @@ func (h *Handler) eventKey(e verifiers.Event) string {
 // defaultScope is the dedup scope of a handler without dedup_scope.
 const defaultScope = "default"
 
-// validScope: a name that reads well in a Redis key and a log line.
-func validScope(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
+// checkScope accepts a dedup_scope that reads well in a Redis key and a
+// log line.
+func checkScope(s string) error {
+	valid := s != "" && len(s) <= 64
 	for _, c := range s {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
+			valid = false
 		}
 	}
-	return true
+	if !valid {
+		return fmt.Errorf("dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", s)
+	}
+	return nil
 }
 
 // scopes holds, per config being loaded or running (known by its

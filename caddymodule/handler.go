@@ -84,8 +84,8 @@ type Handler struct {
 	// delivered through one is a duplicate at the others (across reloads,
 	// restarts and nodes sharing Redis). Default "default". Two routes that
 	// forward to different apps need different scopes; a config in which two
-	// routes of one provider would share a store and scope by accident is
-	// refused at load.
+	// routes of one provider would share a scope by accident, whatever
+	// stores they name, is refused at load.
 	DedupScope string `json:"dedup_scope,omitempty"`
 
 	// Store is where dedup records are kept. Default: a bolt file,
@@ -248,8 +248,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.scope = defaultScope
 	if h.DedupScope != "" {
-		if !validScope(h.DedupScope) {
-			return fmt.Errorf("paynotify: dedup_scope: %q is not a name of 1 to 64 letters, digits, '-', '_' or '.'", h.DedupScope)
+		if err := checkScope(h.DedupScope); err != nil {
+			return fmt.Errorf("paynotify: %v", err)
 		}
 		h.scope = h.DedupScope
 	}
@@ -822,13 +822,12 @@ func skippedClientIPEntry(r *http.Request, clientIP netip.Addr) (string, bool) {
 	if len(values) == 0 {
 		return "", false
 	}
-	for _, part := range strings.Split(strings.Join(values, ","), ",") {
-		if _, ok := parse(part); ok {
-			return "", false
-		}
-		return part, true
+	// Caddy takes the first entry that parses: any entry before it was skipped.
+	first, _, _ := strings.Cut(strings.Join(values, ","), ",")
+	if _, ok := parse(first); ok {
+		return "", false
 	}
-	return "", false
+	return first, true
 }
 
 // stripPaynotifyHeaders removes every Paynotify-* header that came from
