@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -30,7 +32,6 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	paynotify [<matcher>] <provider> {
-//	    secret          <secret> [<secret>...]
 //	    allow_ip        <ip|cidr> ...
 //	    forward         normalized | original
 //	    max_body        <size>
@@ -40,157 +41,169 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    store           bolt [<path>] | redis <url>
 //	    ack             <text>
 //	    upstream_secret <whsec_...>
-//	    algorithm       hmac-sha1 | hmac-sha256
-//	    amount_unit     major | minor
-//	    signature       off
-//	    authorization   <value>
-//	    key             <value>
+//	    <the provider's options: secret <secret> [<secret>...], ...>
 //	}
 //
-// secret and allow_ip may be repeated; every other option may be given once.
+// The provider's options are those of its module (caddy paynotify providers
+// lists them). allow_ip and the repeatable provider options (secret) may be
+// given more than once; every other option once.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	directive := d.Token()
-	if !d.Args(&h.Provider) {
+	var name string
+	if !d.Args(&name) {
 		return d.Errf("paynotify needs a provider name, e.g. paynotify octo3 { ... }")
 	}
 	if d.NextArg() {
 		return d.Errf("paynotify takes one provider, got another argument %q", d.Val())
 	}
+	at := func(err error, tok caddyfile.Token) error {
+		return fmt.Errorf("paynotify %s: %w, at %s:%d", name, err, tok.File, tok.Line)
+	}
+	provider, err := verifiers.LookupProvider(name)
+	if err != nil {
+		return at(err, directive)
+	}
+	providerOptions := map[string]verifiers.Option{}
+	for _, opt := range provider.Options() {
+		providerOptions[opt.Name] = opt
+	}
 
 	seen := map[string]caddyfile.Token{} // where each option is first given
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
-		if _, given := seen[option]; given && option != "secret" && option != "allow_ip" {
+		popt, isProviders := providerOptions[option]
+		if handlerOptions[option] {
+			isProviders = false
+		}
+		if _, given := seen[option]; given && option != "allow_ip" && !(isProviders && popt.Repeatable) {
 			return d.Errf("%s given twice", option)
 		} else if !given {
 			seen[option] = d.Token()
 		}
-		switch option {
-		case "secret":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("secret needs at least one value")
-			}
-			h.Secrets = append(h.Secrets, args...)
-		case "allow_ip":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("allow_ip needs at least one address or CIDR range")
-			}
-			h.AllowIP = append(h.AllowIP, args...)
-		case "forward":
-			if err := oneArg(d, &h.Forward); err != nil {
+		switch {
+		case handlerOptions[option]:
+			if err := h.unmarshalOption(d, option); err != nil {
 				return err
 			}
-			if h.Forward != "normalized" && h.Forward != "original" {
-				return d.Errf("forward: %q is not normalized or original", h.Forward)
-			}
-		case "max_body":
-			var size string
-			if err := oneArg(d, &size); err != nil {
-				return err
-			}
-			n, err := humanize.ParseBytes(size)
-			if err != nil || n == 0 || n > 1<<40 {
-				return d.Errf("max_body: %q is not a size such as 64KiB", size)
-			}
-			h.MaxBody = int64(n)
-		case "dedup":
-			if err := oneArg(d, &h.Dedup); err != nil {
-				return err
-			}
-			if _, err := parseDedup(h.Dedup); err != nil {
-				return d.Errf("dedup: %v", err)
-			}
-		case "dedup_scope":
-			if err := oneArg(d, &h.DedupScope); err != nil {
-				return err
-			}
-			if err := checkScope(h.DedupScope); err != nil {
-				return d.WrapErr(err)
-			}
-		case "body_timeout":
-			var value string
-			if err := oneArg(d, &value); err != nil {
-				return err
-			}
-			timeout, err := caddy.ParseDuration(value)
-			if err != nil || timeout <= 0 {
-				return d.Errf("body_timeout: %q is not a positive duration such as 10s", value)
-			}
-			h.BodyTimeout = caddy.Duration(timeout)
-		case "store":
-			if err := h.unmarshalStore(d); err != nil {
-				return err
-			}
-		case "ack":
-			if err := oneArg(d, &h.ACK); err != nil {
-				return err
-			}
-			if h.ACK == "" {
-				return d.Errf("ack: empty text (the provider would never see its acknowledgement)")
-			}
-		case "upstream_secret":
-			if err := oneArg(d, &h.UpstreamSecret); err != nil {
-				return err
-			}
-		case "algorithm":
-			if err := oneArg(d, &h.Algorithm); err != nil {
-				return err
-			}
-		case "amount_unit":
-			if err := oneArg(d, &h.AmountUnit); err != nil {
-				return err
-			}
-		case "signature":
-			var value string
-			if err := oneArg(d, &value); err != nil {
-				return err
-			}
-			if value != "off" {
-				return d.Errf("signature: the only value is off, got %q", value)
-			}
-			h.SignatureOff = true
-		case "authorization":
-			if err := oneArg(d, &h.Authorization); err != nil {
-				return err
-			}
-		case "key":
-			if err := oneArg(d, &h.Key); err != nil {
+		case isProviders:
+			if err := popt.Parse(d); err != nil {
 				return err
 			}
 		default:
-			return d.Errf("unrecognized paynotify option %q", option)
+			return d.Errf("%s", unknownOption(name, option, provider))
 		}
 	}
-	return h.checkProvider(directive, seen)
-}
-
-// checkProvider reports, while the Caddyfile is parsed, what the provider
-// can tell of its options before placeholders are resolved: an unknown
-// provider, a missing secret, an option that does not apply, a required
-// allow_ip. The error names the file and line of the directive or of the
-// option, so that an operator with several routes of one provider sees
-// which one. (Provision checks all of it again, for JSON configs.)
-func (h *Handler) checkProvider(directive caddyfile.Token, options map[string]caddyfile.Token) error {
-	at := func(err error, tok caddyfile.Token) error {
-		return fmt.Errorf("paynotify %s: %w, at %s:%d", h.Provider, err, tok.File, tok.Line)
-	}
-	v, err := verifiers.New(h.Provider, h.verifierConfig(h.Secrets, h.Authorization, h.Key))
-	if err != nil {
+	if err := provider.CheckConfig(); err != nil {
 		var oe *verifiers.OptionError
 		if errors.As(err, &oe) {
-			if tok, ok := options[oe.Option]; ok {
+			if tok, ok := seen[oe.Option]; ok {
 				return at(err, tok)
 			}
 		}
 		return at(err, directive)
 	}
-	if sc, ok := v.(verifiers.SourceChecker); ok {
+	if sc, ok := provider.(verifiers.SourceChecker); ok {
 		if required, weakness := sc.SourceCheck(); required && len(h.AllowIP) == 0 {
-			return at(fmt.Errorf("allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, weakness), directive)
+			return at(fmt.Errorf("allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", name, weakness), directive)
 		}
+	}
+	var warnings []caddyconfig.Warning
+	h.ProviderRaw = caddyconfig.JSONModuleObject(provider, "name", name, &warnings)
+	if len(warnings) > 0 {
+		return at(errors.New(warnings[0].Message), directive)
+	}
+	return nil
+}
+
+// handlerOptions are the options common to every provider.
+var handlerOptions = map[string]bool{
+	"allow_ip": true, "forward": true, "max_body": true, "body_timeout": true, "dedup": true,
+	"dedup_scope": true, "store": true, "ack": true, "upstream_secret": true,
+}
+
+// unknownOption says why option is not an option of the paynotify block
+// of provider name, and what is.
+func unknownOption(name, option string, provider verifiers.Provider) string {
+	var own []string
+	for _, opt := range provider.Options() {
+		own = append(own, opt.Name)
+	}
+	for _, other := range verifiers.Providers() {
+		p, err := verifiers.LookupProvider(other)
+		if err != nil || other == name {
+			continue
+		}
+		for _, opt := range p.Options() {
+			if opt.Name == option {
+				return fmt.Sprintf("%s: does not apply to provider %q (its options: %s)", option, name, strings.Join(own, ", "))
+			}
+		}
+	}
+	return fmt.Sprintf("unrecognized paynotify option %q (provider %s takes: %s)", option, name, strings.Join(own, ", "))
+}
+
+// unmarshalOption parses one of the handler's own options.
+func (h *Handler) unmarshalOption(d *caddyfile.Dispenser, option string) error {
+	switch option {
+	case "allow_ip":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("allow_ip needs at least one address or CIDR range")
+		}
+		h.AllowIP = append(h.AllowIP, args...)
+	case "forward":
+		if err := oneArg(d, &h.Forward); err != nil {
+			return err
+		}
+		if h.Forward != "normalized" && h.Forward != "original" {
+			return d.Errf("forward: %q is not normalized or original", h.Forward)
+		}
+	case "max_body":
+		var size string
+		if err := oneArg(d, &size); err != nil {
+			return err
+		}
+		n, err := humanize.ParseBytes(size)
+		if err != nil || n == 0 || n > 1<<40 {
+			return d.Errf("max_body: %q is not a size such as 64KiB", size)
+		}
+		h.MaxBody = int64(n)
+	case "dedup":
+		if err := oneArg(d, &h.Dedup); err != nil {
+			return err
+		}
+		if _, err := parseDedup(h.Dedup); err != nil {
+			return d.Errf("dedup: %v", err)
+		}
+	case "dedup_scope":
+		if err := oneArg(d, &h.DedupScope); err != nil {
+			return err
+		}
+		if err := checkScope(h.DedupScope); err != nil {
+			return d.WrapErr(err)
+		}
+	case "body_timeout":
+		var value string
+		if err := oneArg(d, &value); err != nil {
+			return err
+		}
+		timeout, err := caddy.ParseDuration(value)
+		if err != nil || timeout <= 0 {
+			return d.Errf("body_timeout: %q is not a positive duration such as 10s", value)
+		}
+		h.BodyTimeout = caddy.Duration(timeout)
+	case "store":
+		return h.unmarshalStore(d)
+	case "ack":
+		if err := oneArg(d, &h.ACK); err != nil {
+			return err
+		}
+		if h.ACK == "" {
+			return d.Errf("ack: empty text (the provider would never see its acknowledgement)")
+		}
+	case "upstream_secret":
+		return oneArg(d, &h.UpstreamSecret)
 	}
 	return nil
 }

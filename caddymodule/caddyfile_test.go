@@ -40,20 +40,20 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}{
 		{"minimal", `paynotify octo3 {
 			secret s1
-		}`, Handler{Provider: "octo3", Secrets: []string{"s1"}}},
+		}`, Handler{ProviderRaw: raw(`{"name":"octo3","secrets":["s1"]}`)}},
 		{"rotation on one line and repeated", `paynotify octo3 {
 			secret new old
 			secret older
 			allow_ip 10.0.0.0/8
 			allow_ip 192.0.2.1 2001:db8::/32
-		}`, Handler{Provider: "octo3", Secrets: []string{"new", "old", "older"},
+		}`, Handler{ProviderRaw: raw(`{"name":"octo3","secrets":["new","old","older"]}`),
 			AllowIP: []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}}},
 		{"sizes and durations", `paynotify thedao {
 			secret s
 			max_body 1MiB
 			dedup 30d
 			store bolt
-		}`, Handler{Provider: "thedao", Secrets: []string{"s"}, MaxBody: 1 << 20, Dedup: "30d", Store: &Store{Type: "bolt"}}},
+		}`, Handler{ProviderRaw: raw(`{"name":"thedao","secrets":["s"]}`), MaxBody: 1 << 20, Dedup: "30d", Store: &Store{Type: "bolt"}}},
 		{"provider specific", `paynotify octo3 {
 			signature off
 			allow_ip 192.0.2.1
@@ -61,8 +61,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			amount_unit minor
 			ack "ACK"
 			forward original
-		}`, Handler{Provider: "octo3", SignatureOff: true, AllowIP: []string{"192.0.2.1"}, Algorithm: "hmac-sha256",
-			AmountUnit: "minor", ACK: "ACK", Forward: "original"}},
+		}`, Handler{ProviderRaw: raw(`{"algorithm":"hmac-sha256","amount_unit":"minor","name":"octo3","signature_off":true}`),
+			AllowIP: []string{"192.0.2.1"}, ACK: "ACK", Forward: "original"}},
 		{"checkout options parse", `paynotify checkout {
 			secret s
 			authorization "Bearer x"
@@ -70,13 +70,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			store redis rediss://u:p@redis.internal:6380/1
 			dedup_scope shop-1.eu
 			body_timeout 3s
-		}`, Handler{Provider: "checkout", Secrets: []string{"s"}, Authorization: "Bearer x",
+		}`, Handler{ProviderRaw: raw(`{"authorization":"Bearer x","name":"checkout","secrets":["s"]}`),
 			UpstreamSecret: "whsec_abc", Store: &Store{Type: "redis", URL: "rediss://u:p@redis.internal:6380/1"},
 			DedupScope: "shop-1.eu", BodyTimeout: caddy.Duration(3 * time.Second)}},
 		{"octopus options parse", `paynotify octopus {
 			secret {env.OCTOPUS_SECRET}
 			key {file./run/secrets/oc_key}
-		}`, Handler{Provider: "octopus", Secrets: []string{"{env.OCTOPUS_SECRET}"}, Key: "{file./run/secrets/oc_key}"}},
+		}`, Handler{ProviderRaw: raw(`{"key":"{file./run/secrets/oc_key}","name":"octopus","secrets":["{env.OCTOPUS_SECRET}"]}`)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +86,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+func raw(s string) json.RawMessage { return json.RawMessage(s) }
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	cases := []struct{ input, want string }{
@@ -106,7 +108,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"paynotify octo3 {\n signature on\n}", "signature: the only value is off"},
 		{"paynotify octo3 {\n ack\n}", "ack needs a value"},
 		{"paynotify octo3 {\n forward original\n forward original\n}", "forward given twice"},
-		{"paynotify octo3 {\n secrets s\n}", `unrecognized paynotify option "secrets"`},
+		{"paynotify octo3 {\n secrets s\n}", `unrecognized paynotify option "secrets" (provider octo3 takes: secret, algorithm, amount_unit, signature), at Testfile:2`},
+		{"paynotify octo3 {\n secret a\n secret b\n algorithm hmac-sha1\n algorithm hmac-sha1\n}", "algorithm given twice"},
 		{"paynotify octo3 {\n secret s\n dedup_scope a/b\n}", `dedup_scope: "a/b" is not a name`},
 		{"paynotify octo3 {\n secret s\n body_timeout 0s\n}", `body_timeout: "0s" is not a positive duration`},
 		{"paynotify octo3 {\n secret s\n body_timeout soon\n}", `body_timeout: "soon" is not a positive duration`},
@@ -114,7 +117,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// the line of the directive or of the option.
 		{"paynotify octo4 {\n secret s\n}", `paynotify octo4: provider: unknown provider "octo4" (supported: [checkout octo3 octopus oobit thedao]), at Testfile:1`},
 		{"paynotify checkout {\n authorization a\n}", `paynotify checkout: secret: required for provider "checkout" (the webhook signature key), at Testfile:1`},
-		{"paynotify octo3 {\n secret s\n\n key k\n}", `paynotify octo3: key: does not apply to provider "octo3", at Testfile:4`},
+		{"paynotify octo3 {\n secret s\n\n key k\n}", `key: does not apply to provider "octo3" (its options: secret, algorithm, amount_unit, signature), at Testfile:4`},
 		{"paynotify octo3 {\n secret s\n algorithm md5\n}", `paynotify octo3: algorithm: "md5" is not hmac-sha1 or hmac-sha256, at Testfile:3`},
 		{"paynotify oobit {\n secret s\n}", `paynotify oobit: allow_ip: required for oobit as configured`},
 		{"paynotify thedao {\n signature off\n}", `paynotify thedao: allow_ip: required for thedao as configured, and narrower than 0.0.0.0/0 or ::/0: signature off`},

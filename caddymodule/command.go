@@ -20,32 +20,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/paynotify/paynotify/internal/simulator"
 	"github.com/paynotify/paynotify/schema"
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "paynotify",
-		Usage: "sign <provider> --secret <secret> [flags] | schema",
-		Short: "Sends signed test notifications and prints the paynotify.v1 JSON Schema",
+		Usage: "sign <provider> [--secret <secret>] [flags] | providers | schema",
+		Short: "Sends signed test notifications, lists the providers and prints the paynotify.v1 JSON Schema",
 		Long: `
 Tools for operating paynotify.
 
-  caddy paynotify sign <provider> --secret <secret> [--field k=v ...] [--json FILE] [--url URL]
-      Builds a correctly signed notification of provider (octo3, thedao,
-      checkout, octopus, oobit), a successful payment with every mandatory
-      field set. Without --url it prints a curl command for the example
-      Caddyfile's address; with --url it sends it and prints the reply.
+  caddy paynotify sign <provider> --secret <secret> [--option 'name value'] [--field k=v ...] [--json FILE] [--url URL]
+      Builds a correctly signed notification of provider, a successful
+      payment with every mandatory field set. Without --url it prints a curl
+      command for the example Caddyfile's address; with --url it sends it
+      and prints the reply.
+
+  caddy paynotify providers [--json]
+      Lists the providers built into this caddy binary: how each one
+      authenticates a notification, its ACK, its options, and whether it
+      needs allow_ip.
 
   caddy paynotify schema
       Prints the JSON Schema (draft 2020-12) of the paynotify.v1 event.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(signCommand(), schemaCommand())
+			cmd.AddCommand(signCommand(), providersCommand(), schemaCommand())
 		},
 	})
 }
@@ -66,7 +73,7 @@ type signOptions struct {
 	secret, url, jsonFile, order, ack string
 	authorization, key                string
 	algorithm, method                 string
-	fields, drop                      []string
+	options, fields, drop             []string
 	curl                              bool
 	timeout                           time.Duration
 	now                               func() time.Time
@@ -79,10 +86,11 @@ func signCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign <provider> --secret <secret>",
 		Short: "Builds a correctly signed test notification and sends it or prints it as curl",
-		Long: `Builds a notification of provider (octo3, thedao, checkout, octopus,
-oobit) as the provider sends it: a successful payment with every mandatory
-field set, signed with --secret. Fields can be changed with --field, or the
-whole body given with --json.
+		Long: `Builds a notification of provider (caddy paynotify providers lists them)
+as the provider sends it: a successful payment with every mandatory field
+set, signed with --secret. The provider's other options are given with
+--option, as in the Caddyfile: --option 'algorithm hmac-sha256'. Fields can
+be changed with --field, or the whole body given with --json.
 
 Without --url the notification is printed as a curl command aimed at
 http://localhost:8080/notify/<provider> (Caddyfile.example). With --url it is
@@ -90,10 +98,10 @@ sent there and the reply printed; the exit status is 0 only when the reply is
 the provider's acknowledgement.
 
 --field name=value sets a field to a string (a number stays a number when
-the default is one); name:=json sets it to a JSON value. For checkout,
+the default is one); name:=json sets it to a JSON value. For JSON providers,
 nested fields are named with dots: --field data.amount=2000.`,
 		Example: `  caddy paynotify sign octo3 --secret octo3-demo-secret --url http://localhost:8080/notify/octo3
-  caddy paynotify sign checkout --secret checkout-demo-key --authorization checkout-demo-authorization \
+  caddy paynotify sign checkout --secret checkout-demo-key --option 'authorization checkout-demo-authorization' \
       --field type=payment_declined --field data.amount=2000
   caddy paynotify sign oobit --secret oobit-demo-hash-key --field reply_code=051`,
 		Args: cobra.ExactArgs(1),
@@ -103,7 +111,8 @@ nested fields are named with dots: --field data.amount=2000.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.secret, "secret", "", "the provider's shared secret, one of the directive's secrets (required)")
+	f.StringVar(&o.secret, "secret", "", "the provider's shared secret, one of the directive's secrets")
+	f.StringArrayVar(&o.options, "option", nil, "a provider option as in the Caddyfile, e.g. 'algorithm hmac-sha256' (repeatable)")
 	f.StringArrayVar(&o.fields, "field", nil, "set a field: name=string or name:=json (repeatable)")
 	f.StringArrayVar(&o.drop, "drop", nil, "leave a field out, e.g. to test a missing mandatory field (repeatable)")
 	f.StringVar(&o.jsonFile, "json", "", "take all fields from this JSON object file (- for stdin) instead of the defaults")
@@ -111,18 +120,15 @@ nested fields are named with dots: --field data.amount=2000.`,
 	f.BoolVar(&o.curl, "curl", false, "print the curl command for --url instead of sending")
 	f.StringVar(&o.ack, "ack", "", "the ACK to expect when the directive sets ack (default: the provider's)")
 	f.StringVar(&o.order, "order", "", "the merchant's order id (default: ORD-<unix time>-<random>)")
-	f.StringVar(&o.authorization, "authorization", "", "checkout: the Authorization header value")
-	f.StringVar(&o.key, "key", "", "octopus: the OC-Key header value")
-	f.StringVar(&o.algorithm, "algorithm", "", "octo3/thedao: hmac-sha1 (default) or hmac-sha256")
-	f.StringVar(&o.method, "method", "", "oobit: GET (default) or POST")
+	f.StringVar(&o.authorization, "authorization", "", "same as --option 'authorization <value>' (checkout)")
+	f.StringVar(&o.key, "key", "", "same as --option 'key <value>' (octopus)")
+	f.StringVar(&o.algorithm, "algorithm", "", "same as --option 'algorithm <value>' (octo3, thedao)")
+	f.StringVar(&o.method, "method", "", "the HTTP method, for providers that send more than one (oobit: GET, the default, or POST)")
 	f.DurationVar(&o.timeout, "timeout", 70*time.Second, "how long to wait for the reply")
 	return cmd
 }
 
 func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr io.Writer, send bool) error {
-	if o.secret == "" {
-		return errors.New("--secret is required: the shared secret the directive is configured with")
-	}
 	target := o.url
 	if target == "" {
 		target = "http://localhost:8080/notify/" + provider
@@ -134,7 +140,7 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 	if u.RawQuery != "" {
 		return errors.New("--url must not have a query string: the notification's own fields go there")
 	}
-	m, err := o.build(provider, u.EscapedPath())
+	m, ack, err := o.build(provider, u.EscapedPath())
 	if err != nil {
 		return err
 	}
@@ -146,10 +152,11 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	req, err := m.Request(ctx, base)
+	req, err := http.NewRequestWithContext(ctx, m.Method, base+m.Path, bytes.NewReader(m.Body))
 	if err != nil {
 		return err
 	}
+	req.Header = m.Header.Clone()
 	res, err := o.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("sending the notification: %v", err)
@@ -164,23 +171,23 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 		fmt.Fprintln(stdout)
 	}
 	if o.ack != "" {
-		m.ACKBody = o.ack
+		ack.Body = o.ack
 	}
-	if res.StatusCode == m.ACKStatus && string(body) == m.ACKBody {
+	if res.StatusCode == ack.Status && string(body) == ack.Body {
 		fmt.Fprintf(stderr, "acknowledged: this is %s's ACK\n", provider)
-		if m.ACKBody == "" {
+		if ack.Body == "" {
 			fmt.Fprintln(stderr, "(an empty 200, which a route without paynotify would also answer: its \"notification\" log line says delivered)")
 		}
 		return nil
 	}
 	hint := hints[res.StatusCode]
-	if res.StatusCode == m.ACKStatus {
+	if res.StatusCode == ack.Status {
 		hint = "200 but not the ACK: is --url the path of a paynotify directive for " + provider + "? With the directive's ack option, pass --ack."
 	}
 	if hint != "" {
 		fmt.Fprintln(stderr, hint)
 	}
-	return fmt.Errorf("the reply is not %s's acknowledgement (%d %q)", provider, m.ACKStatus, m.ACKBody)
+	return fmt.Errorf("the reply is not %s's acknowledgement (%d %q)", provider, ack.Status, ack.Body)
 }
 
 // hints say what a status from paynotify means for the one testing it.
@@ -196,35 +203,99 @@ var hints = map[int]string{
 	http.StatusNotFound:              "404: nothing answers at --url; is it the path of a paynotify directive?",
 }
 
-// build makes the signed notification the options describe, aimed at path.
-func (o *signOptions) build(provider, path string) (simulator.Message, error) {
+// build makes the signed notification the options describe, aimed at
+// path, and returns it with the ACK the provider expects.
+func (o *signOptions) build(name, path string) (verifiers.Notification, verifiers.ACK, error) {
+	var n verifiers.Notification
+	p, err := o.provider(name)
+	if err != nil {
+		return n, verifiers.ACK{}, err
+	}
+	signer, ok := p.(verifiers.Signer)
+	if !ok {
+		return n, verifiers.ACK{}, fmt.Errorf("provider %s cannot build test notifications (its module does not implement verifiers.Signer)", name)
+	}
 	order := o.order
 	if order == "" {
 		order = fmt.Sprintf("ORD-%d-%04d", o.now().Unix(), rand.IntN(10000))
 	}
-	fields, err := simulator.Defaults(provider, order, o.now())
-	if err != nil {
-		return simulator.Message{}, err
-	}
+	fields := signer.Example(order, o.now())
 	if o.jsonFile != "" {
 		if fields, err = o.readJSON(); err != nil {
-			return simulator.Message{}, err
+			return n, verifiers.ACK{}, err
 		}
 	}
 	for _, f := range o.fields {
 		if err := setField(fields, f); err != nil {
-			return simulator.Message{}, fmt.Errorf("--field %s: %v", f, err)
+			return n, verifiers.ACK{}, fmt.Errorf("--field %s: %v", f, err)
 		}
 	}
 	for _, name := range o.drop {
 		if !dropField(fields, name) {
-			return simulator.Message{}, fmt.Errorf("--drop %s: there is no such field", name)
+			return n, verifiers.ACK{}, fmt.Errorf("--drop %s: there is no such field", name)
 		}
 	}
-	return simulator.Sign(simulator.Draft{
-		Provider: provider, Fields: fields, Method: strings.ToUpper(o.method), Algorithm: o.algorithm,
-		Authorization: o.authorization, Key: o.key,
-	}, o.secret, path)
+	n, err = signer.Sign(verifiers.Draft{Fields: fields, Path: path, Method: strings.ToUpper(o.method), Now: o.now()})
+	return n, p.ACK(), err
+}
+
+// provider is the named provider module configured with --secret and
+// --option (and the shorthand flags), as the directive would be.
+func (o *signOptions) provider(name string) (verifiers.Provider, error) {
+	p, err := verifiers.LookupProvider(name)
+	if err != nil {
+		return nil, err
+	}
+	options := map[string]verifiers.Option{}
+	for _, opt := range p.Options() {
+		options[opt.Name] = opt
+	}
+	apply := func(flag string, tokens []caddyfile.Token) error {
+		d := caddyfile.NewDispenser(tokens)
+		d.Next()
+		opt, ok := options[d.Val()]
+		if !ok {
+			return fmt.Errorf("%s: %s", flag, unknownOption(name, d.Val(), p))
+		}
+		if err := opt.Parse(d); err != nil {
+			return fmt.Errorf("%s: %v", flag, err)
+		}
+		return nil
+	}
+	option := func(name, value string) []caddyfile.Token {
+		return []caddyfile.Token{{File: "--" + name, Text: name}, {File: "--" + name, Text: value}}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"secret", o.secret}, {"algorithm", o.algorithm}, {"authorization", o.authorization}, {"key", o.key},
+	} {
+		if f.value != "" {
+			if err := apply("--"+f.name, option(f.name, f.value)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, text := range o.options {
+		tokens, err := caddyfile.Tokenize([]byte(text), "--option")
+		if err != nil || len(tokens) == 0 {
+			return nil, fmt.Errorf("--option %q: not a Caddyfile option line", text)
+		}
+		if err := apply("--option", tokens); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.CheckConfig(); err != nil {
+		var oe *verifiers.OptionError
+		if errors.As(err, &oe) && oe.Option == "secret" && o.secret == "" {
+			return nil, fmt.Errorf("--secret is required: the shared secret the directive is configured with (%v)", err)
+		}
+		return nil, err
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := p.Provision(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (o *signOptions) readJSON() (map[string]any, error) {
@@ -318,7 +389,7 @@ func walk(fields map[string]any, name string, create bool) (map[string]any, stri
 }
 
 // curlCommand prints m as a curl command line for a POSIX shell.
-func curlCommand(m simulator.Message, base string) string {
+func curlCommand(m verifiers.Notification, base string) string {
 	args := []string{"curl", "-sS", "-i"}
 	if m.Method != http.MethodGet {
 		args = append(args, "-X", m.Method)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,9 +34,13 @@ type provider struct {
 	events []verifiers.Event
 }
 
-func newProvider(t *testing.T, name string, cfg verifiers.Config) *provider {
-	v, err := verifiers.New(name, cfg)
+func newProvider(t *testing.T, name string, cfg string) *provider {
+	v, err := verifiers.LookupProvider(name)
 	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(cfg), v))
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	require.NoError(t, v.Provision(ctx))
 	p := &provider{}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -73,7 +78,7 @@ func (p *provider) take() []verifiers.Event {
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "paynotify", SilenceErrors: true}
-	root.AddCommand(signCommand(), schemaCommand())
+	root.AddCommand(signCommand(), providersCommand(), schemaCommand())
 	var stdout, stderr bytes.Buffer
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
@@ -85,22 +90,22 @@ func run(t *testing.T, args ...string) (string, string, error) {
 func TestSignedNotificationsVerify(t *testing.T) {
 	cases := []struct {
 		provider string
-		cfg      verifiers.Config
+		cfg      string
 		args     []string
 		want     map[string]string // event member → value
 	}{
-		{"octo3", verifiers.Config{Secrets: []string{"s3cret"}}, []string{"--field", "txn_status=DECLINED", "--field", "captured_amount=99.90"},
+		{"octo3", `{"secrets":["s3cret"]}`, []string{"--field", "txn_status=DECLINED", "--field", "captured_amount=99.90"},
 			map[string]string{"status": "failed", "amount": "99.90", "currency": "HKD"}},
-		{"thedao", verifiers.Config{Secrets: []string{"s3cret"}, Algorithm: "hmac-sha256"}, []string{"--algorithm", "hmac-sha256"},
+		{"thedao", `{"secrets":["s3cret"],"algorithm":"hmac-sha256"}`, []string{"--algorithm", "hmac-sha256"},
 			map[string]string{"status": "succeeded", "amount": "12.50"}},
-		{"checkout", verifiers.Config{Secrets: []string{"s3cret"}, Authorization: "auth"},
+		{"checkout", `{"secrets":["s3cret"],"authorization":"auth"}`,
 			[]string{"--authorization", "auth", "--field", "type=payment_refunded", "--field", "data.amount=2000", "--field", "data.currency=JPY"},
 			map[string]string{"status": "refunded", "amount": "2000", "currency": "JPY"}},
-		{"octopus", verifiers.Config{Secrets: []string{"s3cret"}, Key: "k"}, []string{"--key", "k", "--field", "final_amount:=12.5", "--field", "tenant=a&b=c"},
+		{"octopus", `{"secrets":["s3cret"],"key":"k"}`, []string{"--key", "k", "--field", "final_amount:=12.5", "--field", "tenant=a&b=c"},
 			map[string]string{"status": "succeeded", "amount": "12.50", "currency": "PHP"}},
-		{"oobit", verifiers.Config{Secrets: []string{"s3cret"}}, []string{"--field", "reply_code=051"},
+		{"oobit", `{"secrets":["s3cret"]}`, []string{"--field", "reply_code=051"},
 			map[string]string{"status": "failed", "amount": "7.23", "currency": "USD"}},
-		{"oobit", verifiers.Config{Secrets: []string{"s3cret"}}, []string{"--method", "post"},
+		{"oobit", `{"secrets":["s3cret"]}`, []string{"--method", "post"},
 			map[string]string{"status": "succeeded"}},
 	}
 	for _, c := range cases {
@@ -131,14 +136,14 @@ func TestPrintedCurlCommandVerifies(t *testing.T) {
 	}
 	for _, c := range []struct {
 		provider string
-		cfg      verifiers.Config
+		cfg      string
 		args     []string
 		ack      string
 	}{
-		{"octo3", verifiers.Config{Secrets: []string{"it's"}}, []string{"--field", "txn_message=it's paid; $(rm -rf /)"}, "ACK"},
-		{"checkout", verifiers.Config{Secrets: []string{"it's"}, Authorization: "a'b"}, []string{"--authorization", "a'b"}, ""},
-		{"octopus", verifiers.Config{Secrets: []string{"it's"}, Key: "k"}, []string{"--key", "k", "--field", `tenant=O'Brien "x"`}, "success"},
-		{"oobit", verifiers.Config{Secrets: []string{"it's"}}, []string{"--field", "reply_desc=it's ok & done"}, "OK"},
+		{"octo3", `{"secrets":["it's"]}`, []string{"--field", "txn_message=it's paid; $(rm -rf /)"}, "ACK"},
+		{"checkout", `{"secrets":["it's"],"authorization":"a'b"}`, []string{"--authorization", "a'b"}, ""},
+		{"octopus", `{"secrets":["it's"],"key":"k"}`, []string{"--key", "k", "--field", `tenant=O'Brien "x"`}, "success"},
+		{"oobit", `{"secrets":["it's"]}`, []string{"--field", "reply_desc=it's ok & done"}, "OK"},
 	} {
 		t.Run(c.provider, func(t *testing.T) {
 			p := newProvider(t, c.provider, c.cfg)
@@ -161,7 +166,7 @@ func TestWithoutURLTheCommandIsPrintedForTheExample(t *testing.T) {
 }
 
 func TestRefusedNotificationsFailWithAHint(t *testing.T) {
-	p := newProvider(t, "octo3", verifiers.Config{Secrets: []string{"right"}})
+	p := newProvider(t, "octo3", `{"secrets":["right"]}`)
 	stdout, stderr, err := run(t, "sign", "octo3", "--secret", "wrong", "--url", p.URL)
 	require.Error(t, err)
 	assert.Contains(t, stdout, "401 Unauthorized")
@@ -180,7 +185,7 @@ func TestRefusedNotificationsFailWithAHint(t *testing.T) {
 		"sign octo3 --secret x --field a:={":           "not JSON",
 		"sign octo3 --secret x --field a.b=1":          "a form field is a string",
 		"sign octo3 --secret x --url ftp://x":          "is not an http(s) URL",
-		"sign octo3 --secret x --algorithm md5":        `algorithm "md5"`,
+		"sign octo3 --secret x --algorithm md5":        `algorithm: "md5" is not hmac-sha1 or hmac-sha256`,
 		"sign oobit --secret x --method PUT":           "oobit sends GET or POST",
 		"sign checkout --secret x --field data.id.x=1": "id is not an object",
 	} {
@@ -192,7 +197,7 @@ func TestRefusedNotificationsFailWithAHint(t *testing.T) {
 }
 
 func TestJSONFileReplacesTheDefaults(t *testing.T) {
-	p := newProvider(t, "checkout", verifiers.Config{Secrets: []string{"s"}})
+	p := newProvider(t, "checkout", `{"secrets":["s"]}`)
 	file := filepath.Join(t.TempDir(), "event.json")
 	require.NoError(t, os.WriteFile(file, []byte(`{"id":"evt_fromfile","type":"payment_declined",
 		"data":{"id":"pay_1","reference":"ORD-FILE","amount":1999,"currency":"USD","response_summary":"Insufficient Funds"}}`), 0o600))

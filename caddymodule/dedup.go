@@ -277,7 +277,7 @@ func (h *Handler) claimScope(ctx caddy.Context, config string) error {
 	// 127.0.0.1, an added option) are one store, which no string comparison
 	// can tell. Routes of one provider need their own scope whatever store
 	// they use.
-	key := h.Provider + "\x00" + h.scope
+	key := h.provider + "\x00" + h.scope
 	user := scopeUser{explicit: h.DedupScope != "", config: config}
 	scopes.Lock()
 	defer scopes.Unlock()
@@ -300,11 +300,11 @@ func (h *Handler) claimScope(ctx caddy.Context, config string) error {
 	case !first.explicit && !user.explicit && first.config == config:
 		h.logger.Warn("two paynotify routes with the same configuration share dedup records; "+
 			"if they forward to different apps, each app gets only some events: give each route its own dedup_scope",
-			zap.String("provider", h.Provider), zap.String("dedup_scope", h.scope))
+			zap.String("provider", h.provider), zap.String("dedup_scope", h.scope))
 	default:
 		return fmt.Errorf("paynotify: dedup_scope: another %s route of this config keeps its dedup records under scope %q, "+
 			"so an event delivered by one would be acknowledged as a duplicate by the other without reaching its app; "+
-			"give each route its own dedup_scope <name>, or the same name to both if they are one endpoint", h.Provider, h.scope)
+			"give each route its own dedup_scope <name>, or the same name to both if they are one endpoint", h.provider, h.scope)
 	}
 	return nil
 }
@@ -335,7 +335,7 @@ func (c *claims) delivered(ctx context.Context, id string) {
 	delete(c.keys, id)
 	if err := c.h.store.Deliver(ctx, key, c.tokens[id], c.h.dedupWindow); err != nil {
 		c.h.logger.Error("marking an event delivered; a retry of it may reach the app again",
-			zap.String("provider", c.h.Provider), zap.String("event_id", id), zap.Error(err))
+			zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
 	}
 }
 
@@ -346,7 +346,7 @@ func (c *claims) release(ctx context.Context) {
 		delete(c.keys, id)
 		if err := c.h.store.Release(ctx, key, c.tokens[id]); err != nil {
 			c.h.logger.Warn("releasing a dedup claim; a retry gets 409 until its lease ends",
-				zap.String("provider", c.h.Provider), zap.String("event_id", id), zap.Error(err))
+				zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
 		}
 	}
 }

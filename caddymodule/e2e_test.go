@@ -487,7 +487,7 @@ func TestJSONConfig(t *testing.T) {
 					"routes": [{
 						"match": [{"path": ["/octo3"]}],
 						"handle": [
-							{"handler": "paynotify", "provider": "octo3", "secrets": ["octo3-test-secret"], "forward": "normalized", "max_body": 65536, "dedup": "off"},
+							{"handler": "paynotify", "provider": {"name": "octo3", "secrets": ["octo3-test-secret"]}, "forward": "normalized", "max_body": 65536, "dedup": "off"},
 							{"handler": "reverse_proxy", "upstreams": [{"dial": "`+strings.TrimPrefix(up.URL, "http://")+`"}]}
 						]
 					}],

@@ -47,14 +47,12 @@ const (
 // when the app accepted the notification. Anything else gets an error status
 // without the acknowledgement, so that the provider retries.
 type Handler struct {
-	// Provider names the notification scheme: octo3, thedao, checkout,
-	// octopus or oobit.
-	Provider string `json:"provider"`
-
-	// Secrets are the shared secrets the provider signs with. Each one is
-	// tried, so that a secret can be rotated without downtime. {env.*} and
-	// {file.*} placeholders are resolved when the config is loaded.
-	Secrets []string `json:"secrets,omitempty"`
+	// ProviderRaw is the provider module: an object whose "name" is the
+	// provider (octo3, thedao, checkout, octopus, oobit, or any module in
+	// the namespace http.handlers.paynotify.providers) and whose other
+	// members are that provider's options, e.g. {"name": "octo3",
+	// "secrets": ["{env.OCTO3_SECRET}"]}.
+	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=http.handlers.paynotify.providers inline_key=name"`
 
 	// AllowIP lists the IP addresses and CIDR ranges notifications may come
 	// from, as Caddy resolves the client IP (honouring the server's
@@ -102,24 +100,8 @@ type Handler struct {
 	// resolved when the config is loaded.
 	UpstreamSecret string `json:"upstream_secret,omitempty"`
 
-	// Algorithm is the octo3/thedao HMAC: "hmac-sha1" (default) or "hmac-sha256".
-	Algorithm string `json:"algorithm,omitempty"`
-
-	// AmountUnit says whether octo3/thedao amounts are in "major" (default)
-	// or "minor" units of the currency.
-	AmountUnit string `json:"amount_unit,omitempty"`
-
-	// SignatureOff accepts octo3/thedao notifications that carry no
-	// secure_hash. It is refused unless AllowIP is set.
-	SignatureOff bool `json:"signature_off,omitempty"`
-
-	// Authorization is the value Checkout.com's Authorization header must equal.
-	Authorization string `json:"authorization,omitempty"`
-
-	// Key is the value the OC-Key header must equal (octopus).
-	Key string `json:"key,omitempty"`
-
-	verifier          verifiers.Verifier
+	verifier          verifiers.Provider
+	provider          string // the provider's name
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
 	bodyTimeout       time.Duration
@@ -163,24 +145,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("paynotify: %v", err)
 	}
-	repl := caddy.NewReplacer()
-	secrets := make([]string, len(h.Secrets))
-	for i, s := range h.Secrets {
-		resolved, err := resolveSecret(repl, s)
-		if err != nil {
-			return fmt.Errorf("paynotify: secret %d: %v", i+1, err)
-		}
-		secrets[i] = resolved
-	}
-	authorization, err := resolveSecret(repl, h.Authorization)
-	if err != nil {
-		return fmt.Errorf("paynotify: authorization: %v", err)
-	}
-	key, err := resolveSecret(repl, h.Key)
-	if err != nil {
-		return fmt.Errorf("paynotify: key: %v", err)
-	}
-
 	for _, expr := range h.AllowIP {
 		prefix, err := caddyhttp.CIDRExpressionToPrefix(expr)
 		if err != nil {
@@ -188,12 +152,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.allow = append(h.allow, prefix.Masked())
 	}
-	v, err := verifiers.New(h.Provider, h.verifierConfig(secrets, authorization, key))
+	v, err := h.loadProvider(ctx)
 	if err != nil {
-		return fmt.Errorf("paynotify: %w", err)
+		return err
 	}
-	h.verifier = v
-	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry(), h.Provider); err != nil {
+	h.verifier, h.provider = v, v.Provider()
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry(), h.provider); err != nil {
 		return fmt.Errorf("paynotify: registering metrics: %v", err)
 	}
 	weakness := "" // why the provider's signature alone is weak, if it is
@@ -201,7 +165,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		var required bool
 		required, weakness = sc.SourceCheck()
 		if required && !h.restrictsSources() {
-			return fmt.Errorf("paynotify: allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.Provider, weakness)
+			return fmt.Errorf("paynotify: allow_ip: required for %s as configured, and narrower than 0.0.0.0/0 or ::/0: %s", h.provider, weakness)
 		}
 	}
 	if ch, ok := v.(verifiers.CredentialHeaderer); ok {
@@ -234,7 +198,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Store != nil && h.Store.Type == "redis" {
 		// The URL may carry the Redis password: {env.*} and {file.*} work.
-		resolved, err := resolveSecret(repl, h.Store.URL)
+		resolved, err := verifiers.ResolveSecret(h.Store.URL)
 		if err != nil {
 			return fmt.Errorf("paynotify: store: %v", err)
 		}
@@ -263,7 +227,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if h.UpstreamSecret != "" {
-		secret, err := resolveSecret(repl, h.UpstreamSecret)
+		secret, err := verifiers.ResolveSecret(h.UpstreamSecret)
 		if err == nil {
 			h.upstreamSigner, err = newUpstreamSigner(secret)
 		}
@@ -273,12 +237,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// Standard Webhooks signs the body: a GET forwarded as it came has
 		// none, and its query would go unsigned.
 		if h.Forward == "original" && slices.Contains(v.Methods(), http.MethodGet) {
-			return fmt.Errorf("paynotify: upstream_secret: %s notifications may be GET requests, whose query a signature of the body would not cover with forward original; use forward normalized", h.Provider)
+			return fmt.Errorf("paynotify: upstream_secret: %s notifications may be GET requests, whose query a signature of the body would not cover with forward original; use forward normalized", h.provider)
 		}
 	}
 
 	if len(h.allow) == 0 {
-		fields := []zap.Field{zap.String("provider", h.Provider)}
+		fields := []zap.Field{zap.String("provider", h.provider)}
 		if weakness != "" {
 			fields = append(fields, zap.String("weakness", weakness))
 		}
@@ -287,31 +251,30 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// verifierConfig is the provider's part of the configuration, with the
-// given secret values (resolved at provision, as written while parsing).
-func (h *Handler) verifierConfig(secrets []string, authorization, key string) verifiers.Config {
-	return verifiers.Config{
-		Secrets:       secrets,
-		Algorithm:     h.Algorithm,
-		AmountUnit:    h.AmountUnit,
-		SignatureOff:  h.SignatureOff,
-		Authorization: authorization,
-		Key:           key,
+// loadProvider loads and provisions the provider module; its errors name
+// the provider and the option.
+func (h *Handler) loadProvider(ctx caddy.Context) (verifiers.Provider, error) {
+	if len(h.ProviderRaw) == 0 {
+		return nil, fmt.Errorf("paynotify: provider: required, e.g. {\"name\": \"octo3\", \"secrets\": [...]}")
 	}
-}
-
-// resolveSecret resolves the {env.*} and {file.*} placeholders of a secret.
-// A placeholder Caddy does not know (a typo such as {env:X} or {ENV.X}) or
-// one that resolves to nothing is an error: kept as literal text it would
-// become a signing key that anyone can read in the config.
-func resolveSecret(repl *caddy.Replacer, s string) (string, error) {
-	if s == "" {
-		return "", nil
+	var named struct {
+		Name string `json:"name"`
 	}
-	if _, err := repl.ReplaceOrErr(s, false, true); err != nil {
-		return "", fmt.Errorf("%v (a typo? a literal brace is written \\{)", err)
+	if err := json.Unmarshal(h.ProviderRaw, &named); err != nil {
+		return nil, fmt.Errorf("paynotify: provider: %v", err)
 	}
-	return repl.ReplaceOrErr(s, true, false)
+	if _, err := verifiers.LookupProvider(named.Name); err != nil {
+		return nil, fmt.Errorf("paynotify: %w", err)
+	}
+	mod, err := ctx.LoadModule(h, "ProviderRaw")
+	if err != nil {
+		var oe *verifiers.OptionError
+		if errors.As(err, &oe) {
+			return nil, fmt.Errorf("paynotify %s: %w", named.Name, oe)
+		}
+		return nil, fmt.Errorf("paynotify %s: provider: %v", named.Name, err)
+	}
+	return mod.(verifiers.Provider), nil
 }
 
 // parseDedup reads the dedup option: "off" (0), a duration, or empty for the default.
@@ -391,7 +354,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			panic(v)
 		}
 	}()
-	n.set("paynotify.provider", h.Provider)
+	n.set("paynotify.provider", h.provider)
 	restoreDeadline := h.bodyDeadline(w, r, n.start)
 
 	// Like Caddy's client_ip matcher: the client IP is not trustworthy
@@ -657,7 +620,7 @@ func (h *Handler) forwardRequest(r *http.Request, body []byte, events ...verifie
 	}
 	id := strings.Join(ids, ", ")
 	fr.Header.Set("Paynotify-Event-Id", id)
-	fr.Header.Set("Paynotify-Provider", h.Provider)
+	fr.Header.Set("Paynotify-Provider", h.provider)
 	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
 	if h.upstreamSigner != nil {
 		signUpstream(h.upstreamSigner, fr.Header, id, time.Now(), body)
@@ -897,7 +860,7 @@ func (n *notification) outcome(outcome string, reason error) {
 		return
 	}
 	fields := []zap.Field{
-		zap.String("provider", n.h.Provider),
+		zap.String("provider", n.h.provider),
 		zap.String("outcome", outcome),
 		zap.String("client_ip", n.clientIP.String()),
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,7 @@ var appAccepts = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reque
 })
 
 func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}
 	logs := provisioned(t, h)
 	called := false
 	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { called = true; return nil })
@@ -93,7 +94,7 @@ func TestRejectionIsLoggedWithItsReasonAndNoSecret(t *testing.T) {
 }
 
 func TestMalformedValuesAreNotEchoedInLogs(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}
 	logs := provisioned(t, h)
 	_, _, err := serveGolden(t, h, "octo3/bad_amount", appAccepts)
 	var he caddyhttp.HandlerError
@@ -108,7 +109,7 @@ func TestMalformedValuesAreNotEchoedInLogs(t *testing.T) {
 }
 
 func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}
 	logs := provisioned(t, h)
 
 	w, repl, err := serveGolden(t, h, "octo3/accepted", appAccepts)
@@ -141,7 +142,7 @@ func TestDeliveryIsLoggedAndSetsPlaceholders(t *testing.T) {
 
 func TestAllowIPWithoutSourceAddress(t *testing.T) {
 	// A request whose client address cannot be read is not in any allowlist.
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, AllowIP: []string{"0.0.0.0/0", "::/0"}, Dedup: "off"}
+	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), AllowIP: []string{"0.0.0.0/0", "::/0"}, Dedup: "off"}
 	provisioned(t, h)
 	assert.False(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "not-an-address"})))
 	assert.True(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "[::ffff:192.0.2.1]:1"})))
@@ -192,9 +193,9 @@ func TestEventKeyScope(t *testing.T) {
 func TestHandlersOfOneConfigShareTheirMetrics(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	a := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
-	b := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", Forward: "original"}
-	c := &Handler{Provider: "checkout", Secrets: []string{"cko-test-signature-key"}, Dedup: "off"}
+	a := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}
+	b := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off", Forward: "original"}
+	c := &Handler{ProviderRaw: providerJSON("checkout", "cko-test-signature-key"), Dedup: "off"}
 	for _, h := range []*Handler{a, b, c} {
 		require.NoError(t, h.Provision(ctx), "a second handler must not fail on metrics already registered")
 		h.logger = zap.NewNop()
@@ -237,7 +238,7 @@ func TestHandlersOfOneConfigShareTheirMetrics(t *testing.T) {
 }
 
 func TestPanicOfTheAppIsLoggedAndCounted(t *testing.T) {
-	h := &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}
+	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}
 	logs := provisioned(t, h)
 	boom := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { panic("boom") })
 	assert.PanicsWithValue(t, "boom", func() { _, _, _ = serveGolden(t, h, "octo3/accepted", boom) })
@@ -262,15 +263,15 @@ func TestEveryNotificationIsCountedOnce(t *testing.T) {
 		golden  string
 		next    caddyhttp.Handler
 	}{
-		{"delivered", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Store: &Store{Type: "bolt", Path: dir + "/a.db"}}, "octo3/accepted", appAccepts},
+		{"delivered", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Store: &Store{Type: "bolt", Path: dir + "/a.db"}}, "octo3/accepted", appAccepts},
 		{"duplicate", nil, "octo3/accepted_retry", appAccepts}, // the same handler again: the retry of the event
-		{"invalid_signature", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/wrong_secret", appAccepts},
-		{"malformed", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/bad_amount", appAccepts},
-		{"bad_method", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/get_method", appAccepts},
-		{"too_large", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", MaxBody: 100}, "octo3/accepted", appAccepts},
-		{"forbidden_source", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off", AllowIP: []string{"198.51.100.0/24"}}, "octo3/accepted", appAccepts},
-		{"upstream_failed", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Dedup: "off"}, "octo3/accepted", appFails},
-		{"store_unavailable", &Handler{Provider: "octo3", Secrets: []string{testSecret}, Store: &Store{Type: "redis", URL: "redis://127.0.0.1:9/0"}}, "octo3/accepted", appAccepts},
+		{"invalid_signature", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}, "octo3/wrong_secret", appAccepts},
+		{"malformed", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}, "octo3/bad_amount", appAccepts},
+		{"bad_method", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}, "octo3/get_method", appAccepts},
+		{"too_large", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off", MaxBody: 100}, "octo3/accepted", appAccepts},
+		{"forbidden_source", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off", AllowIP: []string{"198.51.100.0/24"}}, "octo3/accepted", appAccepts},
+		{"upstream_failed", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Dedup: "off"}, "octo3/accepted", appFails},
+		{"store_unavailable", &Handler{ProviderRaw: providerJSON("octo3", testSecret), Store: &Store{Type: "redis", URL: "redis://127.0.0.1:9/0"}}, "octo3/accepted", appAccepts},
 	}
 	var h *Handler
 	for _, c := range cases {
@@ -336,7 +337,7 @@ func TestScopesOfOneConfig(t *testing.T) {
 		return ctx
 	}
 	handler := func(scope string) *Handler {
-		h := &Handler{Provider: "checkout", DedupScope: scope, scope: defaultScope, logger: zap.NewNop()}
+		h := &Handler{provider: "checkout", DedupScope: scope, scope: defaultScope, logger: zap.NewNop()}
 		if scope != "" {
 			h.scope = scope
 		}
@@ -351,7 +352,7 @@ func TestScopesOfOneConfig(t *testing.T) {
 	assert.ErrorContains(t, handler("default").claimScope(ctx, "config A"), "dedup_scope", "default named once, not by both")
 	assert.NoError(t, handler("shop2").claimScope(ctx, "config B"))
 	assert.NoError(t, handler("shop2").claimScope(ctx, "config C"), "named alike by both: one endpoint")
-	assert.NoError(t, (&Handler{Provider: "octopus", scope: defaultScope, logger: zap.NewNop()}).claimScope(ctx, "config B"), "another provider")
+	assert.NoError(t, (&Handler{provider: "octopus", scope: defaultScope, logger: zap.NewNop()}).claimScope(ctx, "config B"), "another provider")
 	assert.NoError(t, handler("").claimScope(load(), "config B"), "the next config load starts afresh")
 }
 
@@ -374,4 +375,13 @@ func TestBoltPathThatIsNotAFileIsRefusedAtOnce(t *testing.T) {
 	}
 	_, err := (&fileNames{}).canonical(t.TempDir())
 	assert.ErrorContains(t, err, "is not a file")
+}
+
+// providerJSON is the provider object of a handler's JSON config.
+func providerJSON(name string, secrets ...string) json.RawMessage {
+	raw, err := json.Marshal(map[string]any{"name": name, "secrets": secrets})
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }

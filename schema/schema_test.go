@@ -16,7 +16,6 @@ import (
 
 	"github.com/paynotify/paynotify/internal/simulator"
 	"github.com/paynotify/paynotify/schema"
-	"github.com/paynotify/paynotify/verifiers"
 )
 
 func compile(t *testing.T) *jsonschema.Schema {
@@ -67,7 +66,7 @@ func TestSimulatedEventsAreValid(t *testing.T) {
 	s := compile(t)
 	keys := simulator.Keys{Octo3: "o3", TheDAO: "dao", Checkout: "cko", CheckoutAuthorization: "auth", Octopus: "oc", OctopusKey: "ock", Oobit: "oob"}
 	for _, provider := range simulator.Providers {
-		v, err := verifiers.New(provider, keys.VerifierConfig(provider))
+		v, err := keys.Verifier(provider)
 		require.NoError(t, err)
 		m := simulator.Genuine(provider, "ORDER-42", keys)
 		events, err := v.Verify(context.Background(), m.VerifierRequest(netip.MustParseAddr("2001:db8::7"), time.Now()))

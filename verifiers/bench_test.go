@@ -49,7 +49,7 @@ import (
 type benchCase struct {
 	provider string
 	file     string // under testdata/, without .http
-	config   Config
+	config   options
 	// newHash is the HMAC's hash; nil for oobit, whose signature is a bare
 	// SHA-256 of the signed values followed by the secret.
 	newHash func() hash.Hash

@@ -8,18 +8,66 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
+
+func init() {
+	caddy.RegisterModule(Checkout{})
+}
 
 // Checkout verifies Checkout.com webhooks (seed 002, e.g. the Octopus APM): a
 // JSON POST whose Cko-Signature header is the HMAC-SHA256 of the raw body.
 type Checkout struct {
-	macs          *hmacKeys // HMAC-SHA256 keyed with each secret
-	authorization string    // the value the Authorization header must equal; "" = not checked
-	// authorizationSum is the SHA-256 of authorization, for equalCredential.
-	authorizationSum *[sha256.Size]byte
+	// Secrets are the webhook signature keys.
+	Secrets Secrets `json:"secrets,omitempty"`
+	// Authorization is the value the Authorization header must equal (the
+	// webhook's authorization header key); empty: not checked.
+	Authorization string `json:"authorization,omitempty"`
+
+	keys          [][]byte
+	macs          *HMACKeys // HMAC-SHA256 keyed with each secret
+	authorization Credential
 }
 
-var checkoutOptions = []string{"authorization"}
+// CaddyModule returns the Caddy module information.
+func (Checkout) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".checkout", New: func() caddy.Module { return new(Checkout) }}
+}
+
+// Options implements Provider.
+func (v *Checkout) Options() []Option {
+	return []Option{
+		v.Secrets.Option("the webhook signature key"),
+		StringOption("authorization", "<value>", "the value the Authorization header must equal; {env.*} and {file.*} work", &v.Authorization),
+	}
+}
+
+// CheckConfig implements Provider.
+func (v *Checkout) CheckConfig() error {
+	return v.Secrets.Check("checkout", "the webhook signature key")
+}
+
+// About implements Provider.
+func (v *Checkout) About() About {
+	return About{Scheme: "Cko-Signature header: hex HMAC-SHA256 of the body; Authorization header equal to authorization, when set"}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Checkout) Provision(caddy.Context) error {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	var err error
+	if v.keys, err = v.Secrets.Keys(); err != nil {
+		return err
+	}
+	if v.authorization, err = NewCredential("authorization", v.Authorization); err != nil {
+		return err
+	}
+	v.macs = NewHMACKeys(sha256.New, v.keys)
+	return nil
+}
 
 // The fields.
 type checkoutEvent struct {
@@ -54,15 +102,6 @@ var checkoutFields = map[string]bool{
 	"id": true, "type": true, "version": true, "created_on": true, "timestamp": true, "data": true, "_links": true,
 }
 
-func newCheckout(name string, c Config) (Verifier, error) {
-	secrets, err := c.secretKeys(name, "the webhook signature key")
-	if err != nil {
-		return nil, err
-	}
-	return &Checkout{macs: newHMACKeys(sha256.New, secrets), authorization: c.Authorization,
-		authorizationSum: newCredential(c.Authorization)}, nil
-}
-
 // Provider implements Verifier.
 func (v *Checkout) Provider() string { return "checkout" }
 
@@ -80,18 +119,18 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	if err := checkContentType(r.Header.Get("Content-Type"), jsonType); err != nil {
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
 		return nil, err
 	}
 	// Cko-Signature is the hex HMAC-SHA256 of the raw body bytes, keyed with
 	// the webhook's signature key.
-	if err := checkHexHMAC("Cko-Signature header", r.Header.Get("Cko-Signature"), v.macs, r.Body); err != nil {
+	if err := CheckHexHMAC("Cko-Signature header", r.Header.Get("Cko-Signature"), v.macs, r.Body); err != nil {
 		return nil, err
 	}
-	if v.authorization != "" && !equalCredential(r.Header.Get("Authorization"), v.authorizationSum) {
+	if v.authorization.Set() && !v.authorization.Equal(r.Header.Get("Authorization")) {
 		return nil, fmt.Errorf("%w: the Authorization header is missing or is not the configured value", ErrForbidden)
 	}
-	if err := checkJSON(r.Body); err != nil {
+	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
 	if r.RawQuery != "" {
@@ -147,14 +186,14 @@ func checkoutExponent(currency string) int32 {
 func setCheckoutAmount(e *Event, value, currency string) error {
 	const field = "data.amount"
 	if value == "" {
-		return setAmount(e, field, "", currency, major)
+		return SetAmount(e, field, "", currency, MajorUnits)
 	}
 	d, err := parseDecimal(value)
 	if err != nil || !d.IsInteger() {
 		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
 	}
 	exp := checkoutExponent(currency)
-	return setAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, major)
+	return SetAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, MajorUnits)
 }
 
 func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
@@ -165,7 +204,7 @@ func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
 		}
 	}
-	e := newEvent(v.Provider(), r)
+	e := NewEvent(v.Provider(), r)
 	e.ID = ce.ID // Checkout.com's own id, the same on every retry
 	e.ProviderStatus = ce.Type
 	e.Status = checkoutStatuses[ce.Type]
@@ -181,12 +220,12 @@ func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
 	if occurred == "" {
 		occurred = ce.Timestamp
 	}
-	e.OccurredAt = parseTime(occurred, time.RFC3339Nano)
+	e.OccurredAt = ParseTime(occurred, time.RFC3339Nano)
 	phone := ce.Data.Customer.Phone.Number
 	if phone != "" && ce.Data.Customer.Phone.CountryCode != "" {
 		phone = ce.Data.Customer.Phone.CountryCode + " " + phone
 	}
-	e.Customer = newCustomer(ce.Data.Customer.Name, ce.Data.Customer.Email, phone, "")
+	e.Customer = NewCustomer(ce.Data.Customer.Name, ce.Data.Customer.Email, phone, "")
 	if err := setCheckoutAmount(&e, ce.Data.Amount.String(), ce.Data.Currency); err != nil {
 		return Event{}, err
 	}
@@ -195,4 +234,38 @@ func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return e, nil
+}
+
+// Example implements Signer.
+func (v *Checkout) Example(order string, now time.Time) map[string]any {
+	ref := strings.ToLower(alnum(order))
+	return map[string]any{
+		"id": "evt_" + ref, "type": "payment_captured", "created_on": now.UTC().Format(time.RFC3339),
+		"data": map[string]any{
+			"id": "pay_" + ref, "reference": order, "amount": json.Number("1050"), "currency": "HKD",
+			"response_code": "10000", "response_summary": "Approved", "source": map[string]any{"type": "octopus"},
+		},
+	}
+}
+
+// Sign implements Signer.
+func (v *Checkout) Sign(d Draft) (Notification, error) {
+	key, err := signingKey(v.keys)
+	if err != nil {
+		return Notification{}, err
+	}
+	body, err := MarshalCompact(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	n := newNotification(d.Path, JSONType, body)
+	n.Header.Set("Cko-Signature", HexHMAC(sha256.New, key, body))
+	if v.Authorization != "" {
+		authorization, err := ResolveSecret(v.Authorization)
+		if err != nil {
+			return Notification{}, err
+		}
+		n.Header.Set("Authorization", authorization)
+	}
+	return n, nil
 }

@@ -6,13 +6,13 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-var checkoutConfig = Config{
+var checkoutConfig = options{
 	Secrets:       []string{"cko-test-signature-key", "cko-old-signature-key"},
 	Authorization: "cko-test-authorization",
 }
 
 func TestCheckout(t *testing.T) {
-	noAuth := Config{Secrets: checkoutConfig.Secrets}
+	noAuth := options{Secrets: checkoutConfig.Secrets}
 	testProvider(t, "checkout", checkoutConfig, []string{
 		"payment_pending", "payment_capture_pending", "payment_approved", "payment_captured",
 		"payment_declined", "payment_capture_declined", "payment_expired", "payment_canceled",
@@ -39,7 +39,7 @@ func TestCheckout(t *testing.T) {
 // TestCheckoutStrictJSON: a body Checkout.com signed but that the app could
 // read differently (a key given twice, invalid UTF-8) is refused.
 func TestCheckoutStrictJSON(t *testing.T) {
-	v := mustNew(t, "checkout", Config{Secrets: []string{"k"}})
+	v := mustNew(t, "checkout", options{Secrets: []string{"k"}})
 	for _, body := range []string{
 		`{"id":"evt_1","type":"payment_declined","type":"payment_captured","data":{"reference":"o","amount":1,"currency":"HKD"}}`,
 		`{"id":"evt_1","type":"payment_captured","data":{"reference":"o","reference":"p","amount":1,"currency":"HKD"}}`,
@@ -56,7 +56,7 @@ func TestCheckoutStrictJSON(t *testing.T) {
 
 func TestCheckoutSeedExample(t *testing.T) {
 	// The example event of Checkout.com's documentation: 20 USD minor units.
-	e := verifyGolden(t, mustNew(t, "checkout", Config{Secrets: checkoutConfig.Secrets}), "checkout/seed_example")
+	e := verifyGolden(t, mustNew(t, "checkout", options{Secrets: checkoutConfig.Secrets}), "checkout/seed_example")
 	assert.Equal(t, "evt_caxmnvuvbe4elkbdx2imwbnjxu", e.ID)
 	assert.Equal(t, StatusAuthorized, e.Status)
 	assert.Equal(t, "0.20", e.Amount)

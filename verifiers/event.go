@@ -66,7 +66,7 @@ type Customer struct {
 
 // newCustomer returns nil when the provider told nothing about the customer,
 // so that the member is omitted.
-func newCustomer(name, email, phone, ip string) *Customer {
+func NewCustomer(name, email, phone, ip string) *Customer {
 	c := Customer{Name: strings.TrimSpace(name), Email: email, Phone: phone, IP: ip}
 	if c == (Customer{}) {
 		return nil
@@ -75,7 +75,7 @@ func newCustomer(name, email, phone, ip string) *Customer {
 }
 
 // newEvent fills the members every provider sets the same way.
-func newEvent(provider string, r *Request) Event {
+func NewEvent(provider string, r *Request) Event {
 	e := Event{Schema: Schema, Provider: provider, ReceivedAt: r.ReceivedAt.UTC()}
 	if r.ClientIP.IsValid() {
 		e.SourceIP = r.ClientIP.Unmap().String()
@@ -91,7 +91,7 @@ func newEvent(provider string, r *Request) Event {
 // Each part is framed as its decimal byte length, ':', the part and ';'
 // (what fmt's "%d:%s;" wrote), into a stack buffer that append moves to the
 // heap only for unusually long parts.
-func eventID(parts ...string) string {
+func EventID(parts ...string) string {
 	var stack [512]byte
 	framed := stack[:0]
 	for _, p := range parts {
@@ -110,11 +110,11 @@ func eventID(parts ...string) string {
 
 // amountUnit says whether an amount is sent in major units (12.50) or in the
 // currency's minor units (1250).
-type amountUnit int
+type Unit int
 
 const (
-	major amountUnit = iota
-	minor
+	MajorUnits Unit = iota
+	MinorUnits
 )
 
 // iso4217 indexes go-money's currency table by alpha and by numeric code.
@@ -204,7 +204,7 @@ func isDigits(s string) bool {
 // decimals than its currency has keeps its own digits and leaves amount_minor
 // out rather than rounding money. Errors name the field, not its value: the
 // value is not authenticated yet when some providers' formats are checked.
-func setAmount(e *Event, field, value, currencyCode string, unit amountUnit) error {
+func SetAmount(e *Event, field, value, currencyCode string, unit Unit) error {
 	if value == "" {
 		if cur := lookupCurrency(currencyCode); cur != nil {
 			e.Currency = cur.Code
@@ -215,19 +215,19 @@ func setAmount(e *Event, field, value, currencyCode string, unit amountUnit) err
 	if err != nil {
 		return fmt.Errorf("%w: %s is not an unsigned decimal number", ErrMalformed, field)
 	}
-	if unit == minor && !d.IsInteger() {
+	if unit == MinorUnits && !d.IsInteger() {
 		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
 	}
 	cur := lookupCurrency(currencyCode)
 	if cur == nil {
-		if unit == major {
+		if unit == MajorUnits {
 			e.Amount = value // already checked to be a plain decimal
 		}
 		return nil
 	}
 	e.Currency = cur.Code
 	exp := int32(cur.Fraction)
-	if unit == minor {
+	if unit == MinorUnits {
 		d = d.Shift(-exp)
 	}
 	e.Amount = d.String()
@@ -263,7 +263,7 @@ func parseDecimal(s string) (decimal.Decimal, error) {
 // parseTime reads a provider timestamp in one of the layouts providers use.
 // A layout without a zone is read as UTC. It returns the zero time (the
 // member is then omitted) when the text matches none of them.
-func parseTime(s string, layouts ...string) time.Time {
+func ParseTime(s string, layouts ...string) time.Time {
 	for _, layout := range layouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC()

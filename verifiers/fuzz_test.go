@@ -16,7 +16,7 @@ import (
 // one of the typed errors without events, and that nothing is accepted
 // unless its signed content is that of a request the provider signed (an
 // accepted seed). signed returns a request's signed content.
-func fuzzVerifier(f *testing.F, provider string, config Config, signed func(*Request) string) {
+func fuzzVerifier(f *testing.F, provider string, config options, signed func(*Request) string) {
 	v := mustNew(f, provider, config)
 	genuine := map[string]bool{}
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", provider, "*.http"))
@@ -71,7 +71,7 @@ func fuzzVerifier(f *testing.F, provider string, config Config, signed func(*Req
 // field, is kept as a regression case, and the README explains what remains.
 func FuzzOcto3(f *testing.F) {
 	fuzzVerifier(f, "octo3", octo3Config, func(r *Request) string {
-		fields, err := parseForm(formType, r.Body)
+		fields, err := ParseForm(FormType, r.Body)
 		if err != nil {
 			return ""
 		}
@@ -101,7 +101,7 @@ func FuzzOobit(f *testing.F) {
 	fuzzVerifier(f, "oobit", oobitConfig, func(r *Request) string {
 		fields, err := parseURLEncoded("query parameter", r.RawQuery)
 		if r.Method == http.MethodPost {
-			fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
+			fields, err = ParseForm(r.Header.Get("Content-Type"), r.Body)
 		}
 		if err != nil {
 			return ""

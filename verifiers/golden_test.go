@@ -80,9 +80,9 @@ func checkGolden(t *testing.T, name string, events []Event) {
 	require.JSONEq(t, string(want), string(out))
 }
 
-func mustNew(t testing.TB, provider string, c Config) Verifier {
+func mustNew(t testing.TB, provider string, o options) Verifier {
 	t.Helper()
-	v, err := New(provider, c)
+	v, err := newVerifier(provider, o)
 	require.NoError(t, err)
 	return v
 }
@@ -90,7 +90,7 @@ func mustNew(t testing.TB, provider string, c Config) Verifier {
 // rejectCase is a golden request the verifier must refuse.
 type rejectCase struct {
 	file   string
-	config *Config // nil: the provider's test config
+	config *options // nil: the provider's test config
 	want   error
 	reason string
 }
@@ -98,7 +98,7 @@ type rejectCase struct {
 // testProvider verifies each accepted golden request of testdata/<provider>/
 // against its .event.json, and checks that each rejected one is refused with
 // the typed error and reason, no event, and no secret or value in the error.
-func testProvider(t *testing.T, provider string, config Config, accepted []string, rejected []rejectCase) {
+func testProvider(t *testing.T, provider string, config options, accepted []string, rejected []rejectCase) {
 	t.Helper()
 	v := mustNew(t, provider, config)
 	for _, name := range accepted {

@@ -54,14 +54,14 @@ func TestEventIDMatchesReference(t *testing.T) {
 		{strings.Repeat("z", 1<<16)},
 	}
 	for i, parts := range cases {
-		if got, want := eventID(parts...), refEventID(parts...); got != want {
+		if got, want := EventID(parts...), refEventID(parts...); got != want {
 			t.Errorf("case %d: eventID = %s, reference %s", i, got, want)
 		}
 	}
 	// Every framing boundary around the 512-byte stack buffer.
 	for n := 480; n < 540; n++ {
 		parts := []string{"provider", strings.Repeat("q", n), ""}
-		if got, want := eventID(parts...), refEventID(parts...); got != want {
+		if got, want := EventID(parts...), refEventID(parts...); got != want {
 			t.Fatalf("len %d: eventID = %s, reference %s", n, got, want)
 		}
 	}
@@ -71,7 +71,7 @@ func FuzzEventIDMatchesReference(f *testing.F) {
 	f.Add("octo3", "", "ORD-1")
 	f.Add(strings.Repeat("a", 600), ";", ":")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
-		if got, want := eventID(a, b, c), refEventID(a, b, c); got != want {
+		if got, want := EventID(a, b, c), refEventID(a, b, c); got != want {
 			t.Fatalf("eventID = %s, reference %s", got, want)
 		}
 	})
@@ -112,7 +112,7 @@ func TestCheckHexHMACMatchesReference(t *testing.T) {
 	messages := [][]byte{nil, []byte("m"), bytes.Repeat([]byte("payload"), 100)}
 	for _, newHash := range []func() hash.Hash{sha1.New, sha256.New} {
 		for _, secrets := range secretSets {
-			keys := newHMACKeys(newHash, secrets)
+			keys := NewHMACKeys(newHash, secrets)
 			for _, msg := range messages {
 				var givens []string
 				for _, s := range secrets {
@@ -126,7 +126,7 @@ func TestCheckHexHMACMatchesReference(t *testing.T) {
 				for _, given := range givens {
 					// Twice: the second call reuses pooled states.
 					for range 2 {
-						got := errText(checkHexHMAC("sig", given, keys, msg))
+						got := errText(CheckHexHMAC("sig", given, keys, msg))
 						want := errText(refCheckHexHMAC("sig", given, newHash, secrets, msg))
 						if got != want {
 							t.Fatalf("given %q: %s, reference %s", given, got, want)
@@ -140,7 +140,7 @@ func TestCheckHexHMACMatchesReference(t *testing.T) {
 
 func TestCheckHexHMACConcurrent(t *testing.T) {
 	secrets := [][]byte{[]byte("old"), []byte("new")}
-	keys := newHMACKeys(sha256.New, secrets)
+	keys := NewHMACKeys(sha256.New, secrets)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -151,11 +151,11 @@ func TestCheckHexHMACConcurrent(t *testing.T) {
 				h := hmac.New(sha256.New, secrets[i%2])
 				h.Write(msg)
 				good := hex.EncodeToString(h.Sum(nil))
-				if err := checkHexHMAC("sig", good, keys, msg); err != nil {
+				if err := CheckHexHMAC("sig", good, keys, msg); err != nil {
 					t.Errorf("genuine refused: %v", err)
 					return
 				}
-				if err := checkHexHMAC("sig", good, keys, append(msg, '!')); err == nil {
+				if err := CheckHexHMAC("sig", good, keys, append(msg, '!')); err == nil {
 					t.Error("tampered accepted")
 					return
 				}
@@ -254,7 +254,7 @@ func TestParseOcto3TimeMatchesParseTime(t *testing.T) {
 		}
 	}
 	for _, s := range timeSamples {
-		if got, want := parseOcto3Time(s), parseTime(s, octo3TimeLayouts...); !got.Equal(want) || got.Location() != want.Location() {
+		if got, want := parseOcto3Time(s), ParseTime(s, octo3TimeLayouts...); !got.Equal(want) || got.Location() != want.Location() {
 			t.Errorf("%q: %v, parseTime %v", s, got, want)
 		}
 	}
@@ -265,7 +265,7 @@ func FuzzParseOcto3Time(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, want := parseOcto3Time(s), parseTime(s, octo3TimeLayouts...)
+		got, want := parseOcto3Time(s), ParseTime(s, octo3TimeLayouts...)
 		gj, _ := got.MarshalJSON()
 		wj, _ := want.MarshalJSON()
 		if !bytes.Equal(gj, wj) || got.IsZero() != want.IsZero() {
@@ -277,25 +277,31 @@ func FuzzParseOcto3Time(f *testing.F) {
 func TestCheckContentTypeFastPath(t *testing.T) {
 	// The fast path returns nil for contentType == want: what the parser
 	// says of the wanted types themselves.
-	for _, want := range []string{formType, jsonType} {
+	for _, want := range []string{FormType, JSONType} {
 		mediaType, params, err := mime.ParseMediaType(want)
 		if err != nil || mediaType != want || len(params) != 0 {
 			t.Errorf("%q parses as %q %v %v", want, mediaType, params, err)
 		}
-		if err := checkContentType(want, want); err != nil {
+		if err := CheckContentType(want, want); err != nil {
 			t.Errorf("%q refused: %v", want, err)
 		}
 	}
 }
 
 func TestEqualCredential(t *testing.T) {
-	for _, want := range []string{"", "k", "octopus-test-key", strings.Repeat("long", 40)} {
-		sum := newCredential(want)
+	for _, want := range []string{"k", "octopus-test-key", strings.Repeat("long", 40)} {
+		c, err := NewCredential("key", want)
+		if err != nil || !c.Set() {
+			t.Fatalf("NewCredential(%q) = %v, %v", want, c.Set(), err)
+		}
 		for _, given := range []string{"", "k", "K", "k ", "octopus-test-key", strings.Repeat("long", 40), strings.Repeat("long", 39)} {
-			if got := equalCredential(given, sum); got != (given == want) {
-				t.Errorf("equalCredential(%q, sum of %q) = %v", given, want, got)
+			if got := c.Equal(given); got != (given == want) {
+				t.Errorf("Credential(%q).Equal(%q) = %v", want, given, got)
 			}
 		}
+	}
+	if c, err := NewCredential("key", ""); err != nil || c.Set() {
+		t.Errorf("an empty credential is not checked: Set() = %v, %v", c.Set(), err)
 	}
 }
 
@@ -323,7 +329,7 @@ func TestOobitSignedStringMatchesReference(t *testing.T) {
 func TestOobitLongSignedValues(t *testing.T) {
 	// Signed values longer than checkSignature's stack buffer, under the
 	// second of two secrets.
-	v := mustNew(t, "oobit", Config{Secrets: []string{"first-key", "second-key"}})
+	v := mustNew(t, "oobit", options{Secrets: []string{"first-key", "second-key"}})
 	order := strings.Repeat("ORDER", 80)
 	signed := "22924" + order + "000" + "7.23" + "USD"
 	for _, tc := range []struct {

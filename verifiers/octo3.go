@@ -11,20 +11,139 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
-// Octo3 verifies the asynchronous notifications of the Octo3 e-Commerce
-// Payment Service and of The DAO, which runs on the same platform (seeds 000
-// and 001): a form POST whose secure_hash field signs every other field.
-type Octo3 struct {
-	provider     string
-	macs         *hmacKeys // nil with signature off
-	newHash      func() hash.Hash
-	unit         amountUnit
-	signatureOff bool
+func init() {
+	caddy.RegisterModule(Octo3{})
+	caddy.RegisterModule(TheDAO{})
 }
 
-var octo3Options = []string{"algorithm", "amount_unit", "signature"}
+// Octo3 verifies the asynchronous notifications of the Octo3 e-Commerce
+// Payment Service (seed 000): a form POST whose secure_hash field signs every
+// other field.
+type Octo3 struct {
+	// Secrets are the merchant's secure hash secrets.
+	Secrets Secrets `json:"secrets,omitempty"`
+	// Algorithm is the HMAC: "hmac-sha1" (default) or "hmac-sha256".
+	Algorithm string `json:"algorithm,omitempty"`
+	// AmountUnit says whether amounts are in "major" (default) or "minor"
+	// units of the currency.
+	AmountUnit string `json:"amount_unit,omitempty"`
+	// SignatureOff accepts notifications without secure_hash. The handler
+	// refuses it unless allow_ip is set.
+	SignatureOff bool `json:"signature_off,omitempty"`
+
+	provider string // octo3 or thedao, set by CheckConfig
+	keys     [][]byte
+	macs     *HMACKeys // nil with signature off
+	newHash  func() hash.Hash
+	unit     Unit
+}
+
+// TheDAO verifies the notifications of The DAO (seed 001), which runs on the
+// Octo3 platform: the same scheme, options and fields as Octo3.
+type TheDAO struct {
+	Octo3
+}
+
+// CaddyModule returns the Caddy module information.
+func (Octo3) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".octo3", New: func() caddy.Module { return new(Octo3) }}
+}
+
+// CaddyModule returns the Caddy module information.
+func (TheDAO) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".thedao", New: func() caddy.Module { return new(TheDAO) }}
+}
+
+// CheckConfig implements Provider.
+func (v *TheDAO) CheckConfig() error {
+	v.provider = "thedao"
+	return v.Octo3.CheckConfig()
+}
+
+// Provision implements caddy.Provisioner.
+func (v *TheDAO) Provision(ctx caddy.Context) error {
+	v.provider = "thedao"
+	return v.Octo3.Provision(ctx)
+}
+
+// Options implements Provider.
+func (v *Octo3) Options() []Option {
+	return []Option{
+		v.Secrets.Option("the secure hash secret"),
+		StringOption("algorithm", "hmac-sha1 | hmac-sha256", "the HMAC of secure_hash (default hmac-sha1)", &v.Algorithm),
+		StringOption("amount_unit", "major | minor", "whether amounts are sent in major (default) or minor units", &v.AmountUnit),
+		{Name: "signature", Args: "off", Doc: "accept notifications without secure_hash; requires allow_ip", Parse: func(d *caddyfile.Dispenser) error {
+			var value string
+			if !d.Args(&value) || d.NextArg() {
+				return d.Errf("signature: the only value is off")
+			}
+			if value != "off" {
+				return d.Errf("signature: the only value is off, got %q", value)
+			}
+			v.SignatureOff = true
+			return nil
+		}},
+	}
+}
+
+// CheckConfig implements Provider.
+func (v *Octo3) CheckConfig() error {
+	if v.provider == "" {
+		v.provider = "octo3"
+	}
+	switch v.Algorithm {
+	case "", "hmac-sha1", "hmac-sha256":
+	default:
+		return &OptionError{Option: "algorithm", Msg: fmt.Sprintf("%q is not hmac-sha1 or hmac-sha256", v.Algorithm)}
+	}
+	switch v.AmountUnit {
+	case "", "major", "minor":
+	default:
+		return &OptionError{Option: "amount_unit", Msg: fmt.Sprintf("%q is not major or minor", v.AmountUnit)}
+	}
+	if v.SignatureOff {
+		if len(v.Secrets) > 0 {
+			return &OptionError{Option: "signature", Msg: "off and a secret together: remove one of them"}
+		}
+		return nil
+	}
+	return v.Secrets.Check(v.provider, "")
+}
+
+// About implements Provider.
+func (v *Octo3) About() About {
+	return About{
+		Scheme:  "secure_hash field: hex HMAC-SHA1 (or HMAC-SHA256, algorithm) of the other non-empty values, in the order of their lower-cased names",
+		AllowIP: "with signature off",
+	}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Octo3) Provision(caddy.Context) (err error) {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	v.newHash, v.unit = sha1.New, MajorUnits
+	if v.Algorithm == "hmac-sha256" {
+		v.newHash = sha256.New
+	}
+	if v.AmountUnit == "minor" {
+		v.unit = MinorUnits
+	}
+	if v.SignatureOff {
+		return nil
+	}
+	if v.keys, err = v.Secrets.Keys(); err != nil {
+		return err
+	}
+	v.macs = NewHMACKeys(v.newHash, v.keys)
+	return nil
+}
 
 // The fields.
 const (
@@ -179,7 +298,7 @@ var octo3TimeLayouts = []string{
 // the one of parseTime.
 func parseOcto3Time(s string) time.Time {
 	if len(s) <= 4 {
-		return parseTime(s, octo3TimeLayouts...)
+		return ParseTime(s, octo3TimeLayouts...)
 	}
 	for _, layout := range octo3TimeLayouts {
 		if isASCIIDigit(layout[4]) != isASCIIDigit(s[4]) || !isASCIIDigit(s[4]) && layout[4] != s[4] {
@@ -194,36 +313,6 @@ func parseOcto3Time(s string) time.Time {
 
 func isASCIIDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func newOcto3(name string, c Config) (Verifier, error) {
-	v := &Octo3{provider: name, newHash: sha1.New, signatureOff: c.SignatureOff}
-	switch c.Algorithm {
-	case "", "hmac-sha1":
-	case "hmac-sha256":
-		v.newHash = sha256.New
-	default:
-		return nil, &OptionError{Option: "algorithm", Msg: fmt.Sprintf("%q is not hmac-sha1 or hmac-sha256", c.Algorithm)}
-	}
-	switch c.AmountUnit {
-	case "", "major":
-	case "minor":
-		v.unit = minor
-	default:
-		return nil, &OptionError{Option: "amount_unit", Msg: fmt.Sprintf("%q is not major or minor", c.AmountUnit)}
-	}
-	if c.SignatureOff {
-		if len(c.Secrets) > 0 {
-			return nil, &OptionError{Option: "signature", Msg: "off and a secret together: remove one of them"}
-		}
-		return v, nil
-	}
-	secrets, err := c.secretKeys(name, "")
-	if err != nil {
-		return nil, err
-	}
-	v.macs = newHMACKeys(v.newHash, secrets)
-	return v, nil
-}
-
 // Provider implements Verifier.
 func (v *Octo3) Provider() string { return v.provider }
 
@@ -231,7 +320,7 @@ func (v *Octo3) Provider() string { return v.provider }
 // source address authenticates a notification; with it, the signature covers
 // the values but not the field names.
 func (v *Octo3) SourceCheck() (bool, string) {
-	if v.signatureOff {
+	if v.SignatureOff {
 		return true, "signature off leaves the source address as the only check"
 	}
 	return false, "secure_hash does not cover field names, so a signed notification can be regrouped into other fields"
@@ -250,7 +339,7 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	fields, err := parseForm(r.Header.Get("Content-Type"), r.Body)
+	fields, err := ParseForm(r.Header.Get("Content-Type"), r.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +357,7 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := refuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
 		return nil, err
 	}
-	if !v.signatureOff {
+	if !v.SignatureOff {
 		if err := v.checkSignature(fields); err != nil {
 			return nil, err
 		}
@@ -284,7 +373,7 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 // values of every other non-empty field, concatenated with no separator, in
 // the order of the fields' lower-cased names.
 func (v *Octo3) checkSignature(fields map[string]string) error {
-	return checkHexHMAC(octo3Hash+" field", fields[octo3Hash], v.macs, octo3StringToSign(fields))
+	return CheckHexHMAC(octo3Hash+" field", fields[octo3Hash], v.macs, octo3StringToSign(fields))
 }
 
 func octo3StringToSign(fields map[string]string) []byte {
@@ -377,7 +466,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
 		}
 	}
-	e := newEvent(v.provider, r)
+	e := NewEvent(v.provider, r)
 	e.ProviderStatus = f["txn_status"]
 	e.Status = octo3Status(f["action"], e.ProviderStatus)
 	e.OrderID = f["merch_order_id"]
@@ -387,7 +476,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	e.Reason = f["txn_message"]
 	e.PaymentMethod = f["pay_type"]
 	e.OccurredAt = parseOcto3Time(f["txn_time"])
-	e.Customer = newCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
+	e.Customer = NewCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
 		f["bill_to_email_address"], "", f["customer_ip_address"])
 
 	amountFields := []string{"captured_amount", "authorized_amount", "original_amount"}
@@ -396,7 +485,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	}
 	for _, field := range amountFields {
 		if f[field] != "" {
-			if err := setAmount(&e, field, f[field], f["currency"], v.unit); err != nil {
+			if err := SetAmount(&e, field, f[field], f["currency"], v.unit); err != nil {
 				return Event{}, err
 			}
 			break
@@ -414,7 +503,7 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	// The currency is in too: moved across a boundary (from the end of
 	// card_num, into customer_ip_address or dr_count) it makes another
 	// event, which must not stand in for the genuine one by arriving first.
-	e.ID = eventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
+	e.ID = EventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
 		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"], f["currency"])
 
 	// json.Marshal of the fields with card_num masked, which cannot fail.
@@ -428,4 +517,31 @@ func octo3RawValue(name, value string) string {
 		return maskPAN(value)
 	}
 	return value
+}
+
+// Example implements Signer.
+func (v *Octo3) Example(order string, now time.Time) map[string]any {
+	return map[string]any{
+		"version": "2.0", "action": "PAY", "merch_order_id": order, "merch_id": "M100200", "term_id": "T01",
+		"currency": "HKD", "txn_time": now.UTC().Format(time.DateTime), "txn_status": "ACCEPTED",
+		"txn_response_code": "00", "dr_count": "1", "txn_no": "TXN" + alnum(order), "captured_amount": "12.50",
+		"pay_type": "VISA", "txn_message": "Approved",
+	}
+}
+
+// Sign implements Signer: with signature off, no secure_hash.
+func (v *Octo3) Sign(d Draft) (Notification, error) {
+	f, err := FlatFields(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	if !v.SignatureOff {
+		key, err := signingKey(v.keys)
+		if err != nil {
+			return Notification{}, err
+		}
+		delete(f, octo3Hash)
+		f[octo3Hash] = HexHMAC(v.newHash, key, octo3StringToSign(f))
+	}
+	return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
 }

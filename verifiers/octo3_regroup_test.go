@@ -280,7 +280,7 @@ func changed(got, genuine map[string]string) string {
 // (USD) under the genuine event id, and the genuine HKD notification was
 // then acknowledged as its duplicate.
 func TestOcto3CurrencyCannotBeTakenFromTheCardNumber(t *testing.T) {
-	v := mustNew(t, "octo3", Config{Secrets: []string{octo3Secret}})
+	v := mustNew(t, "octo3", options{Secrets: []string{octo3Secret}})
 	genuine := octo3Sign(octo3Notification(map[string]string{"currency": "344", "card_num": "411111******0840",
 		"customer_ip_address": "::ffff:7"}))
 	events, err := v.Verify(context.Background(), octo3FormRequest(genuine))

@@ -16,13 +16,13 @@ const (
 	octo3OldSecret = "octo3-old-secret"
 )
 
-var octo3Config = Config{Secrets: []string{octo3Secret, octo3OldSecret}}
+var octo3Config = options{Secrets: []string{octo3Secret, octo3OldSecret}}
 
 func TestOcto3Golden(t *testing.T) {
 	cases := []struct {
 		file     string
 		provider string
-		config   Config
+		config   options
 	}{
 		{"accepted", "octo3", octo3Config},
 		{"accepted_retry", "octo3", octo3Config},
@@ -32,8 +32,8 @@ func TestOcto3Golden(t *testing.T) {
 		{"voided", "octo3", octo3Config},
 		{"unknown_status", "octo3", octo3Config},
 		{"refund", "octo3", octo3Config},
-		{"sha256", "octo3", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}},
-		{"minor_numeric_currency", "octo3", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}},
+		{"sha256", "octo3", options{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}},
+		{"minor_numeric_currency", "octo3", options{Secrets: []string{octo3Secret}, AmountUnit: "minor"}},
 		{"jpy", "octo3", octo3Config},
 		{"kwd", "octo3", octo3Config},
 		{"unknown_currency", "octo3", octo3Config},
@@ -58,7 +58,7 @@ func TestOcto3Golden(t *testing.T) {
 func TestOcto3Rejects(t *testing.T) {
 	cases := []struct {
 		file   string
-		config Config
+		config options
 		want   error
 		reason string
 	}{
@@ -67,7 +67,7 @@ func TestOcto3Rejects(t *testing.T) {
 		{"unsigned", octo3Config, ErrSignature, "no secure_hash field"},
 		{"bad_hex", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
 		{"short_hash", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
-		{"accepted", Config{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex HMAC of the configured algorithm"},
+		{"accepted", options{Secrets: []string{octo3Secret}, Algorithm: "hmac-sha256"}, ErrSignature, "not a hex HMAC of the configured algorithm"},
 		{"sha256", octo3Config, ErrSignature, "not a hex HMAC of the configured algorithm"},
 		{"missing_mandatory", octo3Config, ErrMalformed, "mandatory field txn_status is missing"},
 		{"bad_amount", octo3Config, ErrMalformed, "field captured_amount is not well formed"},
@@ -84,7 +84,7 @@ func TestOcto3Rejects(t *testing.T) {
 		{"duplicate_field", octo3Config, ErrMalformed, `form field "captured_amount" given 2 times`},
 		{"json_content_type", octo3Config, ErrMalformed, "content type"},
 		{"get_method", octo3Config, ErrMethod, "GET"},
-		{"accepted", Config{Secrets: []string{octo3Secret}, AmountUnit: "minor"}, ErrMalformed, "captured_amount is not a whole number of minor units"},
+		{"accepted", options{Secrets: []string{octo3Secret}, AmountUnit: "minor"}, ErrMalformed, "captured_amount is not a whole number of minor units"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -111,7 +111,7 @@ func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
 	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field",
 		"refund_regrouped", "refund_regrouped_short", "shift_between_amounts"} {
 		req := goldenRequest(t, "octo3/"+name)
-		fields, err := parseForm(req.Header.Get("Content-Type"), req.Body)
+		fields, err := ParseForm(req.Header.Get("Content-Type"), req.Body)
 		require.NoError(t, err)
 		require.NoError(t, v.checkSignature(fields), name)
 	}
@@ -153,7 +153,7 @@ func TestOcto3NeverShowsTheCardNumber(t *testing.T) {
 }
 
 func TestOcto3SignatureOff(t *testing.T) {
-	v := mustNew(t, "octo3", Config{SignatureOff: true})
+	v := mustNew(t, "octo3", options{SignatureOff: true})
 	e := verifyGolden(t, v, "octo3/unsigned")
 	assert.Equal(t, StatusSucceeded, e.Status)
 	// Without a signature the fields still have to be complete.
@@ -161,39 +161,61 @@ func TestOcto3SignatureOff(t *testing.T) {
 	require.ErrorIs(t, err, ErrMalformed)
 }
 
-func TestNewRefusesMisconfiguration(t *testing.T) {
+func TestProvisionRefusesMisconfiguration(t *testing.T) {
 	cases := []struct {
 		provider string
-		config   Config
+		config   options
 		option   string
 		msg      string
 	}{
 		{"paypal", octo3Config, "provider", `unknown provider "paypal"`},
-		{"octo3", Config{}, "secret", "required"},
-		{"octo3", Config{Secrets: []string{""}}, "secret", "empty secret"},
-		{"octo3", Config{Secrets: []string{"s"}, Algorithm: "md5"}, "algorithm", `"md5"`},
-		{"octo3", Config{Secrets: []string{"s"}, AmountUnit: "cents"}, "amount_unit", `"cents"`},
-		{"octo3", Config{Secrets: []string{"s"}, SignatureOff: true}, "signature", "off and a secret"},
-		{"octo3", Config{Secrets: []string{"s"}, Authorization: "x"}, "authorization", `does not apply to provider "octo3"`},
-		{"thedao", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "thedao"`},
-		{"checkout", Config{}, "secret", `required for provider "checkout"`},
-		{"checkout", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "checkout"`},
-		{"checkout", Config{Secrets: []string{"s"}, Algorithm: "hmac-sha256"}, "algorithm", `does not apply to provider "checkout"`},
-		{"octopus", Config{}, "secret", `required for provider "octopus"`},
-		{"octopus", Config{Secrets: []string{"s"}, Authorization: "x"}, "authorization", `does not apply to provider "octopus"`},
-		{"octopus", Config{Secrets: []string{"s"}, AmountUnit: "minor"}, "amount_unit", `does not apply to provider "octopus"`},
-		{"oobit", Config{}, "secret", `required for provider "oobit"`},
-		{"oobit", Config{Secrets: []string{"s"}, SignatureOff: true}, "signature", `does not apply to provider "oobit"`},
-		{"oobit", Config{Secrets: []string{"s"}, Key: "x"}, "key", `does not apply to provider "oobit"`},
+		{"octo3", options{}, "secret", `required for provider "octo3"`},
+		{"thedao", options{}, "secret", `required for provider "thedao"`},
+		{"octo3", options{Secrets: []string{""}}, "secret", "empty secret"},
+		{"octo3", options{Secrets: []string{"{env.PAYNOTIFY_TEST_UNSET}"}}, "secret", "secret 1:"},
+		{"octo3", options{Secrets: []string{"s"}, Algorithm: "md5"}, "algorithm", `"md5"`},
+		{"octo3", options{Secrets: []string{"s"}, AmountUnit: "cents"}, "amount_unit", `"cents"`},
+		{"octo3", options{Secrets: []string{"s"}, SignatureOff: true}, "signature", "off and a secret"},
+		{"checkout", options{}, "secret", `required for provider "checkout"`},
+		{"checkout", options{Secrets: []string{"s"}, Authorization: "{env:X}"}, "authorization", "a typo?"},
+		{"octopus", options{}, "secret", `required for provider "octopus"`},
+		{"octopus", options{Secrets: []string{"s"}, Key: "{ENV.X}"}, "key", "a typo?"},
+		{"oobit", options{}, "secret", `required for provider "oobit"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.provider+"/"+tc.option, func(t *testing.T) {
-			_, err := New(tc.provider, tc.config)
+			_, err := newVerifier(tc.provider, tc.config)
 			var oe *OptionError
 			require.ErrorAs(t, err, &oe)
 			assert.Equal(t, tc.option, oe.Option)
 			assert.Contains(t, oe.Msg, tc.msg)
 			assert.True(t, strings.HasPrefix(err.Error(), tc.option+": "))
+		})
+	}
+}
+
+// An option of another provider is an unknown field of this provider's
+// module, which Caddy refuses when it loads the JSON.
+func TestOptionsOfAnotherProviderAreUnknownFields(t *testing.T) {
+	cases := []struct {
+		provider string
+		config   options
+		field    string
+	}{
+		{"octo3", options{Secrets: []string{"s"}, Authorization: "x"}, "authorization"},
+		{"thedao", options{Secrets: []string{"s"}, Key: "x"}, "key"},
+		{"checkout", options{Secrets: []string{"s"}, Key: "x"}, "key"},
+		{"checkout", options{Secrets: []string{"s"}, Algorithm: "hmac-sha256"}, "algorithm"},
+		{"octopus", options{Secrets: []string{"s"}, Authorization: "x"}, "authorization"},
+		{"octopus", options{Secrets: []string{"s"}, AmountUnit: "minor"}, "amount_unit"},
+		{"oobit", options{Secrets: []string{"s"}, SignatureOff: true}, "signature_off"},
+		{"oobit", options{Secrets: []string{"s"}, Key: "x"}, "key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.provider+"/"+tc.field, func(t *testing.T) {
+			_, err := newVerifier(tc.provider, tc.config)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `unknown field "`+tc.field+`"`)
 		})
 	}
 }

@@ -9,19 +9,64 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
+
+func init() {
+	caddy.RegisterModule(Octopus{})
+}
 
 // Octopus verifies the callbacks of the "Octopus" order API gateway (seed
 // 003): a JSON POST to notify_url whose OC-Signature header is the HMAC-SHA256
 // of the body's top-level fields, sorted by key and joined as k=v&k=v.
 type Octopus struct {
-	macs *hmacKeys // HMAC-SHA256 keyed with each secret
-	key  string    // the value the OC-Key header must equal; "" = not checked
-	// keySum is the SHA-256 of key, for equalCredential.
-	keySum *[sha256.Size]byte
+	// Secrets are the API secrets.
+	Secrets Secrets `json:"secrets,omitempty"`
+	// Key is the value the OC-Key header must equal; empty: not checked.
+	Key string `json:"key,omitempty"`
+
+	keys [][]byte
+	macs *HMACKeys // HMAC-SHA256 keyed with each secret
+	key  Credential
 }
 
-var octopusOptions = []string{"key"}
+// CaddyModule returns the Caddy module information.
+func (Octopus) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".octopus", New: func() caddy.Module { return new(Octopus) }}
+}
+
+// Options implements Provider.
+func (v *Octopus) Options() []Option {
+	return []Option{
+		v.Secrets.Option("the API secret"),
+		StringOption("key", "<value>", "the value the OC-Key header must equal; {env.*} and {file.*} work", &v.Key),
+	}
+}
+
+// CheckConfig implements Provider.
+func (v *Octopus) CheckConfig() error { return v.Secrets.Check("octopus", "the API secret") }
+
+// About implements Provider.
+func (v *Octopus) About() About {
+	return About{Scheme: "OC-Signature header: hex HMAC-SHA256 of the top-level fields sorted by name, k=v joined by &; OC-Key header equal to key, when set"}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Octopus) Provision(caddy.Context) (err error) {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	if v.keys, err = v.Secrets.Keys(); err != nil {
+		return err
+	}
+	if v.key, err = NewCredential("key", v.Key); err != nil {
+		return err
+	}
+	v.macs = NewHMACKeys(sha256.New, v.keys)
+	return nil
+}
 
 // The fields. signature_key is redacted from raw.
 const octopusRedacted = "signature_key"
@@ -38,14 +83,6 @@ func init() {
 		accounting_fail_reason signature_key`) {
 		octopusFields[name] = true
 	}
-}
-
-func newOctopus(name string, c Config) (Verifier, error) {
-	secrets, err := c.secretKeys(name, "the API secret")
-	if err != nil {
-		return nil, err
-	}
-	return &Octopus{macs: newHMACKeys(sha256.New, secrets), key: c.Key, keySum: newCredential(c.Key)}, nil
 }
 
 // Provider implements Verifier.
@@ -72,10 +109,10 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	if err := checkContentType(r.Header.Get("Content-Type"), jsonType); err != nil {
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
 		return nil, err
 	}
-	if err := checkJSON(r.Body); err != nil {
+	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
 	var fields map[string]json.RawMessage
@@ -91,10 +128,10 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	}
 	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
 	// the API secret.
-	if err := checkHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
+	if err := CheckHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
 		return nil, err
 	}
-	if v.key != "" && !equalCredential(r.Header.Get("OC-Key"), v.keySum) {
+	if v.key.Set() && !v.key.Equal(r.Header.Get("OC-Key")) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
 	if err := octopusRefuseSwallowed(fields); err != nil {
@@ -241,7 +278,7 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 	if f("final_amount") == "" && f("amount") == "" {
 		return Event{}, fmt.Errorf("%w: mandatory field final_amount or amount is missing", ErrMalformed)
 	}
-	e := newEvent(v.Provider(), r)
+	e := NewEvent(v.Provider(), r)
 	e.ProviderStatus = f("payment_status")
 	e.Status = octopusStatuses[e.ProviderStatus]
 	if e.Status == "" {
@@ -255,12 +292,12 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 	}
 	e.Reason = f("payment_fail_reason")
 	e.PaymentMethod = f("payment")
-	e.Customer = newCustomer("", "", "", f("ip"))
+	e.Customer = NewCustomer("", "", "", f("ip"))
 	amountField := "final_amount"
 	if f(amountField) == "" {
 		amountField = "amount"
 	}
-	if err := setAmount(&e, amountField, f(amountField), f("currency"), major); err != nil {
+	if err := SetAmount(&e, amountField, f(amountField), f("currency"), MajorUnits); err != nil {
 		return Event{}, err
 	}
 	// The callback carries no event id or retry counter: the id is the
@@ -268,7 +305,7 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 	// says, so that a copy regrouped into another meaning (a value can
 	// swallow "&key=value" pairs) is another event and cannot, by arriving
 	// first, have the genuine callback acknowledged as its duplicate.
-	e.ID = eventID(e.Provider, string(signed), string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
+	e.ID = EventID(e.Provider, string(signed), string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
 		e.OrderID, e.TransactionID, e.MerchantID)
 
 	raw := make(map[string]json.RawMessage, len(fields))
@@ -283,4 +320,42 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return e, nil
+}
+
+// Example implements Signer.
+func (v *Octopus) Example(order string, _ time.Time) map[string]any {
+	return map[string]any{
+		"transaction_type": "income", "merchant_uid": "MUID-7781", "amount": "100.00", "final_amount": json.Number("99.50"),
+		"currency": "php", "merchant_order_id": order, "payment_status": "completed", "order_uid": "OUID-" + alnum(order),
+	}
+}
+
+// Sign implements Signer.
+func (v *Octopus) Sign(d Draft) (Notification, error) {
+	key, err := signingKey(v.keys)
+	if err != nil {
+		return Notification{}, err
+	}
+	body, err := MarshalCompact(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return Notification{}, err
+	}
+	signed, err := octopusStringToSign(fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	n := newNotification(d.Path, JSONType, body)
+	n.Header.Set("OC-Signature", HexHMAC(sha256.New, key, signed))
+	if v.Key != "" {
+		key, err := ResolveSecret(v.Key)
+		if err != nil {
+			return Notification{}, err
+		}
+		n.Header.Set("OC-Key", key)
+	}
+	return n, nil
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var octopusConfig = Config{Secrets: []string{"octopus-test-secret"}, Key: "octopus-test-key"}
+var octopusConfig = options{Secrets: []string{"octopus-test-secret"}, Key: "octopus-test-key"}
 
 func TestOctopus(t *testing.T) {
 	testProvider(t, "octopus", octopusConfig, []string{

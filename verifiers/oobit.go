@@ -6,18 +6,53 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"github.com/caddyserver/caddy/v2"
 	"net/http"
 	"strings"
+	"time"
 )
+
+func init() {
+	caddy.RegisterModule(Oobit{})
+}
 
 // Oobit verifies the notifications of Oobit (the Coriunder platform, seed
 // 004): a GET query or a POST form whose signature field is the base64
 // SHA-256 of five values and the merchant hash key.
 type Oobit struct {
+	// Secrets are the merchant hash keys.
+	Secrets Secrets `json:"secrets,omitempty"`
+
 	secrets [][]byte
 }
 
-var oobitOptions []string // secret only
+// CaddyModule returns the Caddy module information.
+func (Oobit) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".oobit", New: func() caddy.Module { return new(Oobit) }}
+}
+
+// Options implements Provider.
+func (v *Oobit) Options() []Option { return []Option{v.Secrets.Option("the merchant hash key")} }
+
+// CheckConfig implements Provider.
+func (v *Oobit) CheckConfig() error { return v.Secrets.Check("oobit", "the merchant hash key") }
+
+// About implements Provider.
+func (v *Oobit) About() About {
+	return About{
+		Scheme:  "signature field: base64 SHA-256 of trans_id, trans_order, reply_code, trans_amount, trans_currency and the hash key, concatenated",
+		AllowIP: "always",
+	}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Oobit) Provision(caddy.Context) (err error) {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	v.secrets, err = v.Secrets.Keys()
+	return err
+}
 
 // The fields. Only the five signed fields are authenticated: reply_desc,
 // trans_date, merchant_id, payment_details and the client_* fields are not.
@@ -38,14 +73,6 @@ var oobitFormats = map[string]func(string) bool{
 	"reply_code":     func(s string) bool { return len(s) == 3 && isDigits(s) },
 	"trans_amount":   isDecimal,
 	"trans_currency": func(s string) bool { return isLetters(s, 3, 3) },
-}
-
-func newOobit(name string, c Config) (Verifier, error) {
-	secrets, err := c.secretKeys(name, "the merchant hash key")
-	if err != nil {
-		return nil, err
-	}
-	return &Oobit{secrets: secrets}, nil
 }
 
 // Provider implements Verifier.
@@ -71,7 +98,7 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 		}
 		fields, err = parseURLEncoded("query parameter", r.RawQuery)
 	case http.MethodPost:
-		fields, err = parseForm(r.Header.Get("Content-Type"), r.Body)
+		fields, err = ParseForm(r.Header.Get("Content-Type"), r.Body)
 		if err == nil {
 			err = refuseShadowingQuery(r.RawQuery, fields, oobitFields)
 		}
@@ -177,7 +204,7 @@ func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event
 			return Event{}, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
 		}
 	}
-	e := newEvent(v.Provider(), r)
+	e := NewEvent(v.Provider(), r)
 	e.ProviderStatus = f["reply_code"]
 	e.ResponseCode = f["reply_code"]
 	e.Status = oobitStatus(e.ProviderStatus)
@@ -186,9 +213,9 @@ func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event
 	e.TransactionID = f["trans_id"]
 	e.MerchantID = f["merchant_id"]
 	e.PaymentMethod = f["payment_details"]
-	e.OccurredAt = parseTime(f["trans_date"], oobitTimeLayout)
-	e.Customer = newCustomer(f["client_fullname"], f["client_email"], f["client_phone"], "")
-	if err := setAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], major); err != nil {
+	e.OccurredAt = ParseTime(f["trans_date"], oobitTimeLayout)
+	e.Customer = NewCustomer(f["client_fullname"], f["client_email"], f["client_phone"], "")
+	if err := SetAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], MajorUnits); err != nil {
 		return Event{}, err
 	}
 	// The id is made of the signed string as a whole, so that changing an
@@ -196,9 +223,39 @@ func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event
 	// the event says, so that a copy whose signed values were regrouped into
 	// another order, amount or reply code is another event: arriving first,
 	// it cannot have the genuine notification acknowledged as its duplicate.
-	e.ID = eventID(e.Provider, signed, string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
+	e.ID = EventID(e.Provider, signed, string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
 		e.OrderID, e.TransactionID)
 
 	e.Raw = marshalStringMap(f, nil) // json.Marshal(f), which cannot fail
 	return e, nil
+}
+
+// Example implements Signer.
+func (v *Oobit) Example(order string, now time.Time) map[string]any {
+	return map[string]any{
+		"reply_code": "000", "reply_desc": "SUCCESS", "trans_id": "9" + digitsOf(order) + "0", "trans_order": order,
+		"trans_amount": "7.23", "trans_currency": "USD", "trans_date": now.UTC().Format(oobitTimeLayout),
+	}
+}
+
+// Sign implements Signer: a GET query (the default) or, with Method POST, a
+// form.
+func (v *Oobit) Sign(d Draft) (Notification, error) {
+	key, err := signingKey(v.secrets)
+	if err != nil {
+		return Notification{}, err
+	}
+	f, err := FlatFields(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	sum := sha256.Sum256([]byte(oobitSignedString(f) + string(key)))
+	f["signature"] = base64.StdEncoding.EncodeToString(sum[:])
+	switch d.Method {
+	case "", http.MethodGet:
+		return Notification{Method: http.MethodGet, Path: d.Path + "?" + EncodeForm(f), Header: http.Header{}}, nil
+	case http.MethodPost:
+		return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
+	}
+	return Notification{}, fmt.Errorf("oobit sends GET or POST, not %s", d.Method)
 }

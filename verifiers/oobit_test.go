@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var oobitConfig = Config{Secrets: []string{"oobit-test-hash-key"}}
+var oobitConfig = options{Secrets: []string{"oobit-test-hash-key"}}
 
 func TestOobit(t *testing.T) {
 	testProvider(t, "oobit", oobitConfig, []string{

@@ -3,7 +3,6 @@ package verifiers
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"hash"
 	"io"
@@ -20,14 +19,14 @@ import (
 )
 
 const (
-	formType = "application/x-www-form-urlencoded"
-	jsonType = "application/json"
+	FormType = "application/x-www-form-urlencoded"
+	JSONType = "application/json"
 )
 
 // parseForm parses an application/x-www-form-urlencoded body strictly, as
 // parseURLEncoded does.
-func parseForm(contentType string, body []byte) (map[string]string, error) {
-	if err := checkContentType(contentType, formType); err != nil {
+func ParseForm(contentType string, body []byte) (map[string]string, error) {
+	if err := CheckContentType(contentType, FormType); err != nil {
 		return nil, err
 	}
 	return parseURLEncoded("form field", string(body))
@@ -98,7 +97,7 @@ func refuseMeetingNames(what string, fields map[string]string) error {
 }
 
 // checkContentType refuses a body that does not declare the media type want.
-func checkContentType(contentType, want string) error {
+func CheckContentType(contentType, want string) error {
 	if contentType == want {
 		// What mime.ParseMediaType accepts and returns unchanged for the
 		// wanted types, which are lower-case tokens without parameters.
@@ -132,7 +131,7 @@ const maxJSONDepth = 32
 // only in case count as the same key, because encoding/json matches struct
 // fields regardless of case ("Type" fills Type as "type" does) while PHP and
 // Python keep them apart.
-func checkJSON(body []byte) error {
+func CheckJSON(body []byte) error {
 	if !utf8.Valid(body) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
 	}
@@ -226,7 +225,7 @@ func (o *objectNames) add(key string) bool {
 // secret, in the secrets' order, of hmac.New states whose keyed inner and
 // outer pads were saved by a first Reset, so that a notification costs no
 // key schedule and no allocation.
-type hmacKeys struct {
+type HMACKeys struct {
 	size  int         // the digest size in bytes
 	pools []sync.Pool // of *pooledMAC
 }
@@ -237,8 +236,8 @@ type pooledMAC struct {
 	sum []byte
 }
 
-func newHMACKeys(newHash func() hash.Hash, secrets [][]byte) *hmacKeys {
-	k := &hmacKeys{size: newHash().Size(), pools: make([]sync.Pool, len(secrets))}
+func NewHMACKeys(newHash func() hash.Hash, secrets [][]byte) *HMACKeys {
+	k := &HMACKeys{size: newHash().Size(), pools: make([]sync.Pool, len(secrets))}
 	for i, secret := range secrets {
 		secret := bytes.Clone(secret)
 		k.pools[i].New = func() any {
@@ -253,7 +252,7 @@ func newHMACKeys(newHash func() hash.Hash, secrets [][]byte) *hmacKeys {
 // checkHexHMAC checks that given, the value of the signature field or header
 // named name, is the hex HMAC of message under one of the secrets (either
 // hex case). Every secret is tried, so that a secret can be rotated.
-func checkHexHMAC(name, given string, keys *hmacKeys, message []byte) error {
+func CheckHexHMAC(name, given string, keys *HMACKeys, message []byte) error {
 	if given == "" {
 		return fmt.Errorf("%w: no %s", ErrSignature, name)
 	}
@@ -533,19 +532,4 @@ func foldKey(key string) string {
 		b.WriteRune(min)
 	}
 	return b.String()
-}
-
-// equalCredential compares a credential header with its configured value in
-// constant time, without leaking the length of either: both are hashed
-// first. want is the SHA-256 of the configured value, hashed once by
-// newCredential.
-func equalCredential(given string, want *[sha256.Size]byte) bool {
-	g := sha256.Sum256([]byte(given))
-	return hmac.Equal(g[:], want[:])
-}
-
-// newCredential hashes a configured credential for equalCredential.
-func newCredential(value string) *[sha256.Size]byte {
-	sum := sha256.Sum256([]byte(value))
-	return &sum
 }

@@ -127,7 +127,7 @@ var harmlessNames = []string{"token", "shop", "source", "tenant_key", "x-route"}
 func TestNoUnsignedParameterShadowsASignedOne(t *testing.T) {
 	oobitPost := func(r *Request) *Request { // the GET notification as a POST form
 		r.Method, r.Body, r.RawQuery = http.MethodPost, []byte(r.RawQuery), ""
-		r.Header.Set("Content-Type", formType)
+		r.Header.Set("Content-Type", FormType)
 		return r
 	}
 	type place func(r *Request, param string) // puts name=value into r
@@ -140,7 +140,7 @@ func TestNoUnsignedParameterShadowsASignedOne(t *testing.T) {
 	inBody := func(r *Request, param string) { r.Body = append(r.Body, "&"+param...) }
 	providers := []struct {
 		provider string
-		config   Config
+		config   options
 		golden   string
 		convert  func(*Request) *Request
 		where    map[string]place
@@ -198,14 +198,14 @@ func TestFormFieldsThatMeetAreRefused(t *testing.T) {
 		"x.y=1",                     // nested
 		"x%5By%5D=1",                // nested
 	} {
-		_, err := parseForm(formType, []byte(body))
+		_, err := ParseForm(FormType, []byte(body))
 		assert.ErrorIs(t, err, ErrMalformed, body)
 	}
-	fields, err := parseForm(formType, []byte("reply_code=051&reply_desc=x&Client_Name=y&token=z"))
+	fields, err := ParseForm(FormType, []byte("reply_code=051&reply_desc=x&Client_Name=y&token=z"))
 	require.NoError(t, err)
 	assert.Len(t, fields, 4)
 
-	_, err = parseForm(formType, []byte("reply_code=051&Reply_Code=000"))
+	_, err = ParseForm(FormType, []byte("reply_code=051&Reply_Code=000"))
 	assert.ErrorContains(t, err, `form fields "Reply_Code" and "reply_code" are read as one parameter`)
 }
 
@@ -235,25 +235,25 @@ func TestTooManyParametersAreRefused(t *testing.T) {
 	for i := range params {
 		params[i] = fmt.Sprintf("f%d=1", i)
 	}
-	_, err := parseForm(formType, []byte(strings.Join(params[:maxParams], "&")))
+	_, err := ParseForm(FormType, []byte(strings.Join(params[:maxParams], "&")))
 	assert.NoError(t, err)
-	_, err = parseForm(formType, []byte(strings.Join(params, "&")))
+	_, err = ParseForm(FormType, []byte(strings.Join(params, "&")))
 	assert.ErrorContains(t, err, "more than 256 form fields")
 }
 
 // TestBodyCharsetIsASCIICompatible: ASP.NET decodes a form by its declared
 // charset; in UTF-7 the verified name reply%2BAF8-code is reply_code.
 func TestBodyCharsetIsASCIICompatible(t *testing.T) {
-	for _, want := range []string{formType, jsonType} {
+	for _, want := range []string{FormType, JSONType} {
 		for _, ok := range []string{"", "; charset=utf-8", "; charset=UTF-8", `; charset="utf-8"`, "; charset=us-ascii", "; charset=ISO-8859-1", "; charset=windows-1252"} {
-			assert.NoError(t, checkContentType(want+ok, want), ok)
+			assert.NoError(t, CheckContentType(want+ok, want), ok)
 		}
 		for _, bad := range []string{"; charset=utf-7", "; charset=UTF-16", "; charset=utf-16le", "; charset=utf-32", "; charset=ibm037", "; charset=iso-2022-jp", "; charset=shift_jis", "; charset="} {
-			assert.ErrorIs(t, checkContentType(want+bad, want), ErrMalformed, bad)
+			assert.ErrorIs(t, CheckContentType(want+bad, want), ErrMalformed, bad)
 		}
 	}
 	req := goldenRequest(t, "oobit/approved_post")
-	req.Header.Set("Content-Type", formType+"; charset=utf-7")
+	req.Header.Set("Content-Type", FormType+"; charset=utf-7")
 	req.Body = append(req.Body, "&reply%2BAF8-code=051"...)
 	_, err := mustNew(t, "oobit", oobitConfig).Verify(context.Background(), req)
 	assert.ErrorContains(t, err, `charset "utf-7"`)

@@ -9,11 +9,8 @@ package verifiers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
-	"sort"
 	"time"
 )
 
@@ -88,106 +85,3 @@ var (
 	// missing or invalid (400).
 	ErrMalformed = errors.New("malformed notification")
 )
-
-// Config holds the provider options of the paynotify directive. A provider
-// refuses every option that does not apply to it.
-type Config struct {
-	// Secrets are the shared secrets; each is tried in turn (rotation).
-	Secrets []string
-	// Algorithm is the octo3/thedao HMAC: "hmac-sha1" (default) or "hmac-sha256".
-	Algorithm string
-	// AmountUnit says whether octo3/thedao amounts are "major" (default) or "minor" units.
-	AmountUnit string
-	// SignatureOff accepts octo3/thedao notifications without secure_hash.
-	// The caller must restrict the source addresses when it is set.
-	SignatureOff bool
-	// Authorization is the value Checkout.com's Authorization header must equal.
-	Authorization string
-	// Key is the value the Octopus OC-Key header must equal.
-	Key string
-}
-
-// options names the options that are set, as they are spelled in the Caddyfile.
-func (c Config) options() []string {
-	var set []string
-	add := func(name string, isSet bool) {
-		if isSet {
-			set = append(set, name)
-		}
-	}
-	add("secret", len(c.Secrets) > 0)
-	add("algorithm", c.Algorithm != "")
-	add("amount_unit", c.AmountUnit != "")
-	add("signature", c.SignatureOff)
-	add("authorization", c.Authorization != "")
-	add("key", c.Key != "")
-	return set
-}
-
-// secretKeys returns the secrets as keys, or an OptionError naming secret
-// when none is configured; what says what the provider calls its secret.
-func (c Config) secretKeys(provider, what string) ([][]byte, error) {
-	if len(c.Secrets) == 0 {
-		msg := fmt.Sprintf("required for provider %q", provider)
-		if what != "" {
-			msg += " (" + what + ")"
-		}
-		return nil, &OptionError{Option: "secret", Msg: msg}
-	}
-	keys := make([][]byte, len(c.Secrets))
-	for i, s := range c.Secrets {
-		keys[i] = []byte(s)
-	}
-	return keys, nil
-}
-
-// OptionError is a misconfiguration; Option is the option's Caddyfile name.
-type OptionError struct {
-	Option string
-	Msg    string
-}
-
-func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
-
-type provider struct {
-	options []string // the options it accepts besides secret
-	build   func(name string, c Config) (Verifier, error)
-}
-
-var providers = map[string]provider{
-	"octo3":    {options: octo3Options, build: newOcto3},
-	"thedao":   {options: octo3Options, build: newOcto3},
-	"checkout": {options: checkoutOptions, build: newCheckout},
-	"octopus":  {options: octopusOptions, build: newOctopus},
-	"oobit":    {options: oobitOptions, build: newOobit},
-}
-
-// Providers lists the supported provider names, sorted.
-func Providers() []string {
-	names := make([]string, 0, len(providers))
-	for name := range providers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// New returns the verifier for the named provider, or an *OptionError that
-// names the offending option.
-func New(name string, c Config) (Verifier, error) {
-	p, ok := providers[name]
-	if !ok {
-		return nil, &OptionError{Option: "provider", Msg: fmt.Sprintf("unknown provider %q (supported: %v)", name, Providers())}
-	}
-	for _, opt := range c.options() {
-		if opt != "secret" && !slices.Contains(p.options, opt) {
-			return nil, &OptionError{Option: opt, Msg: fmt.Sprintf("does not apply to provider %q", name)}
-		}
-	}
-	for _, s := range c.Secrets {
-		if s == "" {
-			return nil, &OptionError{Option: "secret", Msg: "empty secret (is the {env.*} or {file.*} placeholder set?)"}
-		}
-	}
-	return p.build(name, c)
-}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paynotify/paynotify/internal/simulator"
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 func main() {
@@ -28,12 +29,17 @@ func main() {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	now := time.Now()
+	p, err := verifiers.LookupProvider(*provider)
+	if err != nil {
+		log.Fatal(err)
+	}
+	example, ok := p.(verifiers.Signer)
+	if !ok {
+		log.Fatalf("provider %s has no test signer", *provider)
+	}
 	for i := range *n {
 		order := fmt.Sprintf("%s-%08d", *prefix, i)
-		fields, err := simulator.Defaults(*provider, order, now)
-		if err != nil {
-			log.Fatal(err)
-		}
+		fields := example.Example(order, now)
 		m, err := simulator.Sign(simulator.Draft{Provider: *provider, Fields: fields, Authorization: "bench-authorization",
 			Key: "bench-key"}, *secret, "")
 		if err != nil {

@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 )
 
-// Draft is a notification before it is signed: its fields as a JSON object.
+// Draft is a notification before it is signed: its fields as a JSON object
+// (the provider module's Example gives a complete one).
 // For the form and query providers (octo3, thedao, oobit) every value must
 // be a string or a number; checkout and octopus send the object as JSON.
 type Draft struct {
@@ -28,46 +28,6 @@ type Draft struct {
 	// Authorization (checkout) and Key (octopus OC-Key) are sent as headers
 	// when set.
 	Authorization, Key string
-}
-
-// Defaults returns a successful payment of order as provider sends it, with
-// every mandatory field set, at now.
-func Defaults(provider, order string, now time.Time) (map[string]any, error) {
-	now = now.UTC()
-	ref := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
-			return r
-		}
-		return -1
-	}, order)
-	switch provider {
-	case "octo3", "thedao":
-		return map[string]any{
-			"version": "2.0", "action": "PAY", "merch_order_id": order, "merch_id": "M100200", "term_id": "T01",
-			"currency": "HKD", "txn_time": now.Format(time.DateTime), "txn_status": "ACCEPTED",
-			"txn_response_code": "00", "dr_count": "1", "txn_no": "TXN" + ref, "captured_amount": "12.50",
-			"pay_type": "VISA", "txn_message": "Approved",
-		}, nil
-	case "checkout":
-		return map[string]any{
-			"id": "evt_" + strings.ToLower(ref), "type": "payment_captured", "created_on": now.Format(time.RFC3339),
-			"data": map[string]any{
-				"id": "pay_" + strings.ToLower(ref), "reference": order, "amount": json.Number("1050"), "currency": "HKD",
-				"response_code": "10000", "response_summary": "Approved", "source": map[string]any{"type": "octopus"},
-			},
-		}, nil
-	case "octopus":
-		return map[string]any{
-			"transaction_type": "income", "merchant_uid": "MUID-7781", "amount": "100.00", "final_amount": json.Number("99.50"),
-			"currency": "php", "merchant_order_id": order, "payment_status": "completed", "order_uid": "OUID-" + ref,
-		}, nil
-	case "oobit":
-		return map[string]any{
-			"reply_code": "000", "reply_desc": "SUCCESS", "trans_id": "9" + digits(order) + "0", "trans_order": order,
-			"trans_amount": "7.23", "trans_currency": "USD", "trans_date": now.Format("02/01/2006 15:04:05"),
-		}, nil
-	}
-	return nil, fmt.Errorf("unknown provider %q (one of %s)", provider, strings.Join(Providers, ", "))
 }
 
 // Sign builds d as provider sends it, signed with secret, aimed at path.

@@ -1,30 +1,39 @@
 package simulator
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/paynotify/paynotify/verifiers"
 )
 
-// VerifierConfig is the verifier configuration that accepts what k signs
+// Verifier is the provider module, provisioned, that accepts what k signs
 // for provider. (Only the configuration: the signers share no code with the
 // verifiers.)
-func (k Keys) VerifierConfig(provider string) verifiers.Config {
+func (k Keys) Verifier(provider string) (verifiers.Provider, error) {
+	var p verifiers.Provider
 	switch provider {
 	case "octo3":
-		return verifiers.Config{Secrets: []string{k.Octo3}}
+		p = &verifiers.Octo3{Secrets: verifiers.Secrets{k.Octo3}}
 	case "thedao":
-		return verifiers.Config{Secrets: []string{k.TheDAO}}
+		p = &verifiers.TheDAO{Octo3: verifiers.Octo3{Secrets: verifiers.Secrets{k.TheDAO}}}
 	case "checkout":
-		return verifiers.Config{Secrets: []string{k.Checkout}, Authorization: k.CheckoutAuthorization}
+		p = &verifiers.Checkout{Secrets: verifiers.Secrets{k.Checkout}, Authorization: k.CheckoutAuthorization}
 	case "octopus":
-		return verifiers.Config{Secrets: []string{k.Octopus}, Key: k.OctopusKey}
+		p = &verifiers.Octopus{Secrets: verifiers.Secrets{k.Octopus}, Key: k.OctopusKey}
 	case "oobit":
-		return verifiers.Config{Secrets: []string{k.Oobit}}
+		p = &verifiers.Oobit{Secrets: verifiers.Secrets{k.Oobit}}
+	default:
+		return nil, fmt.Errorf("simulator: unknown provider %q", provider)
 	}
-	return verifiers.Config{}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	return p, p.Provision(ctx)
 }
 
 // VerifierRequest is m as a verifier sees it, sent from clientIP at receivedAt.
