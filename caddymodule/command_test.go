@@ -228,3 +228,47 @@ func TestA200ThatIsNotTheACKFails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "acknowledged")
 }
+
+func TestProvidersCommandListsTheRegistry(t *testing.T) {
+	stdout, _, err := run(t, "providers")
+	require.NoError(t, err)
+	for _, want := range []string{
+		"Every provider also takes the options ack, allow_ip, body_timeout, dedup, dedup_scope, forward, max_body, store, upstream_secret.",
+		"octo3", "thedao", "checkout", "octopus", "oobit", "(http.handlers.paynotify.providers.oobit)",
+		`200 text/plain; charset=utf-8 "ACK"`, "200, empty body", "required with signature off", "required always",
+		"algorithm hmac-sha1 | hmac-sha256", "secret <secret> [<secret>...] (repeatable)",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+
+	stdout, _, err = run(t, "providers", "--json")
+	require.NoError(t, err)
+	var infos []providerInfo
+	require.NoError(t, json.Unmarshal([]byte(stdout), &infos))
+	byName := map[string]providerInfo{}
+	for _, p := range infos {
+		byName[p.Name] = p
+	}
+	assert.Equal(t, "always", byName["oobit"].AllowIP)
+	assert.Equal(t, []string{"GET", "POST"}, byName["oobit"].Methods)
+	assert.Equal(t, "success", byName["octopus"].ACK.Body)
+	assert.Equal(t, "", byName["checkout"].AllowIP)
+	assert.True(t, byName["checkout"].Sign)
+	var options []string
+	for _, o := range byName["checkout"].Options {
+		options = append(options, o.Name)
+	}
+	assert.Equal(t, []string{"secret", "authorization"}, options)
+}
+
+// A provider option with the name of a handler option could never be set:
+// the handler's is read first.
+func TestNoProviderOptionShadowsAHandlerOption(t *testing.T) {
+	for _, name := range verifiers.Providers() {
+		p, err := verifiers.LookupProvider(name)
+		require.NoError(t, err)
+		for _, opt := range p.Options() {
+			assert.False(t, handlerOptions[opt.Name], "provider %s option %s", name, opt.Name)
+		}
+	}
+}

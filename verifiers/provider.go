@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,4 +256,47 @@ func (c Credential) Set() bool { return c.sum != nil }
 func (c Credential) Equal(given string) bool {
 	g := sha256.Sum256([]byte(given))
 	return hmac.Equal(g[:], c.sum[:])
+}
+
+// DurationOption is an option with one positive duration such as 5m,
+// stored in dst.
+func DurationOption(name, doc string, dst *caddy.Duration) Option {
+	return Option{Name: name, Args: "<duration>", Doc: doc, Parse: func(d *caddyfile.Dispenser) error {
+		var value string
+		if !d.Args(&value) || d.NextArg() {
+			return d.Errf("%s takes one duration such as 5m", name)
+		}
+		parsed, err := caddy.ParseDuration(value)
+		if err != nil || parsed <= 0 {
+			return d.Errf("%s: %q is not a positive duration such as 5m", name, value)
+		}
+		*dst = caddy.Duration(parsed)
+		return nil
+	}}
+}
+
+// CheckTimestamp checks the signed Unix time (in seconds) value, named
+// name, against now: further than tolerance from it in either direction is
+// ErrSignature, so that a captured notification cannot be replayed once the
+// tolerance has passed (and one dated in the future cannot be stored up).
+// Only digits are accepted: no sign, no fraction, no spaces.
+func CheckTimestamp(name, value string, now time.Time, tolerance time.Duration) error {
+	if value == "" {
+		return fmt.Errorf("%w: no %s", ErrSignature, name)
+	}
+	if len(value) > 12 || !isDigits(value) {
+		return fmt.Errorf("%w: %s is not a Unix time in seconds", ErrSignature, name)
+	}
+	secs, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not a Unix time in seconds", ErrSignature, name)
+	}
+	skew := now.Sub(time.Unix(secs, 0))
+	switch {
+	case skew > tolerance:
+		return fmt.Errorf("%w: %s is %s old, over the tolerance of %s (a replay, or a clock out of sync)", ErrSignature, name, skew.Round(time.Second), tolerance)
+	case -skew > tolerance:
+		return fmt.Errorf("%w: %s is %s in the future, over the tolerance of %s (a clock out of sync)", ErrSignature, name, (-skew).Round(time.Second), tolerance)
+	}
+	return nil
 }
