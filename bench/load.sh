@@ -15,7 +15,11 @@
 # plain reverse_proxy, as a Markdown table.
 #
 # Settings (environment): PROVIDER (octo3), ROUNDS (5), DURATION (5s, per
-# throughput run), LAT_DURATION (3s, per latency run), CONNS (32). On a
+# throughput run), LAT_DURATION (3s, per latency run), CONNS (32),
+# BASELINE (the path of another caddy binary, e.g. one built from an earlier
+# commit: it runs the same Caddyfile beside this one, and its paynotify
+# routes, named base-off, base-bolt and base-redis, take part in the same
+# interleaved rounds, so that before and after are compared in one run). On a
 # machine with two or more CPUs, Caddy runs on CPU 1 and wrk and Redis on
 # CPU 0, so that the load generator does not take Caddy's CPU.
 # Needs go, curl, wrk and redis-server (apt-get install wrk redis-server).
@@ -72,15 +76,16 @@ paynotify() { # paynotify <dedup options>
 	printf 'paynotify %s {\n\t\t\tsecret bench-secret\n\t\t\tallow_ip 127.0.0.1\n\t\t\t%s\n\t\t\t%s\n\t\t}' \
 		"$provider" "$credential" "$1"
 }
-cat >"$work/Caddyfile" <<CADDYFILE
+caddyfile() { # caddyfile <port> <name>: the Caddyfile of one instance
+	cat <<CADDYFILE
 {
 	admin off
 	persist_config off
 	log {
-		output file $work/caddy.log
+		output file $work/$2.log
 	}
 }
-http://127.0.0.1:$port {
+http://127.0.0.1:$1 {
 	handle /plain {
 		reverse_proxy 127.0.0.1:$up_port
 	}
@@ -89,31 +94,46 @@ http://127.0.0.1:$port {
 		reverse_proxy 127.0.0.1:$up_port
 	}
 	handle /bolt {
-		$(paynotify "store bolt $work/dedup.db
+		$(paynotify "store bolt $work/$2-dedup.db
 			dedup_scope bolt")
 		reverse_proxy 127.0.0.1:$up_port
 	}
 	handle /redis {
 		$(paynotify "store redis redis://127.0.0.1:$redis_port/0
-			dedup_scope redis")
+			dedup_scope redis-$2")
 		reverse_proxy 127.0.0.1:$up_port
 	}
 }
-http://127.0.0.1:$up_port {
-	respond 200
-}
 CADDYFILE
-XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config "${caddy_cpu[@]}" ./caddy run --config "$work/Caddyfile" \
-	--adapter caddyfile >"$work/caddy.out" 2>&1 &
-pids+=("$!")
-wait_port "$port"
-
+}
+start_caddy() { # start_caddy <binary> <port> <name>
+	{
+		caddyfile "$2" "$3"
+		[ "$3" = caddy ] && printf 'http://127.0.0.1:%s {\n\trespond 200\n}\n' "$up_port"
+	} >"$work/$3.Caddyfile"
+	XDG_DATA_HOME=$work/$3-data XDG_CONFIG_HOME=$work/$3-config "${caddy_cpu[@]}" "$1" run \
+		--config "$work/$3.Caddyfile" --adapter caddyfile >"$work/$3.out" 2>&1 &
+	pids+=("$!")
+	wait_port "$2"
+}
+start_caddy ./caddy "$port" caddy
 routes=(plain off bolt redis)
+if [ -n "${BASELINE:-}" ]; then
+	base_port=$(free_port)
+	start_caddy "$BASELINE" "$base_port" baseline
+	routes+=(base-off base-bolt base-redis)
+	echo "== baseline: $BASELINE ($("$BASELINE" version | head -1))"
+fi
+
 results=$work/results
 run() { # run <route> <phase> <connections> <duration> <first line> <lines>
 	local out
-	out=$("${load_cpu[@]}" wrk -t1 -c"$3" -d"$4" --timeout 10s -s bench/load.lua "http://127.0.0.1:$port" \
-		-- "$work/notifications" "$5" "$6" 1 "/$1" | grep '^RESULT') || {
+	local at=$port path=/$1
+	if [[ $1 == base-* ]]; then
+		at=$base_port path=/${1#base-}
+	fi
+	out=$("${load_cpu[@]}" wrk -t1 -c"$3" -d"$4" --timeout 10s -s bench/load.lua "http://127.0.0.1:$at" \
+		-- "$work/notifications" "$5" "$6" 1 "$path" | grep '^RESULT') || {
 		echo "wrk failed on /$1" >&2
 		exit 1
 	}
@@ -129,8 +149,8 @@ rm -f "$results"
 echo "== $rounds rounds: $duration with $conns connections, then $lat_duration with 1, per route"
 for round in $(seq 0 $((rounds - 1))); do
 	first=$((round * (per_run + lat_per_run)))
-	for i in 0 1 2 3; do
-		route=${routes[$(((i + round) % 4))]}
+	for i in "${!routes[@]}"; do
+		route=${routes[$(((i + round) % ${#routes[@]}))]}
 		run "$route" throughput "$conns" "$duration" "$first" "$per_run"
 		run "$route" latency 1 "$lat_duration" $((first + per_run)) "$lat_per_run"
 	done
@@ -163,6 +183,7 @@ for route in "${routes[@]}"; do
 		-v p99="$(median "$route" throughput p99)" -v l50="$(median "$route" latency p50)" \
 		-v l99="$(median "$route" latency p99)" -v b99="$plain_p99" 'BEGIN {
 		name = (r == "plain") ? "plain reverse_proxy" : "paynotify, dedup " r
+		if (r ~ /^base-/) name = "baseline paynotify, dedup " substr(r, 6)
 		printf "| %s | %.0f | %.2f | %.2f ms | %.2f ms | %.3f ms | %.3f ms | %+.3f ms |\n",
 			name, rps, rps / base, p50 / 1000, p99 / 1000, l50 / 1000, l99 / 1000, (l99 - b99) / 1000
 	}'

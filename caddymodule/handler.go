@@ -268,11 +268,14 @@ func (h *Handler) loadProvider(ctx caddy.Context) (verifiers.Provider, error) {
 	}
 	mod, err := ctx.LoadModule(h, "ProviderRaw")
 	if err != nil {
-		var oe *verifiers.OptionError
-		if errors.As(err, &oe) {
-			return nil, fmt.Errorf("paynotify %s: %w", named.Name, oe)
+		// Caddy wraps the module's error in text ("loading module 'octo3':
+		// provision http.handlers.paynotify.providers.octo3: ..."), not
+		// with %w: keep the provider's own message, which names the option.
+		msg := err.Error()
+		if _, own, ok := strings.Cut(msg, "provision "+verifiers.Namespace+"."+named.Name+": "); ok {
+			msg = own
 		}
-		return nil, fmt.Errorf("paynotify %s: provider: %v", named.Name, err)
+		return nil, fmt.Errorf("paynotify %s: %s", named.Name, msg)
 	}
 	return mod.(verifiers.Provider), nil
 }

@@ -385,3 +385,26 @@ func providerJSON(name string, secrets ...string) json.RawMessage {
 	}
 	return raw
 }
+
+// A JSON config's provider object is checked at provision, with messages
+// that name the provider and the option.
+func TestProvisionChecksTheProviderObject(t *testing.T) {
+	for raw, want := range map[string]string{
+		``:                  `paynotify: provider: required`,
+		`{"secrets":["s"]}`: `paynotify: provider: unknown provider "" (supported: [`,
+		`{"name":"paypal"}`: `paynotify: provider: unknown provider "paypal"`,
+		`{"name":"octo3"}`:  `paynotify octo3: secret: required for provider "octo3"`,
+		`{"name":"octo3","secrets":["s"],"key":"k"}`:                         `unknown field "key"`,
+		`{"name":"octo3","secrets":["{env.PAYNOTIFY_TEST_UNSET_VARIABLE}"]}`: `paynotify octo3: secret: secret 1:`,
+		`{"name":"checkout","secrets":["s"],"authorization":"{env:X}"}`:      `paynotify checkout: authorization: `,
+		`{"name":"oobit","secrets":["s"]}`:                                   `paynotify: allow_ip: required for oobit as configured`,
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		h := &Handler{ProviderRaw: json.RawMessage(raw), Dedup: "off"}
+		err := h.Provision(ctx)
+		cancel()
+		if assert.Error(t, err, raw) {
+			assert.Contains(t, err.Error(), want, raw)
+		}
+	}
+}

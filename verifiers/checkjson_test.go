@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// refCheckJSON is checkJSON as it was with encoding/json's token reader,
+// refCheckJSON is CheckJSON as it was with encoding/json's token reader,
 // kept to check that the jsontext version decides the same.
 func refCheckJSON(body []byte) error {
 	if !utf8.Valid(body) {
@@ -98,12 +98,12 @@ func sameDecision(t *testing.T, body []byte) {
 		return // refused on purpose: encoding/json read a lone surrogate as U+FFFD
 	}
 	if (got == nil) != (want == nil) {
-		t.Fatalf("%q: checkJSON %v, reference %v", body, got, want)
+		t.Fatalf("%q: CheckJSON %v, reference %v", body, got, want)
 	}
 	if want != nil {
 		for _, msg := range []string{"given twice", "nested too deep", "data after", "not valid UTF-8", "not a JSON object"} {
 			if strings.Contains(want.Error(), msg) && got.Error() != want.Error() {
-				t.Fatalf("%q: checkJSON %q, reference %q", body, got, want)
+				t.Fatalf("%q: CheckJSON %q, reference %q", body, got, want)
 			}
 		}
 	}

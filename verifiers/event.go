@@ -64,7 +64,7 @@ type Customer struct {
 	IP    string `json:"ip,omitempty"`
 }
 
-// newCustomer returns nil when the provider told nothing about the customer,
+// NewCustomer returns nil when the provider told nothing about the customer,
 // so that the member is omitted.
 func NewCustomer(name, email, phone, ip string) *Customer {
 	c := Customer{Name: strings.TrimSpace(name), Email: email, Phone: phone, IP: ip}
@@ -74,7 +74,7 @@ func NewCustomer(name, email, phone, ip string) *Customer {
 	return &c
 }
 
-// newEvent fills the members every provider sets the same way.
+// NewEvent fills the members every provider sets the same way.
 func NewEvent(provider string, r *Request) Event {
 	e := Event{Schema: Schema, Provider: provider, ReceivedAt: r.ReceivedAt.UTC()}
 	if r.ClientIP.IsValid() {
@@ -83,7 +83,7 @@ func NewEvent(provider string, r *Request) Event {
 	return e
 }
 
-// eventID derives a stable id from the fields that identify one payment
+// EventID derives a stable id from the fields that identify one payment
 // event. Retry counters must not be among them, or every retry would look
 // like a new event. The parts are length-prefixed so that no two different
 // lists hash alike.
@@ -108,10 +108,11 @@ func EventID(parts ...string) string {
 	return string(id[:])
 }
 
-// amountUnit says whether an amount is sent in major units (12.50) or in the
+// Unit says whether an amount is sent in major units (12.50) or in the
 // currency's minor units (1250).
 type Unit int
 
+// The units of SetAmount.
 const (
 	MajorUnits Unit = iota
 	MinorUnits
@@ -195,7 +196,7 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// setAmount fills currency, amount and amount_minor from the amount field
+// SetAmount fills currency, amount and amount_minor from the amount field
 // named field, as the provider wrote it. The amount must be a plain unsigned
 // decimal number (no sign, exponent or thousands separator); a minor-unit
 // amount must be a whole number. An unknown currency leaves currency and
@@ -260,7 +261,7 @@ func parseDecimal(s string) (decimal.Decimal, error) {
 	return decimal.NewFromString(s)
 }
 
-// parseTime reads a provider timestamp in one of the layouts providers use.
+// ParseTime reads a provider timestamp in one of the layouts providers use.
 // A layout without a zone is read as UTC. It returns the zero time (the
 // member is then omitted) when the text matches none of them.
 func ParseTime(s string, layouts ...string) time.Time {

@@ -77,7 +77,7 @@ func FuzzEventIDMatchesReference(f *testing.F) {
 	})
 }
 
-// refCheckHexHMAC is checkHexHMAC as it was first written.
+// refCheckHexHMAC is CheckHexHMAC as it was first written.
 func refCheckHexHMAC(name, given string, newHash func() hash.Hash, secrets [][]byte, message []byte) error {
 	if given == "" {
 		return fmt.Errorf("%w: no %s", ErrSignature, name)

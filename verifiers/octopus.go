@@ -233,7 +233,7 @@ func octopusValue(raw json.RawMessage) (value string, present bool, err error) {
 		return "", false, nil
 	case '"':
 		if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
-			// Without an escape a string is its content: checkJSON has
+			// Without an escape a string is its content: CheckJSON has
 			// refused control characters and invalid UTF-8 already.
 			return string(raw[1 : len(raw)-1]), true, nil
 		}

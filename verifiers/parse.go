@@ -18,12 +18,13 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
+// The media types of notification bodies, for CheckContentType.
 const (
 	FormType = "application/x-www-form-urlencoded"
 	JSONType = "application/json"
 )
 
-// parseForm parses an application/x-www-form-urlencoded body strictly, as
+// ParseForm parses an application/x-www-form-urlencoded body strictly, as
 // parseURLEncoded does.
 func ParseForm(contentType string, body []byte) (map[string]string, error) {
 	if err := CheckContentType(contentType, FormType); err != nil {
@@ -96,7 +97,7 @@ func refuseMeetingNames(what string, fields map[string]string) error {
 	return nil
 }
 
-// checkContentType refuses a body that does not declare the media type want.
+// CheckContentType refuses a body that does not declare the media type want.
 func CheckContentType(contentType, want string) error {
 	if contentType == want {
 		// What mime.ParseMediaType accepts and returns unchanged for the
@@ -123,7 +124,7 @@ var bodyCharsets = []string{"utf-8", "us-ascii", "iso-8859-1", "windows-1252"}
 // maxJSONDepth bounds the nesting of a JSON body; notifications are shallow.
 const maxJSONDepth = 32
 
-// checkJSON accepts a body that is one JSON object, valid UTF-8, without a
+// CheckJSON accepts a body that is one JSON object, valid UTF-8, without a
 // key given twice in any object and at most maxJSONDepth deep. The signature
 // covers the bytes, but encoding/json keeps the last of two equal keys, other
 // parsers the first, and invalid UTF-8 is silently replaced: the app could
@@ -221,7 +222,7 @@ func (o *objectNames) add(key string) bool {
 	return true
 }
 
-// hmacKeys holds the keyed HMAC states of a verifier's secrets: one pool per
+// HMACKeys holds the keyed HMAC states of a verifier's secrets: one pool per
 // secret, in the secrets' order, of hmac.New states whose keyed inner and
 // outer pads were saved by a first Reset, so that a notification costs no
 // key schedule and no allocation.
@@ -236,6 +237,7 @@ type pooledMAC struct {
 	sum []byte
 }
 
+// NewHMACKeys keys an HMAC of newHash with each secret, in their order.
 func NewHMACKeys(newHash func() hash.Hash, secrets [][]byte) *HMACKeys {
 	k := &HMACKeys{size: newHash().Size(), pools: make([]sync.Pool, len(secrets))}
 	for i, secret := range secrets {
@@ -249,7 +251,7 @@ func NewHMACKeys(newHash func() hash.Hash, secrets [][]byte) *HMACKeys {
 	return k
 }
 
-// checkHexHMAC checks that given, the value of the signature field or header
+// CheckHexHMAC checks that given, the value of the signature field or header
 // named name, is the hex HMAC of message under one of the secrets (either
 // hex case). Every secret is tried, so that a secret can be rotated.
 func CheckHexHMAC(name, given string, keys *HMACKeys, message []byte) error {

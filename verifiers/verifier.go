@@ -1,9 +1,15 @@
 // Package verifiers authenticates and normalizes payment notifications.
 //
-// It knows nothing of Caddy: a Verifier takes the raw request as received
-// (method, header, query, body bytes, client IP, receive time) and returns the
+// Each provider is a Caddy module of the namespace
+// http.handlers.paynotify.providers (see Provider) in a file of its own:
+// options, checks, verifier and test signer. The verification itself needs
+// no running Caddy: a Verifier takes the raw request as received (method,
+// header, query, body bytes, client IP, receive time) and returns the
 // paynotify.v1 events it carries, or an error wrapping one of the sentinel
-// errors below, which the HTTP glue maps to a status code.
+// errors below, which the HTTP glue maps to a status code. What providers
+// share (keyed HMAC states, constant-time comparison over several secrets,
+// timestamp tolerance, strict form and JSON reading, money) is written once
+// here, for providers inside and outside this repository.
 package verifiers
 
 import (
