@@ -4,7 +4,7 @@
 #   bench/load.sh
 #
 # Builds Caddy (./xcaddy.sh) and starts one instance with a fast upstream (a
-# second site that answers 200) and four routes to it: plain reverse_proxy,
+# second Caddy process that answers 200) and four routes to it: plain reverse_proxy,
 # and paynotify with dedup off, with the bolt store and with Redis (a
 # redis-server of its own on a free loopback port). wrk drives them with a
 # Lua script (bench/load.lua), every request a distinct, correctly signed
@@ -107,15 +107,19 @@ http://127.0.0.1:$1 {
 CADDYFILE
 }
 start_caddy() { # start_caddy <binary> <port> <name>
-	{
+	if [ "$3" = upstream ]; then
+		printf '{\n\tadmin off\n\tpersist_config off\n}\nhttp://127.0.0.1:%s {\n\trespond 200\n}\n' "$2"
+	else
 		caddyfile "$2" "$3"
-		[ "$3" = caddy ] && printf 'http://127.0.0.1:%s {\n\trespond 200\n}\n' "$up_port"
-	} >"$work/$3.Caddyfile"
+	fi >"$work/$3.Caddyfile"
 	XDG_DATA_HOME=$work/$3-data XDG_CONFIG_HOME=$work/$3-config "${caddy_cpu[@]}" "$1" run \
 		--config "$work/$3.Caddyfile" --adapter caddyfile >"$work/$3.out" 2>&1 &
 	pids+=("$!")
 	wait_port "$2"
 }
+# The upstream runs in a process of its own, so that every route, this
+# binary's and the baseline's, proxies to another process alike.
+start_caddy ./caddy "$up_port" upstream
 start_caddy ./caddy "$port" caddy
 routes=(plain off bolt redis)
 if [ -n "${BASELINE:-}" ]; then

@@ -66,6 +66,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	providerOptions := map[string]verifiers.Option{}
 	for _, opt := range provider.Options() {
+		if handlerOptions[opt.Name] {
+			// It could never be set: the handler's option is read first.
+			return at(fmt.Errorf("provider: the module's option %q has the name of a paynotify option", opt.Name), directive)
+		}
 		providerOptions[opt.Name] = opt
 	}
 
@@ -73,9 +77,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
 		popt, isProviders := providerOptions[option]
-		if handlerOptions[option] {
-			isProviders = false
-		}
 		if _, given := seen[option]; given && option != "allow_ip" && !(isProviders && popt.Repeatable) {
 			return d.Errf("%s given twice", option)
 		} else if !given {
@@ -88,10 +89,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case isProviders:
 			if err := popt.Parse(d); err != nil {
+				// A provider written elsewhere may return an error without
+				// the position that d.Errf adds.
+				if !strings.Contains(err.Error(), fmt.Sprintf(", at %s:", d.File())) {
+					err = d.WrapErr(err)
+				}
 				return err
 			}
+			if d.NextArg() {
+				// Not the value: it may be a secret.
+				return d.Errf("%s: too many arguments", option)
+			}
 		default:
-			return d.Errf("%s", unknownOption(name, option, provider))
+			return at(errors.New(unknownOption(name, option, provider)), d.Token())
 		}
 	}
 	if err := provider.CheckConfig(); err != nil {
@@ -140,7 +150,7 @@ func unknownOption(name, option string, provider verifiers.Provider) string {
 			}
 		}
 	}
-	return fmt.Sprintf("unrecognized paynotify option %q (provider %s takes: %s)", option, name, strings.Join(own, ", "))
+	return fmt.Sprintf("unrecognized option %q: not a paynotify option, and provider %s takes %s", option, name, strings.Join(own, ", "))
 }
 
 // unmarshalOption parses one of the handler's own options.

@@ -108,7 +108,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"paynotify octo3 {\n signature on\n}", "signature: the only value is off"},
 		{"paynotify octo3 {\n ack\n}", "ack needs a value"},
 		{"paynotify octo3 {\n forward original\n forward original\n}", "forward given twice"},
-		{"paynotify octo3 {\n secrets s\n}", `unrecognized paynotify option "secrets" (provider octo3 takes: secret, algorithm, amount_unit, signature), at Testfile:2`},
+		{"paynotify octo3 {\n secrets s\n}", `paynotify octo3: unrecognized option "secrets": not a paynotify option, and provider octo3 takes secret, algorithm, amount_unit, signature, at Testfile:2`},
 		{"paynotify octo3 {\n secret a\n secret b\n algorithm hmac-sha1\n algorithm hmac-sha1\n}", "algorithm given twice"},
 		{"paynotify octo3 {\n secret s\n dedup_scope a/b\n}", `dedup_scope: "a/b" is not a name`},
 		{"paynotify octo3 {\n secret s\n body_timeout 0s\n}", `body_timeout: "0s" is not a positive duration`},
@@ -117,7 +117,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		// the line of the directive or of the option.
 		{"paynotify octo4 {\n secret s\n}", `paynotify octo4: provider: unknown provider "octo4" (supported: [checkout octo3 octopus oobit thedao]), at Testfile:1`},
 		{"paynotify checkout {\n authorization a\n}", `paynotify checkout: secret: required for provider "checkout" (the webhook signature key), at Testfile:1`},
-		{"paynotify octo3 {\n secret s\n\n key k\n}", `key: does not apply to provider "octo3" (its options: secret, algorithm, amount_unit, signature), at Testfile:4`},
+		{"paynotify octo3 {\n secret s\n\n key k\n}", `paynotify octo3: key: does not apply to provider "octo3" (its options: secret, algorithm, amount_unit, signature), at Testfile:4`},
 		{"paynotify octo3 {\n secret s\n algorithm md5\n}", `paynotify octo3: algorithm: "md5" is not hmac-sha1 or hmac-sha256, at Testfile:3`},
 		{"paynotify oobit {\n secret s\n}", `paynotify oobit: allow_ip: required for oobit as configured`},
 		{"paynotify thedao {\n signature off\n}", `paynotify thedao: allow_ip: required for thedao as configured, and narrower than 0.0.0.0/0 or ::/0: signature off`},

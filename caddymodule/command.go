@@ -250,6 +250,7 @@ func (o *signOptions) provider(name string) (verifiers.Provider, error) {
 	for _, opt := range p.Options() {
 		options[opt.Name] = opt
 	}
+	given := map[string]string{} // option → the flag that gave it
 	apply := func(flag string, tokens []caddyfile.Token) error {
 		d := caddyfile.NewDispenser(tokens)
 		d.Next()
@@ -257,13 +258,23 @@ func (o *signOptions) provider(name string) (verifiers.Provider, error) {
 		if !ok {
 			return fmt.Errorf("%s: %s", flag, unknownOption(name, d.Val(), p))
 		}
+		if first, twice := given[opt.Name]; twice && !opt.Repeatable {
+			return fmt.Errorf("%s: %s is already given by %s", flag, opt.Name, first)
+		}
+		given[opt.Name] = flag
 		if err := opt.Parse(d); err != nil {
 			return fmt.Errorf("%s: %v", flag, err)
 		}
+		if d.NextArg() {
+			return fmt.Errorf("%s: %s: too many arguments", flag, opt.Name)
+		}
 		return nil
 	}
+	// A flag's value is taken literally, as a test secret is typed: its
+	// braces are not placeholders (--option reads the Caddyfile's syntax).
+	literal := strings.NewReplacer("{", `\{`, "}", `\}`)
 	option := func(name, value string) []caddyfile.Token {
-		return []caddyfile.Token{{File: "--" + name, Text: name}, {File: "--" + name, Text: value}}
+		return []caddyfile.Token{{File: "--" + name, Text: name}, {File: "--" + name, Text: literal.Replace(value)}}
 	}
 	for _, f := range []struct{ name, value string }{
 		{"secret", o.secret}, {"algorithm", o.algorithm}, {"authorization", o.authorization}, {"key", o.key},
@@ -274,10 +285,11 @@ func (o *signOptions) provider(name string) (verifiers.Provider, error) {
 			}
 		}
 	}
-	for _, text := range o.options {
+	for i, text := range o.options {
 		tokens, err := caddyfile.Tokenize([]byte(text), "--option")
 		if err != nil || len(tokens) == 0 {
-			return nil, fmt.Errorf("--option %q: not a Caddyfile option line", text)
+			// Not the text: it may hold a secret.
+			return nil, fmt.Errorf("--option %d: not a Caddyfile option line such as 'algorithm hmac-sha256'", i+1)
 		}
 		if err := apply("--option", tokens); err != nil {
 			return nil, err

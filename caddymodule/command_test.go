@@ -272,3 +272,32 @@ func TestNoProviderOptionShadowsAHandlerOption(t *testing.T) {
 		}
 	}
 }
+
+// A flag's value is the secret as typed: braces are not placeholders.
+func TestSignTakesFlagValuesLiterally(t *testing.T) {
+	p := newProvider(t, "checkout", `{"secrets":["it\\{s\\}"],"authorization":"a\\{b\\}"}`)
+	_, stderr, err := run(t, "sign", "checkout", "--secret", "it{s}", "--authorization", "a{b}", "--url", p.URL)
+	require.NoError(t, err, stderr)
+	assert.Len(t, p.take(), 1)
+}
+
+func TestSignOptionsAreGivenOnce(t *testing.T) {
+	for args, want := range map[string]string{
+		"sign octo3 --secret x --algorithm hmac-sha1 --option algorithm_hmac-sha256": "--option: algorithm is already given by --algorithm",
+		"sign octo3 --secret x --option algorithm_hmac-sha256_extra":                 "--option: algorithm takes one value",
+		"sign octo3 --option secret_x --option secret_y --option key_k":              `key: does not apply to provider "octo3"`,
+	} {
+		fields := strings.Fields(args)
+		for i := range fields {
+			fields[i] = strings.ReplaceAll(fields[i], "_", " ")
+		}
+		_, _, err := run(t, fields...)
+		if assert.Error(t, err, args) {
+			assert.Contains(t, err.Error(), want, args)
+		}
+	}
+	_, _, err := run(t, "sign", "octo3", "--option", "secret x", "--option", " ")
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), "--option 2: not a Caddyfile option line")
+	}
+}

@@ -257,13 +257,21 @@ func (h *Handler) loadProvider(ctx caddy.Context) (verifiers.Provider, error) {
 	if len(h.ProviderRaw) == 0 {
 		return nil, fmt.Errorf("paynotify: provider: required, e.g. {\"name\": \"octo3\", \"secrets\": [...]}")
 	}
-	var named struct {
-		Name string `json:"name"`
+	if bytes.HasPrefix(bytes.TrimSpace(h.ProviderRaw), []byte(`"`)) {
+		return nil, fmt.Errorf(`paynotify: provider: an object such as {"name": "octo3", "secrets": [...]} since providers are modules: the provider's options (secrets, algorithm, authorization, key, ...) moved into it`)
 	}
-	if err := json.Unmarshal(h.ProviderRaw, &named); err != nil {
-		return nil, fmt.Errorf("paynotify: provider: %v", err)
+	// The name exactly as Caddy reads it (encoding/json would also take
+	// "Name", and Caddy's error for that quotes the whole object, secrets
+	// and all).
+	var members map[string]json.RawMessage
+	var name string
+	if err := json.Unmarshal(h.ProviderRaw, &members); err != nil {
+		return nil, fmt.Errorf("paynotify: provider: not a JSON object: %v", err)
 	}
-	if _, err := verifiers.LookupProvider(named.Name); err != nil {
+	if raw, ok := members["name"]; !ok || json.Unmarshal(raw, &name) != nil {
+		return nil, fmt.Errorf("paynotify: provider: the object has no \"name\" string (supported: %v)", verifiers.Providers())
+	}
+	if _, err := verifiers.LookupProvider(name); err != nil {
 		return nil, fmt.Errorf("paynotify: %w", err)
 	}
 	mod, err := ctx.LoadModule(h, "ProviderRaw")
@@ -272,12 +280,22 @@ func (h *Handler) loadProvider(ctx caddy.Context) (verifiers.Provider, error) {
 		// provision http.handlers.paynotify.providers.octo3: ..."), not
 		// with %w: keep the provider's own message, which names the option.
 		msg := err.Error()
-		if _, own, ok := strings.Cut(msg, "provision "+verifiers.Namespace+"."+named.Name+": "); ok {
+		if _, own, ok := strings.Cut(msg, "provision "+verifiers.Namespace+"."+name+": "); ok {
 			msg = own
 		}
-		return nil, fmt.Errorf("paynotify %s: %s", named.Name, msg)
+		return nil, fmt.Errorf("paynotify %s: %s", name, msg)
 	}
-	return mod.(verifiers.Provider), nil
+	p := mod.(verifiers.Provider)
+	// Again, in case the provider's Provision does not: its options as
+	// written (unresolved) are still there.
+	if err := p.CheckConfig(); err != nil {
+		return nil, fmt.Errorf("paynotify %s: %w", name, err)
+	}
+	// The name is in the metrics, the logs and the dedup keys.
+	if p.Provider() != name {
+		return nil, fmt.Errorf("paynotify %s: provider: the module calls itself %q in its events", name, p.Provider())
+	}
+	return p, nil
 }
 
 // parseDedup reads the dedup option: "off" (0), a duration, or empty for the default.

@@ -390,10 +390,12 @@ func providerJSON(name string, secrets ...string) json.RawMessage {
 // that name the provider and the option.
 func TestProvisionChecksTheProviderObject(t *testing.T) {
 	for raw, want := range map[string]string{
-		``:                  `paynotify: provider: required`,
-		`{"secrets":["s"]}`: `paynotify: provider: unknown provider "" (supported: [`,
-		`{"name":"paypal"}`: `paynotify: provider: unknown provider "paypal"`,
-		`{"name":"octo3"}`:  `paynotify octo3: secret: required for provider "octo3"`,
+		``:                                      `paynotify: provider: required`,
+		`{"secrets":["s"]}`:                     `paynotify: provider: the object has no "name" string (supported: [`,
+		`{"Name":"octo3","secrets":["s3cr3t"]}`: `paynotify: provider: the object has no "name" string`,
+		`"octo3"`:                               `paynotify: provider: an object such as {"name": "octo3"`,
+		`{"name":"paypal"}`:                     `paynotify: provider: unknown provider "paypal"`,
+		`{"name":"octo3"}`:                      `paynotify octo3: secret: required for provider "octo3"`,
 		`{"name":"octo3","secrets":["s"],"key":"k"}`:                         `unknown field "key"`,
 		`{"name":"octo3","secrets":["{env.PAYNOTIFY_TEST_UNSET_VARIABLE}"]}`: `paynotify octo3: secret: secret 1:`,
 		`{"name":"checkout","secrets":["s"],"authorization":"{env:X}"}`:      `paynotify checkout: authorization: `,
@@ -405,6 +407,7 @@ func TestProvisionChecksTheProviderObject(t *testing.T) {
 		cancel()
 		if assert.Error(t, err, raw) {
 			assert.Contains(t, err.Error(), want, raw)
+			assert.NotContains(t, err.Error(), "s3cr3t", "no secret in the message")
 		}
 	}
 }

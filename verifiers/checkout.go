@@ -138,7 +138,7 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 		if err := json.Unmarshal(r.Body, &members); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
-		if err := refuseShadowingQuery(r.RawQuery, members, checkoutFields); err != nil {
+		if err := RefuseShadowingQuery(r.RawQuery, members, checkoutFields); err != nil {
 			return nil, err
 		}
 	}

@@ -354,7 +354,7 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := octo3SameDecimals(fields); err != nil {
 		return nil, err
 	}
-	if err := refuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
+	if err := RefuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
 		return nil, err
 	}
 	if !v.SignatureOff {

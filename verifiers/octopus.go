@@ -119,7 +119,7 @@ func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := json.Unmarshal(r.Body, &fields); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if err := refuseShadowingQuery(r.RawQuery, fields, octopusFields); err != nil {
+	if err := RefuseShadowingQuery(r.RawQuery, fields, octopusFields); err != nil {
 		return nil, err
 	}
 	signed, err := octopusStringToSign(fields)

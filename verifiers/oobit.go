@@ -100,7 +100,7 @@ func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
 	case http.MethodPost:
 		fields, err = ParseForm(r.Header.Get("Content-Type"), r.Body)
 		if err == nil {
-			err = refuseShadowingQuery(r.RawQuery, fields, oobitFields)
+			err = RefuseShadowingQuery(r.RawQuery, fields, oobitFields)
 		}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)

@@ -307,7 +307,7 @@ func fromHexChar(c byte) (byte, bool) {
 	return 0, false
 }
 
-// refuseShadowingQuery refuses a query string that the app could read in
+// RefuseShadowingQuery refuses a query string that the app could read in
 // place of a field of the body (a form field or a top-level JSON member) or
 // of one of the provider's documented fields, which are all plain names.
 // The query is not signed, and with forward original the app's framework
@@ -315,7 +315,7 @@ func fromHexChar(c byte) (byte, bool) {
 // renaming reply.code to reply_code), Rails' params (the query over the body,
 // whole hashes at a time), ASP.NET's Request[] (the query first, ignoring
 // case). Its parameters are checked as a form's are (parseURLEncoded).
-func refuseShadowingQuery[V any](rawQuery string, body map[string]V, documented map[string]bool) error {
+func RefuseShadowingQuery[V any](rawQuery string, body map[string]V, documented map[string]bool) error {
 	if rawQuery == "" {
 		return nil
 	}

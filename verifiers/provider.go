@@ -2,6 +2,7 @@ package verifiers
 
 import (
 	"crypto/hmac"
+	"errors"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
@@ -201,10 +202,18 @@ func (s Secrets) Check(provider, what string) error {
 }
 
 // Keys resolves the placeholders of the secrets and returns them as keys.
+// It refuses an empty list and an empty secret, whether or not the
+// provider called Check: an HMAC keyed with nothing is anyone's.
 func (s Secrets) Keys() ([][]byte, error) {
+	if len(s) == 0 {
+		return nil, &OptionError{Option: "secret", Msg: "required"}
+	}
 	keys := make([][]byte, len(s))
 	for i, v := range s {
 		resolved, err := ResolveSecret(v)
+		if err == nil && resolved == "" {
+			err = errors.New("empty")
+		}
 		if err != nil {
 			return nil, &OptionError{Option: "secret", Msg: fmt.Sprintf("secret %d: %v", i+1, err)}
 		}
@@ -252,8 +261,12 @@ func NewCredential(option, value string) (Credential, error) {
 // Set says whether the credential is configured.
 func (c Credential) Set() bool { return c.sum != nil }
 
-// Equal reports whether given is the configured value.
+// Equal reports whether given is the configured value; false when no value
+// is configured (check Set first to skip the check).
 func (c Credential) Equal(given string) bool {
+	if c.sum == nil {
+		return false
+	}
 	g := sha256.Sum256([]byte(given))
 	return hmac.Equal(g[:], c.sum[:])
 }

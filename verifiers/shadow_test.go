@@ -213,20 +213,20 @@ func TestFormFieldsThatMeetAreRefused(t *testing.T) {
 // member in another case) is compared by its keys too.
 func TestQueryAgainstNonPlainBodyNames(t *testing.T) {
 	body := map[string]int{"Payment_Status": 1, "amount": 2}
-	assert.ErrorIs(t, refuseShadowingQuery("payment_status=completed", body, nil), ErrMalformed)
-	assert.ErrorIs(t, refuseShadowingQuery("AMOUNT=1", body, nil), ErrMalformed)
-	assert.NoError(t, refuseShadowingQuery("token=abc", body, nil))
-	assert.NoError(t, refuseShadowingQuery("", body, nil))
-	err := refuseShadowingQuery("PAYMENT.status=completed", body, nil)
+	assert.ErrorIs(t, RefuseShadowingQuery("payment_status=completed", body, nil), ErrMalformed)
+	assert.ErrorIs(t, RefuseShadowingQuery("AMOUNT=1", body, nil), ErrMalformed)
+	assert.NoError(t, RefuseShadowingQuery("token=abc", body, nil))
+	assert.NoError(t, RefuseShadowingQuery("", body, nil))
+	err := RefuseShadowingQuery("PAYMENT.status=completed", body, nil)
 	assert.ErrorIs(t, err, ErrMalformed)
-	assert.ErrorContains(t, refuseShadowingQuery("payment+status=x", body, nil), `query parameter "payment status" would shadow the field "Payment_Status"`)
+	assert.ErrorContains(t, RefuseShadowingQuery("payment+status=x", body, nil), `query parameter "payment status" would shadow the field "Payment_Status"`)
 }
 
 // TestQueryParametersThatMeetAreRefused: the query among itself, as for the
 // JSON providers' query or oobit's GET notification.
 func TestQueryParametersThatMeetAreRefused(t *testing.T) {
 	for _, q := range []string{"token=a&token=b", "token=a&TOKEN=b", "to.ken=a&to_ken=b", "token=a&token%5B%5D=b", "a;b=c", "%zz=1", "=1", "x=%FF"} {
-		assert.ErrorIs(t, refuseShadowingQuery(q, map[string]string{}, nil), ErrMalformed, q)
+		assert.ErrorIs(t, RefuseShadowingQuery(q, map[string]string{}, nil), ErrMalformed, q)
 	}
 }
 

@@ -127,6 +127,9 @@ type notification struct {
 	} `json:"data"`
 }
 
+// documented are the top-level members AcmePay sends.
+var documented = map[string]bool{"id": true, "type": true, "created": true, "data": true}
+
 var statuses = map[string]verifiers.Status{
 	"payment.succeeded": verifiers.StatusSucceeded,
 	"payment.failed":    verifiers.StatusFailed,
@@ -158,6 +161,19 @@ func (p *AcmePay) Verify(_ context.Context, r *verifiers.Request) ([]verifiers.E
 	// Strict JSON: duplicate or case-folded keys, bad UTF-8, too deep.
 	if err := verifiers.CheckJSON(r.Body); err != nil {
 		return nil, err
+	}
+	if r.RawQuery != "" {
+		// The query is not signed. With forward original the app's web
+		// framework would merge it with the body (Rails' params: the query
+		// over the body), so a parameter that could stand for a field is
+		// refused; one of the merchant's own (?token=...) is not.
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &members); err != nil {
+			return nil, fmt.Errorf("%w: %v", verifiers.ErrMalformed, err)
+		}
+		if err := verifiers.RefuseShadowingQuery(r.RawQuery, members, documented); err != nil {
+			return nil, err
+		}
 	}
 	var n notification
 	if err := json.Unmarshal(r.Body, &n); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
@@ -28,7 +30,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/paynotify/paynotify/caddymodule"
-	_ "github.com/paynotify/paynotify/examples/acmepay"
+	"github.com/paynotify/paynotify/examples/acmepay"
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 const secret = "acme-test-secret"
@@ -164,6 +167,15 @@ func TestAProviderFromOutsideWorksEndToEnd(t *testing.T) {
 	}
 	assert.Empty(t, a.take(), "nothing refused is forwarded")
 
+	// The unsigned query may not stand for a field of the body (Rails
+	// merges it over the body with forward original); the merchant's own
+	// parameters pass.
+	for query, want := range map[string]int{"?data[order]=ORD-OTHER": 400, "?type=payment.succeeded": 400, "?token=abc": 200} {
+		status, _ := post(t, url+query, signed(time.Now(), secret, other), other)
+		assert.Equal(t, want, status, query)
+	}
+	assert.Len(t, a.take(), 1, "only the notification with the merchant's own parameter")
+
 	// caddy paynotify sign builds it with the module's own signer.
 	stdout, stderr, err := paynotify(t, "sign", "acmepay", "--secret", secret, "--order", "ORD-SIGNED", "--url", url)
 	require.NoError(t, err, stdout+stderr)
@@ -188,12 +200,60 @@ func TestItsOptionsAreCheckedWhileParsing(t *testing.T) {
 	for input, want := range map[string]string{
 		"paynotify acmepay {\n\tsecret s\n\ttolerance soon\n}":      `tolerance: "soon" is not a positive duration such as 5m, at Caddyfile:4`,
 		"paynotify acmepay {\n\ttolerance 1m\n}":                    `paynotify acmepay: secret: required for provider "acmepay" (the webhook signing secret), at Caddyfile:2`,
-		"paynotify acmepay {\n\tsecret s\n\talgorithm hmac-sha1\n}": `algorithm: does not apply to provider "acmepay" (its options: secret, tolerance), at Caddyfile:4`,
+		"paynotify acmepay {\n\tsecret s\n\talgorithm hmac-sha1\n}": `paynotify acmepay: algorithm: does not apply to provider "acmepay" (its options: secret, tolerance), at Caddyfile:4`,
 	} {
 		caddyfile := ":8080 {\n" + input + "\n}\n"
 		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
 		if assert.Error(t, err, input) {
 			assert.Contains(t, err.Error(), want)
+		}
+	}
+}
+
+// Two careless provider modules, as someone else might write them: one with
+// an option named like a handler option, one whose option reads no value
+// and returns errors without a position.
+type shadowing struct{ acmepay.AcmePay }
+
+func (shadowing) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: verifiers.Namespace + ".test_shadowing", New: func() caddy.Module { return new(shadowing) }}
+}
+
+func (p *shadowing) Options() []verifiers.Option {
+	return append(p.AcmePay.Options(), verifiers.Option{Name: "ack", Doc: "d", Parse: func(*caddyfile.Dispenser) error { return nil }})
+}
+
+type careless struct{ acmepay.AcmePay }
+
+func (careless) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: verifiers.Namespace + ".test_careless", New: func() caddy.Module { return new(careless) }}
+}
+
+func (p *careless) Options() []verifiers.Option {
+	return append(p.AcmePay.Options(), verifiers.Option{Name: "region", Doc: "d", Parse: func(d *caddyfile.Dispenser) error {
+		if d.CountRemainingArgs() == 2 {
+			return errors.New("region: two values")
+		}
+		return nil
+	}})
+}
+
+func init() {
+	caddy.RegisterModule(shadowing{})
+	caddy.RegisterModule(careless{})
+}
+
+func TestCarelessProviderOptionsFailWithALine(t *testing.T) {
+	for input, want := range map[string]string{
+		"paynotify test_shadowing {\n\tsecret s\n}":                    `paynotify test_shadowing: provider: the module's option "ack" has the name of a paynotify option, at Caddyfile:2`,
+		"paynotify test_careless {\n\tsecret s\n\tregion eu-s3cr3t\n}": `region: too many arguments, at Caddyfile:4`,
+		"paynotify test_careless {\n\tsecret s\n\tregion a b\n}":       `region: two values, at Caddyfile:4`,
+	} {
+		caddyfile := ":8080 {\n" + input + "\n}\n"
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
+		if assert.Error(t, err, input) {
+			assert.Contains(t, err.Error(), want)
+			assert.NotContains(t, err.Error(), "s3cr3t", "no value in the message")
 		}
 	}
 }
