@@ -2,8 +2,8 @@ package verifiers
 
 import (
 	"crypto/hmac"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
