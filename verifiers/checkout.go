@@ -25,7 +25,6 @@ type Checkout struct {
 	// webhook's authorization header key); empty: not checked.
 	Authorization string `json:"authorization,omitempty"`
 
-	keys          [][]byte
 	macs          *HMACKeys // HMAC-SHA256 keyed with each secret
 	authorization Credential
 }
@@ -59,13 +58,12 @@ func (v *Checkout) Provision(caddy.Context) error {
 		return err
 	}
 	var err error
-	if v.keys, err = v.Secrets.Keys(); err != nil {
+	if v.macs, err = v.Secrets.HMAC(sha256.New); err != nil {
 		return err
 	}
 	if v.authorization, err = NewCredential("authorization", v.Authorization); err != nil {
 		return err
 	}
-	v.macs = NewHMACKeys(sha256.New, v.keys)
 	return nil
 }
 
@@ -250,16 +248,16 @@ func (v *Checkout) Example(order string, now time.Time) map[string]any {
 
 // Sign implements Signer.
 func (v *Checkout) Sign(d Draft) (Notification, error) {
-	key, err := signingKey(v.keys)
-	if err != nil {
-		return Notification{}, err
-	}
 	body, err := MarshalCompact(d.Fields)
 	if err != nil {
 		return Notification{}, err
 	}
+	sig, err := signHex(v.macs, body)
+	if err != nil {
+		return Notification{}, err
+	}
 	n := newNotification(d.Path, JSONType, body)
-	n.Header.Set("Cko-Signature", HexHMAC(sha256.New, key, body))
+	n.Header.Set("Cko-Signature", sig)
 	if v.Authorization != "" {
 		authorization, err := ResolveSecret(v.Authorization)
 		if err != nil {

@@ -36,8 +36,7 @@ type Octo3 struct {
 	// refuses it unless allow_ip is set.
 	SignatureOff bool `json:"signature_off,omitempty"`
 
-	provider string // octo3 or thedao, set by CheckConfig
-	keys     [][]byte
+	provider string    // octo3 or thedao, set by CheckConfig
 	macs     *HMACKeys // nil with signature off
 	newHash  func() hash.Hash
 	unit     Unit
@@ -138,11 +137,8 @@ func (v *Octo3) Provision(caddy.Context) (err error) {
 	if v.SignatureOff {
 		return nil
 	}
-	if v.keys, err = v.Secrets.Keys(); err != nil {
-		return err
-	}
-	v.macs = NewHMACKeys(v.newHash, v.keys)
-	return nil
+	v.macs, err = v.Secrets.HMAC(v.newHash)
+	return err
 }
 
 // The fields.
@@ -536,12 +532,10 @@ func (v *Octo3) Sign(d Draft) (Notification, error) {
 		return Notification{}, err
 	}
 	if !v.SignatureOff {
-		key, err := signingKey(v.keys)
-		if err != nil {
+		delete(f, octo3Hash)
+		if f[octo3Hash], err = signHex(v.macs, octo3StringToSign(f)); err != nil {
 			return Notification{}, err
 		}
-		delete(f, octo3Hash)
-		f[octo3Hash] = HexHMAC(v.newHash, key, octo3StringToSign(f))
 	}
 	return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
 }

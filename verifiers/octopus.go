@@ -27,7 +27,6 @@ type Octopus struct {
 	// Key is the value the OC-Key header must equal; empty: not checked.
 	Key string `json:"key,omitempty"`
 
-	keys [][]byte
 	macs *HMACKeys // HMAC-SHA256 keyed with each secret
 	key  Credential
 }
@@ -58,13 +57,12 @@ func (v *Octopus) Provision(caddy.Context) (err error) {
 	if err := v.CheckConfig(); err != nil {
 		return err
 	}
-	if v.keys, err = v.Secrets.Keys(); err != nil {
+	if v.macs, err = v.Secrets.HMAC(sha256.New); err != nil {
 		return err
 	}
 	if v.key, err = NewCredential("key", v.Key); err != nil {
 		return err
 	}
-	v.macs = NewHMACKeys(sha256.New, v.keys)
 	return nil
 }
 
@@ -332,10 +330,6 @@ func (v *Octopus) Example(order string, _ time.Time) map[string]any {
 
 // Sign implements Signer.
 func (v *Octopus) Sign(d Draft) (Notification, error) {
-	key, err := signingKey(v.keys)
-	if err != nil {
-		return Notification{}, err
-	}
 	body, err := MarshalCompact(d.Fields)
 	if err != nil {
 		return Notification{}, err
@@ -348,8 +342,12 @@ func (v *Octopus) Sign(d Draft) (Notification, error) {
 	if err != nil {
 		return Notification{}, err
 	}
+	sig, err := signHex(v.macs, signed)
+	if err != nil {
+		return Notification{}, err
+	}
 	n := newNotification(d.Path, JSONType, body)
-	n.Header.Set("OC-Signature", HexHMAC(sha256.New, key, signed))
+	n.Header.Set("OC-Signature", sig)
 	if v.Key != "" {
 		key, err := ResolveSecret(v.Key)
 		if err != nil {

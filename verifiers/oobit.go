@@ -241,10 +241,10 @@ func (v *Oobit) Example(order string, now time.Time) map[string]any {
 // Sign implements Signer: a GET query (the default) or, with Method POST, a
 // form.
 func (v *Oobit) Sign(d Draft) (Notification, error) {
-	key, err := signingKey(v.secrets)
-	if err != nil {
-		return Notification{}, err
+	if len(v.secrets) == 0 {
+		return Notification{}, &OptionError{Option: "secret", Msg: "required to sign (is the provider provisioned?)"}
 	}
+	key := v.secrets[0]
 	f, err := FlatFields(d.Fields)
 	if err != nil {
 		return Notification{}, err

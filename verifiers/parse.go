@@ -251,6 +251,19 @@ func NewHMACKeys(newHash func() hash.Hash, secrets [][]byte) *HMACKeys {
 	return k
 }
 
+// Sum returns the HMAC of message under the first secret, which test
+// notifications are signed with.
+func (k *HMACKeys) Sum(message []byte) []byte {
+	if len(k.pools) == 0 {
+		return nil
+	}
+	m := k.pools[0].Get().(*pooledMAC)
+	defer k.pools[0].Put(m)
+	m.h.Reset()
+	m.h.Write(message)
+	return m.h.Sum(nil)
+}
+
 // CheckHexHMAC checks that given, the value of the signature field or header
 // named name, is the hex HMAC of message under one of the secrets (either
 // hex case). Every secret is tried, so that a secret can be rotated.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -220,6 +221,16 @@ func (s Secrets) Keys() ([][]byte, error) {
 		keys[i] = []byte(resolved)
 	}
 	return keys, nil
+}
+
+// HMAC resolves the secrets and keys an HMAC of newHash with each, in
+// their order: for CheckHexHMAC and HMACKeys.Sum.
+func (s Secrets) HMAC(newHash func() hash.Hash) (*HMACKeys, error) {
+	keys, err := s.Keys()
+	if err != nil {
+		return nil, err
+	}
+	return NewHMACKeys(newHash, keys), nil
 }
 
 // ResolveSecret resolves the {env.*} and {file.*} placeholders of a secret

@@ -2,11 +2,9 @@ package verifiers
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,20 +52,12 @@ func MarshalCompact(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// HexHMAC is the lower-case hex HMAC of message.
-func HexHMAC(newHash func() hash.Hash, key []byte, message []byte) string {
-	m := hmac.New(newHash, key)
-	m.Write(message)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// signingKey is the first configured secret, which test notifications are
-// signed with.
-func signingKey(keys [][]byte) ([]byte, error) {
-	if len(keys) == 0 {
-		return nil, &OptionError{Option: "secret", Msg: "required to sign"}
+// signHex is the lower-case hex HMAC of message under the first secret.
+func signHex(k *HMACKeys, message []byte) (string, error) {
+	if k == nil || len(k.pools) == 0 {
+		return "", &OptionError{Option: "secret", Msg: "required to sign (is the provider provisioned?)"}
 	}
-	return keys[0], nil
+	return hex.EncodeToString(k.Sum(message)), nil
 }
 
 // newNotification is a POST of body to path with the given content type.

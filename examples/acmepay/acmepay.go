@@ -24,6 +24,7 @@ package acmepay
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -51,7 +52,6 @@ type AcmePay struct {
 	// either direction. Default 5m.
 	Tolerance caddy.Duration `json:"tolerance,omitempty"`
 
-	keys [][]byte
 	macs *verifiers.HMACKeys
 }
 
@@ -92,11 +92,8 @@ func (p *AcmePay) Provision(caddy.Context) (err error) {
 	if p.Tolerance == 0 {
 		p.Tolerance = caddy.Duration(DefaultTolerance)
 	}
-	if p.keys, err = p.Secrets.Keys(); err != nil {
-		return err
-	}
-	p.macs = verifiers.NewHMACKeys(sha256.New, p.keys)
-	return nil
+	p.macs, err = p.Secrets.HMAC(sha256.New)
+	return err
 }
 
 // Provider implements verifiers.Verifier.
@@ -240,7 +237,7 @@ func (p *AcmePay) Sign(d verifiers.Draft) (verifiers.Notification, error) {
 		return verifiers.Notification{}, err
 	}
 	t := strconv.FormatInt(d.Now.Unix(), 10)
-	sig := verifiers.HexHMAC(sha256.New, p.keys[0], []byte(t+"."+string(body)))
+	sig := hex.EncodeToString(p.macs.Sum([]byte(t + "." + string(body))))
 	return verifiers.Notification{
 		Method: http.MethodPost, Path: d.Path, Body: body,
 		Header: http.Header{"Content-Type": {verifiers.JSONType}, "Acme-Signature": {"t=" + t + ",v1=" + sig}},

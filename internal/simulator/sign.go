@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/paynotify/paynotify/verifiers"
 )
+
+// The signers below share only the generic encodings (form, compact JSON)
+// with package verifiers, not the schemes.
 
 // Draft is a notification before it is signed: its fields as a JSON object
 // (the provider module's Example gives a complete one).
@@ -35,7 +39,7 @@ func Sign(d Draft, secret, path string) (Message, error) {
 	m := Message{Provider: d.Provider, Method: http.MethodPost, Path: path, Header: http.Header{}, ACKStatus: http.StatusOK}
 	switch d.Provider {
 	case "octo3", "thedao":
-		f, err := flat(d.Fields)
+		f, err := verifiers.FlatFields(d.Fields)
 		if err != nil {
 			return m, err
 		}
@@ -49,9 +53,9 @@ func Sign(d Draft, secret, path string) (Message, error) {
 		}
 		f["secure_hash"] = octo3Sum(f, h, secret)
 		m.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		m.Body, m.ACKBody = []byte(encode(f)), "ACK"
+		m.Body, m.ACKBody = []byte(verifiers.EncodeForm(f)), "ACK"
 	case "checkout":
-		body, err := marshal(d.Fields)
+		body, err := verifiers.MarshalCompact(d.Fields)
 		if err != nil {
 			return m, err
 		}
@@ -68,11 +72,11 @@ func Sign(d Draft, secret, path string) (Message, error) {
 		var signed []string
 		var members [][]byte
 		for _, k := range sortedKeys(d.Fields) {
-			value, err := marshal(d.Fields[k])
+			value, err := verifiers.MarshalCompact(d.Fields[k])
 			if err != nil {
 				return m, err
 			}
-			name, _ := marshal(k)
+			name, _ := verifiers.MarshalCompact(k)
 			members = append(members, append(append(name, ':'), value...))
 			var s string
 			switch {
@@ -92,7 +96,7 @@ func Sign(d Draft, secret, path string) (Message, error) {
 		m.Body = append(append([]byte("{"), bytes.Join(members, []byte(","))...), '}')
 		m.ACKBody = "success"
 	case "oobit":
-		f, err := flat(d.Fields)
+		f, err := verifiers.FlatFields(d.Fields)
 		if err != nil {
 			return m, err
 		}
@@ -103,10 +107,10 @@ func Sign(d Draft, secret, path string) (Message, error) {
 		f["signature"] = base64.StdEncoding.EncodeToString(sum[:])
 		switch d.Method {
 		case "", http.MethodGet:
-			m.Method, m.Path = http.MethodGet, path+"?"+encode(f)
+			m.Method, m.Path = http.MethodGet, path+"?"+verifiers.EncodeForm(f)
 		case http.MethodPost:
 			m.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			m.Body = []byte(encode(f))
+			m.Body = []byte(verifiers.EncodeForm(f))
 		default:
 			return m, fmt.Errorf("oobit sends GET or POST, not %s", d.Method)
 		}
@@ -115,22 +119,6 @@ func Sign(d Draft, secret, path string) (Message, error) {
 		return m, fmt.Errorf("unknown provider %q (one of %s)", d.Provider, strings.Join(Providers, ", "))
 	}
 	return m, nil
-}
-
-// flat turns fields into the strings a form or query carries.
-func flat(fields map[string]any) (map[string]string, error) {
-	f := make(map[string]string, len(fields))
-	for k, v := range fields {
-		switch v := v.(type) {
-		case string:
-			f[k] = v
-		case json.Number:
-			f[k] = v.String()
-		default:
-			return nil, fmt.Errorf("field %s: a form field is a string, not %T", k, v)
-		}
-	}
-	return f, nil
 }
 
 // octo3Sum: the values of the non-empty fields but secure_hash, in the
@@ -145,24 +133,4 @@ func octo3Sum(f map[string]string, h func() hash.Hash, secret string) string {
 		}
 	}
 	return hexHMAC(h, secret, b.String())
-}
-
-// encode is url.Values.Encode of single values.
-func encode(f map[string]string) string {
-	v := url.Values{}
-	for k, s := range f {
-		v.Set(k, s)
-	}
-	return v.Encode()
-}
-
-// marshal is compact JSON without HTML escaping, as providers send it.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
