@@ -165,6 +165,8 @@ check "caddy paynotify sign with a wrong secret" "HTTP/1.1 401 Unauthorized|exit
 	"$(cli sign octo3 --secret wrong --url http://localhost:8080/notify/octo3)"
 check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric octo3 delivered)"
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
+check "caddy paynotify providers" "checkout octo3 octopus oobit thedao" \
+	"$(./caddy paynotify providers --json | sed -n 's/^    "name": "\(.*\)",$/\1/p' | tr '\n' ' ' | sed 's/ $//')"
 
 # Dedup across a restart of Caddy: the provider retries after the restart.
 check "before the restart" "ACK (HTTP 200)|exit 0" "$(ORDER=ORD-RESTART send octo3)"

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,6 +36,23 @@ import (
 )
 
 const secret = "acme-test-secret"
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "paynotify-acmepay")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	// Caddy computed these from the environment when its package was
+	// initialised, before TestMain: reset them, or the in-process Caddy
+	// writes under the user's ~/.local/share/caddy.
+	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
+	caddy.DefaultStorage.Path = caddy.AppDataDir()
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // app records what paynotify forwards.
 type app struct {
@@ -68,8 +86,6 @@ func freePort(t *testing.T) int {
 // would, and returns its base URL.
 func startCaddy(t *testing.T, site func(base string) string) string {
 	dir := t.TempDir()
-	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv("ACME_TEST_SECRET", secret)
 	base := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	caddyfile := fmt.Sprintf("{\n\tadmin off\n\tpersist_config off\n}\n%s {\n%s}\n", base, site(dir))
