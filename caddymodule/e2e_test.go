@@ -19,33 +19,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/paynotify/paynotify/caddymodule"
+	"github.com/paynotify/paynotify/internal/testcaddy"
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "paynotify-e2e")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	// Caddy computed these two from the environment when its package was
-	// initialised, before TestMain: without this, the in-process Caddy
-	// autosaves each test config (secrets included) to the user's
-	// ~/.config/caddy and creates its local CA under ~/.local/share/caddy.
-	// (caddy run --envfile resets them the same way.)
-	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
-	caddy.DefaultStorage.Path = caddy.AppDataDir()
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testcaddy.Main(m) }
 
 // upstream is the merchant app stand-in. It records every request and
 // answers as the request's X-Test-Answer header asks: a status code, "slow"

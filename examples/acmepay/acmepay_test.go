@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,27 +31,13 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/paynotify/paynotify/caddymodule"
 	"github.com/paynotify/paynotify/examples/acmepay"
+	"github.com/paynotify/paynotify/internal/testcaddy"
 	"github.com/paynotify/paynotify/verifiers"
 )
 
 const secret = "acme-test-secret"
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "paynotify-acmepay")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	// Caddy computed these from the environment when its package was
-	// initialised, before TestMain: reset them, or the in-process Caddy
-	// writes under the user's ~/.local/share/caddy.
-	caddy.ConfigAutosavePath = filepath.Join(caddy.AppConfigDir(), "autosave.json")
-	caddy.DefaultStorage.Path = caddy.AppDataDir()
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testcaddy.Main(m) }
 
 // app records what paynotify forwards.
 type app struct {
