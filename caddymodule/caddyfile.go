@@ -66,7 +66,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	providerOptions := map[string]verifiers.Option{}
 	for _, opt := range provider.Options() {
-		if handlerOptions[opt.Name] {
+		if _, shadowed := handlerOptions[opt.Name]; shadowed {
 			// It could never be set: the handler's option is read first.
 			return at(fmt.Errorf("provider: the module's option %q has the name of a paynotify option", opt.Name), directive)
 		}
@@ -82,26 +82,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		} else if !given {
 			seen[option] = d.Token()
 		}
-		switch {
-		case handlerOptions[option]:
-			if err := h.unmarshalOption(d, option); err != nil {
-				return err
-			}
-		case isProviders:
-			if err := popt.Parse(d); err != nil {
-				// A provider written elsewhere may return an error without
-				// the position that d.Errf adds.
-				if !strings.Contains(err.Error(), fmt.Sprintf(", at %s:", d.File())) {
-					err = d.WrapErr(err)
-				}
-				return err
-			}
-			if d.NextArg() {
-				// Not the value: it may be a secret.
-				return d.Errf("%s: too many arguments", option)
-			}
-		default:
-			return at(errors.New(unknownOption(name, option, provider)), d.Token())
+		var err error
+		if parse, ok := handlerOptions[option]; ok {
+			err = parse(h, d)
+		} else if isProviders {
+			err = verifiers.ParseOption(d, popt)
+		} else {
+			err = at(errors.New(unknownOption(name, option, provider)), d.Token())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if err := provider.CheckConfig(); err != nil {
@@ -126,10 +116,81 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// handlerOptions are the options common to every provider.
-var handlerOptions = map[string]bool{
-	"allow_ip": true, "forward": true, "max_body": true, "body_timeout": true, "dedup": true,
-	"dedup_scope": true, "store": true, "ack": true, "upstream_secret": true,
+// handlerOptions are the options common to every provider, each with its
+// parser; every other option of the block is the provider's.
+var handlerOptions = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
+	"allow_ip": func(h *Handler, d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("allow_ip needs at least one address or CIDR range")
+		}
+		h.AllowIP = append(h.AllowIP, args...)
+		return nil
+	},
+	"forward": func(h *Handler, d *caddyfile.Dispenser) error {
+		if err := verifiers.OneValue(d, &h.Forward); err != nil {
+			return err
+		}
+		if h.Forward != "normalized" && h.Forward != "original" {
+			return d.Errf("forward: %q is not normalized or original", h.Forward)
+		}
+		return nil
+	},
+	"max_body": func(h *Handler, d *caddyfile.Dispenser) error {
+		var size string
+		if err := verifiers.OneValue(d, &size); err != nil {
+			return err
+		}
+		n, err := humanize.ParseBytes(size)
+		if err != nil || n == 0 || n > 1<<40 {
+			return d.Errf("max_body: %q is not a size such as 64KiB", size)
+		}
+		h.MaxBody = int64(n)
+		return nil
+	},
+	"dedup": func(h *Handler, d *caddyfile.Dispenser) error {
+		if err := verifiers.OneValue(d, &h.Dedup); err != nil {
+			return err
+		}
+		if _, err := parseDedup(h.Dedup); err != nil {
+			return d.Errf("dedup: %v", err)
+		}
+		return nil
+	},
+	"dedup_scope": func(h *Handler, d *caddyfile.Dispenser) error {
+		if err := verifiers.OneValue(d, &h.DedupScope); err != nil {
+			return err
+		}
+		if err := checkScope(h.DedupScope); err != nil {
+			return d.WrapErr(err)
+		}
+		return nil
+	},
+	"body_timeout": func(h *Handler, d *caddyfile.Dispenser) error {
+		var value string
+		if err := verifiers.OneValue(d, &value); err != nil {
+			return err
+		}
+		timeout, err := caddy.ParseDuration(value)
+		if err != nil || timeout <= 0 {
+			return d.Errf("body_timeout: %q is not a positive duration such as 10s", value)
+		}
+		h.BodyTimeout = caddy.Duration(timeout)
+		return nil
+	},
+	"store": (*Handler).unmarshalStore,
+	"ack": func(h *Handler, d *caddyfile.Dispenser) error {
+		if err := verifiers.OneValue(d, &h.ACK); err != nil {
+			return err
+		}
+		if h.ACK == "" {
+			return d.Errf("ack: empty text (the provider would never see its acknowledgement)")
+		}
+		return nil
+	},
+	"upstream_secret": func(h *Handler, d *caddyfile.Dispenser) error {
+		return verifiers.OneValue(d, &h.UpstreamSecret)
+	},
 }
 
 // unknownOption says why option is not an option of the paynotify block
@@ -153,71 +214,6 @@ func unknownOption(name, option string, provider verifiers.Provider) string {
 	return fmt.Sprintf("unrecognized option %q: not a paynotify option, and provider %s takes %s", option, name, strings.Join(own, ", "))
 }
 
-// unmarshalOption parses one of the handler's own options.
-func (h *Handler) unmarshalOption(d *caddyfile.Dispenser, option string) error {
-	switch option {
-	case "allow_ip":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return d.Errf("allow_ip needs at least one address or CIDR range")
-		}
-		h.AllowIP = append(h.AllowIP, args...)
-	case "forward":
-		if err := oneArg(d, &h.Forward); err != nil {
-			return err
-		}
-		if h.Forward != "normalized" && h.Forward != "original" {
-			return d.Errf("forward: %q is not normalized or original", h.Forward)
-		}
-	case "max_body":
-		var size string
-		if err := oneArg(d, &size); err != nil {
-			return err
-		}
-		n, err := humanize.ParseBytes(size)
-		if err != nil || n == 0 || n > 1<<40 {
-			return d.Errf("max_body: %q is not a size such as 64KiB", size)
-		}
-		h.MaxBody = int64(n)
-	case "dedup":
-		if err := oneArg(d, &h.Dedup); err != nil {
-			return err
-		}
-		if _, err := parseDedup(h.Dedup); err != nil {
-			return d.Errf("dedup: %v", err)
-		}
-	case "dedup_scope":
-		if err := oneArg(d, &h.DedupScope); err != nil {
-			return err
-		}
-		if err := checkScope(h.DedupScope); err != nil {
-			return d.WrapErr(err)
-		}
-	case "body_timeout":
-		var value string
-		if err := oneArg(d, &value); err != nil {
-			return err
-		}
-		timeout, err := caddy.ParseDuration(value)
-		if err != nil || timeout <= 0 {
-			return d.Errf("body_timeout: %q is not a positive duration such as 10s", value)
-		}
-		h.BodyTimeout = caddy.Duration(timeout)
-	case "store":
-		return h.unmarshalStore(d)
-	case "ack":
-		if err := oneArg(d, &h.ACK); err != nil {
-			return err
-		}
-		if h.ACK == "" {
-			return d.Errf("ack: empty text (the provider would never see its acknowledgement)")
-		}
-	case "upstream_secret":
-		return oneArg(d, &h.UpstreamSecret)
-	}
-	return nil
-}
-
 func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
 	args := d.RemainingArgs()
 	if len(args) == 0 {
@@ -237,21 +233,6 @@ func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
 	}
 	if err := h.Store.validate(h.Store.URL, true); err != nil {
 		return d.Errf("store: %v", err)
-	}
-	return nil
-}
-
-// oneArg reads the single argument of the current option.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	option := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s needs a value", option)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		// The value is not quoted: it may be a secret (authorization, key,
-		// upstream_secret), and this error ends up in logs.
-		return d.Errf("%s takes one value, got more", option)
 	}
 	return nil
 }

@@ -262,11 +262,8 @@ func (o *signOptions) provider(name string) (verifiers.Provider, error) {
 			return fmt.Errorf("%s: %s is already given by %s", flag, opt.Name, first)
 		}
 		given[opt.Name] = flag
-		if err := opt.Parse(d); err != nil {
+		if err := verifiers.ParseOption(d, opt); err != nil {
 			return fmt.Errorf("%s: %v", flag, err)
-		}
-		if d.NextArg() {
-			return fmt.Errorf("%s: %s: too many arguments", flag, opt.Name)
 		}
 		return nil
 	}

@@ -83,17 +83,40 @@ type Option struct {
 // checked by CheckConfig, so that a JSON config gets the same checks.
 func StringOption(name, args, doc string, dst *string) Option {
 	return Option{Name: name, Args: args, Doc: doc, Parse: func(d *caddyfile.Dispenser) error {
-		if !d.NextArg() {
-			return d.Errf("%s needs a value", name)
-		}
-		*dst = d.Val()
-		if d.NextArg() {
-			// The value is not quoted: it may be a credential, and this
-			// error ends up in logs.
-			return d.Errf("%s takes one value, got more", name)
-		}
-		return nil
+		return OneValue(d, dst)
 	}}
+}
+
+// OneValue reads the single argument of the option d is on into dst.
+func OneValue(d *caddyfile.Dispenser, dst *string) error {
+	option := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s needs a value", option)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		// The value is not quoted: it may be a secret (a credential,
+		// upstream_secret), and this error ends up in logs.
+		return d.Errf("%s takes one value, got more", option)
+	}
+	return nil
+}
+
+// ParseOption runs opt.Parse with d on the option's name and refuses
+// arguments it left unread; the error carries d's position even when Parse
+// returned one without it (a provider written elsewhere may).
+func ParseOption(d *caddyfile.Dispenser, opt Option) error {
+	if err := opt.Parse(d); err != nil {
+		if !strings.Contains(err.Error(), fmt.Sprintf(", at %s:", d.File())) {
+			err = d.WrapErr(err)
+		}
+		return err
+	}
+	if d.NextArg() {
+		// Not the value: it may be a secret.
+		return d.Errf("%s: too many arguments", opt.Name)
+	}
+	return nil
 }
 
 // Signer is implemented by a provider that can build test notifications,
