@@ -427,6 +427,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.metrics.observeVerify(n.verifyDuration)
 	if err != nil {
 		status, outcome := rejection(err)
+		if ss, ok := h.verifier.(verifiers.SignatureStatuser); ok && errors.Is(err, verifiers.ErrSignature) {
+			status = ss.SignatureStatus()
+		}
 		return n.reject(status, outcome, err)
 	}
 	if len(events) == 0 {

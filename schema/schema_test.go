@@ -16,6 +16,7 @@ import (
 
 	"github.com/paynotify/paynotify/internal/simulator"
 	"github.com/paynotify/paynotify/schema"
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 func compile(t *testing.T) *jsonschema.Schema {
@@ -54,10 +55,37 @@ func TestGoldenEventsAreValid(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
-		event, err := os.ReadFile(f)
+		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		assert.NoError(t, validate(t, s, event), f)
+		// A batch (Adyen, GoCardless) is kept as the array of its events.
+		events := []json.RawMessage{data}
+		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
+			require.NoError(t, json.Unmarshal(data, &events), f)
+			require.NotEmpty(t, events, f)
+		}
+		for _, event := range events {
+			assert.NoError(t, validate(t, s, event), f)
+		}
 	}
+}
+
+// TestEveryStatusIsInTheSchema: the statuses the verifiers set are the
+// schema's enum, no more and no less.
+func TestEveryStatusIsInTheSchema(t *testing.T) {
+	var doc struct {
+		Properties struct {
+			Status struct {
+				Enum []string `json:"enum"`
+			} `json:"status"`
+		} `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(schema.V1, &doc))
+	var statuses []string
+	for _, s := range verifiers.Statuses {
+		statuses = append(statuses, string(s))
+	}
+	assert.ElementsMatch(t, statuses, doc.Properties.Status.Enum)
+	assert.Contains(t, doc.Properties.Status.Enum, "disputed")
 }
 
 // TestSimulatedEventsAreValid: what the verifiers make of the simulator's

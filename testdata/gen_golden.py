@@ -8,13 +8,17 @@ changing a case; `go test ./verifiers -update` then rewrites the expected
 events, which are reviewed by hand before they are committed.
 """
 import base64
+import glob
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
+import sys
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # for the gen_golden_<provider>.py generators
 
 OCTO3_SECRET = "octo3-test-secret"
 OCTO3_OLD_SECRET = "octo3-old-secret"
@@ -439,6 +443,16 @@ def main():
     checkout_cases()
     octopus_cases()
     oobit_cases()
+
+    # The providers added after the seeds each have a generator of their own,
+    # testdata/gen_golden_<provider>.py, with a cases() function; they import
+    # the helpers above from this file.
+    for path in sorted(glob.glob(os.path.join(HERE, "gen_golden_*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.cases()
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ const (
 	StatusCancelled  Status = "cancelled"
 	StatusRefunded   Status = "refunded"
 	StatusExpired    Status = "expired"
-	StatusUnknown    Status = "unknown"
+	// StatusDisputed: a chargeback or dispute was opened against the payment.
+	StatusDisputed Status = "disputed"
+	StatusUnknown  Status = "unknown"
 )
+
+// Statuses lists every status of paynotify.v1, in the schema's order.
+var Statuses = []Status{StatusPending, StatusAuthorized, StatusSucceeded, StatusFailed, StatusCancelled,
+	StatusRefunded, StatusExpired, StatusDisputed, StatusUnknown}
 
 // Event is one normalized notification, the paynotify.v1 schema. Optional
 // members are omitted when empty.

@@ -54,8 +54,8 @@ func fuzzVerifier(f *testing.F, provider string, config options, signed func(*Re
 			}
 			return
 		}
-		if len(events) != 1 {
-			t.Fatalf("%d events", len(events))
+		if len(events) == 0 {
+			t.Fatal("accepted without an event")
 		}
 		if !genuine[signed(req)] {
 			t.Fatalf("accepted content no seed signed: %s %q %q", method, rawQuery, body)

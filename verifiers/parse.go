@@ -264,6 +264,38 @@ func (k *HMACKeys) Sum(message []byte) []byte {
 	return m.h.Sum(nil)
 }
 
+// Size is the length in bytes of the HMACs the keys make.
+func (k *HMACKeys) Size() int { return k.size }
+
+// Match reports whether one of sigs, decoded signatures, is the HMAC of
+// message under one of the secrets. The HMAC is computed once per secret,
+// whatever the number of signatures (a header may carry several during a
+// provider's secret roll), and compared in constant time; a signature of the
+// wrong length matches nothing.
+func (k *HMACKeys) Match(message []byte, sigs ...[]byte) bool {
+	for i := range k.pools {
+		pool := &k.pools[i]
+		m := pool.Get().(*pooledMAC)
+		m.h.Reset()
+		m.h.Write(message)
+		m.sum = m.h.Sum(m.sum[:0])
+		ok := false
+		for _, sig := range sigs {
+			if hmac.Equal(m.sum, sig) {
+				ok = true
+			}
+		}
+		pool.Put(m)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Secrets is the number of secrets the keys were made with.
+func (k *HMACKeys) Secrets() int { return len(k.pools) }
+
 // CheckHexHMAC checks that given, the value of the signature field or header
 // named name, is the hex HMAC of message under one of the secrets (either
 // hex case). Every secret is tried, so that a secret can be rotated.

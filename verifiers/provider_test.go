@@ -3,7 +3,11 @@ package verifiers
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +29,40 @@ type options struct {
 	SignatureOff  bool     `json:"signature_off,omitempty"`
 	Authorization string   `json:"authorization,omitempty"`
 	Key           string   `json:"key,omitempty"`
+	// Extra are the other options, by their JSON name (tolerance, url, …).
+	Extra map[string]any `json:"-"`
 }
+
+// MarshalJSON merges Extra into the options' JSON.
+func (o options) MarshalJSON() ([]byte, error) {
+	type plain options
+	raw, err := json.Marshal(plain(o))
+	if err != nil || len(o.Extra) == 0 {
+		return raw, err
+	}
+	all := map[string]any{}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	maps.Copy(all, o.Extra)
+	return json.Marshal(all)
+}
+
+// with returns o with the extra option name set to value.
+func (o options) with(name string, value any) options {
+	extra := maps.Clone(o.Extra)
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	extra[name] = value
+	o.Extra = extra
+	return o
+}
+
+// completeOptions are, per provider, the Caddyfile options besides secret
+// that TestEveryProviderIsComplete configures (a provider's required ones,
+// such as square's url), one per line.
+var completeOptions = map[string]string{}
 
 func newVerifier(name string, o options) (Provider, error) {
 	p, err := LookupProvider(name)
@@ -91,12 +128,11 @@ func TestEveryProviderIsComplete(t *testing.T) {
 		signer, signs := p.(Signer)
 		require.True(t, signs, "%s has a test signer", name)
 
-		d := caddyfile.NewTestDispenser("secret test-secret")
-		d.Next()
-		for _, opt := range p.Options() {
-			if opt.Name == "secret" {
-				require.NoError(t, opt.Parse(d))
-			}
+		d := caddyfile.NewTestDispenser("secret test-secret\n" + completeOptions[name])
+		for d.Next() {
+			i := slices.IndexFunc(p.Options(), func(o Option) bool { return o.Name == d.Val() })
+			require.GreaterOrEqual(t, i, 0, "%s has no option %s", name, d.Val())
+			require.NoError(t, ParseOption(d, p.Options()[i]), name)
 		}
 		require.NoError(t, p.CheckConfig(), name)
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -109,7 +145,26 @@ func TestEveryProviderIsComplete(t *testing.T) {
 		events, err := p.Verify(context.Background(), &Request{Method: n.Method, Header: n.Header, RawQuery: query,
 			Body: n.Body, ReceivedAt: now})
 		require.NoError(t, err, name)
-		require.Len(t, events, 1, name)
+		require.NotEmpty(t, events, name)
 		assert.Equal(t, "ORD-1", events[0].OrderID, name)
 	}
+}
+
+func TestHMACKeysMatchAnySignatureUnderAnySecret(t *testing.T) {
+	msg := []byte("1700000000.{}")
+	sum := func(secret string) []byte {
+		h := hmac.New(sha256.New, []byte(secret))
+		h.Write(msg)
+		return h.Sum(nil)
+	}
+	keys := NewHMACKeys(sha256.New, [][]byte{[]byte("new"), []byte("old")})
+	assert.Equal(t, 32, keys.Size())
+	assert.Equal(t, 2, keys.Secrets())
+	assert.True(t, keys.Match(msg, sum("new")))
+	assert.True(t, keys.Match(msg, sum("old")), "the second secret (rotation)")
+	assert.True(t, keys.Match(msg, []byte("short"), sum("other"), sum("old")), "any one of several signatures")
+	assert.False(t, keys.Match(msg, sum("other")))
+	assert.False(t, keys.Match(msg, sum("new")[:16]), "a truncated signature")
+	assert.False(t, keys.Match(msg))
+	assert.False(t, keys.Match([]byte("1700000000.{ }"), sum("new")))
 }

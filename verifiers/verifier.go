@@ -70,6 +70,13 @@ type SourceChecker interface {
 	SourceCheck() (required bool, why string)
 }
 
+// SignatureStatuser is implemented by a verifier whose provider expects
+// another status than 401 for a missing or wrong signature (GoCardless
+// documents 498). The reply still carries no ACK.
+type SignatureStatuser interface {
+	SignatureStatus() int
+}
+
 // CredentialHeaderer is implemented by a verifier that authenticates with
 // request headers. They concern the provider's request only and are not
 // forwarded with a normalized event.
