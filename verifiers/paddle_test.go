@@ -203,7 +203,7 @@ func TestPaddleSigner(t *testing.T) {
 // be byte for byte a body that was signed, at the time it was signed at.
 func FuzzPaddle(f *testing.F) {
 	fuzzVerifier(f, "paddle", paddleConfig, func(r *Request) string {
-		ts, _, err := paddleSignature.parse(r.Header.Values("Paddle-Signature"), sha256.Size)
+		ts, _, err := paddleSignature.parse(r.Header.Values("Paddle-Signature"), sha256.Size, make([]byte, 16*64), nil)
 		if err != nil {
 			return ""
 		}

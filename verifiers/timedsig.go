@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,7 +39,9 @@ const maxSignatureElements = 16
 // skipped, as the SDKs skip them; a header without a usable one is refused.
 // Errors wrap ErrSignature and name elements, never values.
 func (h TimedHMACHeader) Check(values []string, keys *HMACKeys, body []byte, now time.Time, tolerance time.Duration) error {
-	ts, sigs, err := h.parse(values, keys.Size())
+	var decoded [maxSignatureElements * 64]byte // up to SHA-512's size each
+	var list [maxSignatureElements][]byte
+	ts, sigs, err := h.parse(values, keys.Size(), decoded[:], list[:0])
 	if err != nil {
 		return err
 	}
@@ -47,16 +50,27 @@ func (h TimedHMACHeader) Check(values []string, keys *HMACKeys, body []byte, now
 	if err := CheckTimestamp(h.Header+" "+h.Time, ts, now, tolerance); err != nil {
 		return err
 	}
-	var stack [512]byte
-	signed := append(append(append(stack[:0], ts...), h.Join), body...)
-	if !keys.Match(signed, sigs...) {
+	buf := signedBuffers.Get().(*[]byte)
+	signed := append(append(append((*buf)[:0], ts...), h.Join), body...)
+	ok := keys.Match(signed, sigs...)
+	if cap(signed) <= 64<<10 { // keep the pool's buffers small
+		*buf = signed
+		signedBuffers.Put(buf)
+	}
+	if !ok {
 		return fmt.Errorf("%w: no %s signature of %s matches one of the %d configured secrets", ErrSignature, h.Scheme, h.Header, keys.Secrets())
 	}
 	return nil
 }
 
-// parse returns the time element's value and the decoded signatures.
-func (h TimedHMACHeader) parse(values []string, size int) (ts string, sigs [][]byte, err error) {
+// signedBuffers hold the signed bytes "<time><join><body>" while they are
+// hashed, so that a notification costs no copy of its body on the heap.
+var signedBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// parse returns the time element's value and the signatures, decoded into
+// decoded and listed in sigs (both the caller's, so that they can stay on
+// its stack).
+func (h TimedHMACHeader) parse(values []string, size int, decoded []byte, sigs [][]byte) (ts string, _ [][]byte, err error) {
 	switch {
 	case len(values) == 0 || len(values) == 1 && values[0] == "":
 		return "", nil, fmt.Errorf("%w: no %s header", ErrSignature, h.Header)
@@ -67,12 +81,9 @@ func (h TimedHMACHeader) parse(values []string, size int) (ts string, sigs [][]b
 	if n := strings.Count(header, h.Sep) + 1; n > maxSignatureElements {
 		return "", nil, fmt.Errorf("%w: %s has %d elements, more than %d", ErrSignature, h.Header, n, maxSignatureElements)
 	}
-	var buf [maxSignatureElements * 64]byte // decoded signatures, up to SHA-512's size
-	if size > 64 {
+	if size*maxSignatureElements > len(decoded) {
 		return "", nil, fmt.Errorf("%w: %s: digest too large", ErrSignature, h.Header)
 	}
-	var stack [maxSignatureElements][]byte
-	sigs = stack[:0]
 	seenTime, schemes := false, 0
 	for element := range strings.SplitSeq(header, h.Sep) {
 		name, value, ok := strings.Cut(element, "=")
@@ -87,7 +98,7 @@ func (h TimedHMACHeader) parse(values []string, size int) (ts string, sigs [][]b
 			seenTime, ts = true, value
 		case h.Scheme:
 			schemes++
-			sig := buf[len(sigs)*size : (len(sigs)+1)*size]
+			sig := decoded[len(sigs)*size : (len(sigs)+1)*size]
 			if decodeHex(sig, value) {
 				sigs = append(sigs, sig)
 			}
