@@ -1,0 +1,378 @@
+package verifiers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(Stripe{})
+}
+
+// StripeTolerance is Stripe's own (stripe-go webhook.DefaultTolerance).
+const StripeTolerance = 300 * time.Second
+
+// Stripe verifies Stripe webhook events: a JSON POST whose Stripe-Signature
+// header carries t=<unix> and hex HMAC-SHA256 signatures v1 of "<t>.<body>",
+// keyed with the endpoint's whsec_ signing secret as it is written (its own
+// bytes, not base64-decoded).
+type Stripe struct {
+	// Secrets are the endpoints' signing secrets (whsec_…).
+	Secrets Secrets `json:"secrets,omitempty"`
+	// Tolerance is how far the signed time t may be from the clock, in
+	// either direction. Default 300s, Stripe's own.
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
+	// OrderID is the dot-separated path into the event to the merchant's
+	// order reference. Default data.object.metadata.order_id, then
+	// data.object.client_reference_id (Checkout Sessions).
+	OrderID string `json:"order_id,omitempty"`
+
+	macs       *HMACKeys
+	orderPaths []JSONPath
+}
+
+// stripeSignature is Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…].
+var stripeSignature = TimedHMACHeader{Header: "Stripe-Signature", Sep: ",", Time: "t", Scheme: "v1", Join: '.'}
+
+var stripeOrderPaths = []JSONPath{
+	MustJSONPath("data.object.metadata.order_id"),
+	MustJSONPath("data.object.client_reference_id"),
+}
+
+var stripeObjectPath = MustJSONPath("data.object")
+
+// CaddyModule returns the Caddy module information.
+func (Stripe) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".stripe", New: func() caddy.Module { return new(Stripe) }}
+}
+
+// Options implements Provider.
+func (v *Stripe) Options() []Option {
+	return []Option{
+		v.Secrets.Option("the endpoint's signing secret, whsec_…"),
+		DurationOption("tolerance", "how far the signed time may be from the clock, in either direction (default 300s)", &v.Tolerance),
+		PathOption("order_id", "where the order reference is (default data.object.metadata.order_id, then data.object.client_reference_id)", &v.OrderID),
+	}
+}
+
+// CheckConfig implements Provider.
+func (v *Stripe) CheckConfig() error {
+	if v.Tolerance < 0 {
+		return &OptionError{Option: "tolerance", Msg: "negative"}
+	}
+	if err := CheckPath("order_id", v.OrderID); err != nil {
+		return err
+	}
+	return v.Secrets.Check("stripe", "the endpoint's signing secret, whsec_…")
+}
+
+// About implements Provider.
+func (v *Stripe) About() About {
+	return About{Scheme: `Stripe-Signature header: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> keyed with the whsec_ secret as written; any v1 may match; t within tolerance`}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Stripe) Provision(caddy.Context) error {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	if v.Tolerance == 0 {
+		v.Tolerance = caddy.Duration(StripeTolerance)
+	}
+	v.orderPaths = stripeOrderPaths
+	if v.OrderID != "" {
+		v.orderPaths = []JSONPath{MustJSONPath(v.OrderID)}
+	}
+	var err error
+	v.macs, err = v.Secrets.HMAC(sha256.New)
+	return err
+}
+
+// Provider implements Verifier.
+func (v *Stripe) Provider() string { return "stripe" }
+
+// CredentialHeaders implements CredentialHeaderer.
+func (v *Stripe) CredentialHeaders() []string { return []string{"Stripe-Signature"} }
+
+// Methods implements Verifier.
+func (v *Stripe) Methods() []string { return []string{http.MethodPost} }
+
+// ACK implements Verifier: any 2xx; Stripe reads no body.
+func (v *Stripe) ACK() ACK { return ACK{Status: http.StatusOK} }
+
+// stripeEvent is the envelope of a snapshot event (object "event") and of a
+// thin event notification (object "v2.core.event", which has no data and a
+// created time in RFC 3339). data.object depends on the type and is read
+// member by member.
+type stripeEvent struct {
+	ID      string          `json:"id"` // evt_…: the same on every retry
+	Object  string          `json:"object"`
+	Type    string          `json:"type"`
+	Created json.RawMessage `json:"created"` // v1: Unix seconds; v2: RFC 3339
+	Account string          `json:"account"` // Connect: the connected account
+	Data    struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// stripeFields are the top-level members of an event; a query parameter may
+// not shadow them.
+var stripeFields = map[string]bool{
+	"id": true, "object": true, "type": true, "created": true, "account": true, "api_version": true,
+	"data": true, "livemode": true, "pending_webhooks": true, "request": true, "context": true,
+	"related_object": true, "reason": true,
+}
+
+// Verify implements Verifier.
+func (v *Stripe) Verify(_ context.Context, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
+		return nil, err
+	}
+	if err := stripeSignature.Check(r.Header.Values("Stripe-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance)); err != nil {
+		return nil, err
+	}
+	if err := CheckJSON(r.Body); err != nil {
+		return nil, err
+	}
+	if r.RawQuery != "" {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &members); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if err := RefuseShadowingQuery(r.RawQuery, members, stripeFields); err != nil {
+			return nil, err
+		}
+	}
+	var se stripeEvent
+	if err := json.Unmarshal(r.Body, &se); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	e, err := v.normalize(&se, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// stripeStatuses maps the event type; checkout.session.completed depends on
+// the session's payment_status (stripeStatus); other types are
+// StatusUnknown.
+var stripeStatuses = map[string]Status{
+	"payment_intent.succeeded":                 StatusSucceeded,
+	"charge.succeeded":                         StatusSucceeded,
+	"checkout.session.async_payment_succeeded": StatusSucceeded,
+	"invoice.paid":                             StatusSucceeded,
+	"payment_intent.processing":                StatusPending,
+	"payment_intent.requires_action":           StatusPending,
+	"payment_intent.amount_capturable_updated": StatusAuthorized,
+	"payment_intent.payment_failed":            StatusFailed,
+	"charge.failed":                            StatusFailed,
+	"checkout.session.async_payment_failed":    StatusFailed,
+	"invoice.payment_failed":                   StatusFailed,
+	"payment_intent.canceled":                  StatusCancelled,
+	"charge.refunded":                          StatusRefunded,
+	"checkout.session.expired":                 StatusExpired,
+	"charge.dispute.created":                   StatusDisputed,
+}
+
+// stripeStatus maps an event. A completed Checkout Session is paid only
+// when its payment_status says so: a delayed method (a bank debit) completes
+// the session unpaid, and async_payment_succeeded follows.
+func stripeStatus(eventType string, object map[string]json.RawMessage) Status {
+	if eventType == "checkout.session.completed" {
+		if rawText(object["payment_status"]) == "paid" {
+			return StatusSucceeded
+		}
+		return StatusPending
+	}
+	if s, ok := stripeStatuses[eventType]; ok {
+		return s
+	}
+	return StatusUnknown
+}
+
+// stripeWithoutOrder are the mapped event types whose object cannot carry
+// the merchant's reference: a dispute is created by Stripe, with metadata of
+// its own, so the app finds the payment by transaction_id (payment_intent).
+var stripeWithoutOrder = map[string]bool{"charge.dispute.created": true}
+
+// stripeExponent is how Stripe scales an amount for a currency: ISO 4217's
+// exponent, except where Stripe differs (docs.stripe.com/currencies): ISK
+// and UGX are sent as two-decimal amounts for backward compatibility, MGA
+// is zero-decimal at Stripe. ok is false for a currency ISO 4217 does not
+// know.
+func stripeExponent(currency string) (exp int32, ok bool) {
+	switch strings.ToUpper(currency) {
+	case "ISK", "UGX":
+		return 2, true
+	case "MGA":
+		return 0, true
+	}
+	cur := lookupCurrency(currency)
+	if cur == nil {
+		return 0, false
+	}
+	return int32(cur.Fraction), true
+}
+
+// setStripeAmount turns Stripe's integer amount into the major amount by
+// Stripe's exponent; amount_minor then follows ISO 4217.
+func setStripeAmount(e *Event, field, value, currency string) error {
+	exp, ok := stripeExponent(currency)
+	if value == "" || !ok {
+		return SetAmount(e, field, value, currency, MinorUnits)
+	}
+	d, err := parseDecimal(value)
+	if err != nil || !d.IsInteger() {
+		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
+	}
+	return SetAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, MajorUnits)
+}
+
+func (v *Stripe) normalize(se *stripeEvent, r *Request) (Event, error) {
+	for _, m := range []struct{ name, value string }{{"id", se.ID}, {"type", se.Type}} {
+		if m.value == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
+		}
+	}
+	object := rawMembers(se.Data.Object) // nil for a thin event
+	e := NewEvent(v.Provider(), r)
+	e.ID = se.ID
+	e.ProviderStatus = se.Type
+	e.Status = stripeStatus(se.Type, object)
+	// A payment event the app acts on is read strictly; any other type is
+	// forwarded with what could be read of it.
+	strict := e.Status != StatusUnknown
+	orderID, err := firstPathText(r.Body, stripeObjectPath, object, v.orderPaths)
+	if err != nil && strict {
+		return Event{}, err
+	}
+	if orderID == "" && strict && !stripeWithoutOrder[se.Type] {
+		return Event{}, fmt.Errorf("%w: no order reference at %s", ErrMalformed, joinPaths(v.orderPaths))
+	}
+	e.OrderID = orderID
+	e.MerchantID = se.Account
+	e.OccurredAt = stripeTime(se.Created)
+	if object != nil {
+		v.objectFields(&e, object)
+		// A payment's amount, a Checkout Session's amount_total, an
+		// invoice's amount_due: the first that is sent.
+		var amountField string
+		var amount json.RawMessage
+		for _, name := range []string{"amount", "amount_total", "amount_due"} {
+			if raw := object[name]; len(raw) > 0 && string(raw) != "null" {
+				amountField, amount = "data.object."+name, raw
+				break
+			}
+		}
+		if len(amount) > 0 && rawNumber(amount) == "" && strict {
+			return Event{}, fmt.Errorf("%w: %s is not a number", ErrMalformed, amountField)
+		}
+		if err := setStripeAmount(&e, amountField, rawNumber(amount), rawText(object["currency"])); err != nil {
+			if strict {
+				return Event{}, err
+			}
+			e.Amount, e.AmountMinor, e.Currency = "", nil, "" // raw keeps what was sent
+		}
+	}
+	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}
+
+// objectFields fills what the object of a payment event tells: the payment
+// intent (one id across the intent, its charge, its refund and dispute and
+// the Checkout Session that made it; else the id of a payment object), decline
+// details, the payment method and the customer.
+func (v *Stripe) objectFields(e *Event, object map[string]json.RawMessage) {
+	e.TransactionID = rawText(object["payment_intent"])
+	if e.TransactionID == "" && stripePayments[rawText(object["object"])] {
+		e.TransactionID = rawText(object["id"])
+	}
+	e.ResponseCode = rawText(object["failure_code"])
+	e.Reason = rawText(object["failure_message"])
+	if lastError := rawMembers(object["last_payment_error"]); lastError != nil {
+		e.ResponseCode = rawText(lastError["decline_code"])
+		if e.ResponseCode == "" {
+			e.ResponseCode = rawText(lastError["code"])
+		}
+		e.Reason = rawText(lastError["message"])
+	}
+	if e.Reason == "" {
+		e.Reason = rawText(object["cancellation_reason"])
+	}
+	e.PaymentMethod = rawText(rawMembers(object["payment_method_details"])["type"])
+	details := rawMembers(object["billing_details"]) // a charge
+	if details == nil {
+		details = rawMembers(object["customer_details"]) // a Checkout Session
+	}
+	email := rawText(details["email"])
+	if email == "" {
+		email = rawText(object["receipt_email"])
+	}
+	e.Customer = NewCustomer(rawText(details["name"]), email, rawText(details["phone"]), "")
+}
+
+// stripePayments are the objects whose own id names a payment, when they
+// carry no payment_intent.
+var stripePayments = map[string]bool{"payment_intent": true, "charge": true, "checkout.session": true, "invoice": true}
+
+// stripeTime reads created: Unix seconds (snapshot events) or RFC 3339
+// (thin events).
+func stripeTime(raw json.RawMessage) time.Time {
+	if s := rawNumber(raw); s != "" {
+		secs, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || secs <= 0 {
+			return time.Time{}
+		}
+		return time.Unix(secs, 0).UTC()
+	}
+	return ParseTime(rawText(raw), time.RFC3339Nano)
+}
+
+// Example implements Signer.
+func (v *Stripe) Example(order string, now time.Time) map[string]any {
+	ref := strings.ToLower(alnum(order))
+	return map[string]any{
+		"id": "evt_" + ref, "object": "event", "api_version": "2024-04-10",
+		"created": json.Number(strconv.FormatInt(now.Unix(), 10)), "livemode": false, "pending_webhooks": json.Number("1"),
+		"type": "payment_intent.succeeded",
+		"data": map[string]any{"object": map[string]any{
+			"id": "pi_" + ref, "object": "payment_intent", "amount": json.Number("1050"), "amount_received": json.Number("1050"),
+			"currency": "usd", "status": "succeeded", "metadata": map[string]any{"order_id": order},
+		}},
+	}
+}
+
+// Sign implements Signer: signed at d.Now with the first secret.
+func (v *Stripe) Sign(d Draft) (Notification, error) {
+	body, err := MarshalCompact(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	header, err := stripeSignature.Sign(v.macs, strconv.FormatInt(d.Now.Unix(), 10), body)
+	if err != nil {
+		return Notification{}, err
+	}
+	n := newNotification(d.Path, JSONType, body)
+	n.Header.Set("Stripe-Signature", header)
+	return n, nil
+}
+
+// Interface guards.
+var (
+	_ Provider = (*Stripe)(nil)
+	_ Signer   = (*Stripe)(nil)
+)
