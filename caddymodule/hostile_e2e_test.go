@@ -30,7 +30,10 @@ import (
 var hostileRoutes []string
 
 func hostileCaddyfile(up, store string) string {
-	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store, "ROUTES", strings.Join(hostileRoutes, "")).Replace(`
+	// One pass: the routes are placed after the blocks' words are replaced,
+	// so theirs are replaced first.
+	routes := strings.NewReplacer("UPSTREAM", up, "STORE", store).Replace(strings.Join(hostileRoutes, ""))
+	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store, "ROUTES", routes).Replace(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
