@@ -334,10 +334,7 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 	}
 	e := NewEvent(v.Provider(), r)
 	e.Raw = raw
-	if err := v.Mapping.apply(&e, r.Body, isJSON); err != nil {
-		return nil, err
-	}
-	if e.ID, err = v.Mapping.mappedID(r.Body, r.Header); err != nil {
+	if err := v.Mapping.apply(&e, r.Body, isJSON, r.Header); err != nil {
 		return nil, err
 	}
 	if e.ID == "" {

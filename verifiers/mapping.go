@@ -249,27 +249,6 @@ func checkEventID(what, id string, err error) error {
 	return nil
 }
 
-// mappedID returns the event id the mapping configures, "" when it
-// configures none.
-func (m *Mapping) mappedID(body []byte, header http.Header) (string, error) {
-	switch {
-	case m.idHeader != "":
-		values := header.Values(m.idHeader)
-		if len(values) > 1 {
-			return "", fmt.Errorf("%w: header %s given %d times", ErrMalformed, m.idHeader, len(values))
-		}
-		id := header.Get(m.idHeader)
-		return id, checkEventID("header "+m.idHeader, id, ErrMalformed)
-	case m.idPath != nil:
-		id, err := m.idPath.Text(body)
-		if err != nil {
-			return "", err
-		}
-		return id, checkEventID(m.idPath.String(), id, ErrMalformed)
-	}
-	return "", nil
-}
-
 // genericBody reads the body of a sender whose payload is its own. It must
 // be a strict JSON object (CheckJSON) when the mapping reads it or when its
 // content type says JSON, and then raw is the object as sent; any other
@@ -330,21 +309,50 @@ func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage,
 }
 
 // apply fills the event's mapped members from the JSON body (the mapping
-// reads nothing from a body that is not JSON).
-func (m *Mapping) apply(e *Event, body []byte, isJSON bool) error {
+// reads nothing from a body that is not JSON) and, when event_id is
+// configured, its id; the provider sets its default id when e.ID is "".
+// The body, already checked by CheckJSON, is decoded once, its numbers
+// kept as sent.
+func (m *Mapping) apply(e *Event, body []byte, isJSON bool, header http.Header) error {
 	e.Status = StatusUnknown
-	if !isJSON {
+	if m.idHeader != "" {
+		values := header.Values(m.idHeader)
+		if len(values) > 1 {
+			return fmt.Errorf("%w: header %s given %d times", ErrMalformed, m.idHeader, len(values))
+		}
+		e.ID = header.Get(m.idHeader)
+		if err := checkEventID("header "+m.idHeader, e.ID, ErrMalformed); err != nil {
+			return err
+		}
+	}
+	if !isJSON || !m.needsJSON() {
 		return nil
+	}
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	text := func(member string) (string, error) {
 		p, ok := m.paths[member]
 		if !ok {
 			return "", nil
 		}
-		return p.Text(body)
+		return treeText(doc, p)
+	}
+	if m.idPath != nil {
+		id, err := treeText(doc, m.idPath)
+		if err != nil {
+			return err
+		}
+		if err := checkEventID(m.idPath.String(), id, ErrMalformed); err != nil {
+			return err
+		}
+		e.ID = id
 	}
 	if p, ok := m.paths["status"]; ok {
-		value, err := p.Text(body)
+		value, err := treeText(doc, p)
 		if err != nil {
 			return err
 		}
@@ -391,6 +399,42 @@ func (m *Mapping) apply(e *Event, body []byte, isJSON bool) error {
 	}
 	e.OccurredAt = parseAnyTime(occurred)
 	return nil
+}
+
+// treeText is JSONPath.Text over a decoded body (json.Number for numbers):
+// a string's content, a number or boolean as sent, "" when absent or null;
+// an object or an array is ErrMalformed.
+func treeText(doc any, p JSONPath) (string, error) {
+	v := doc
+	for _, seg := range p {
+		switch node := v.(type) {
+		case map[string]any:
+			next, ok := node[seg]
+			if !ok {
+				return "", nil
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || seg != strconv.Itoa(i) || i >= len(node) {
+				return "", nil
+			}
+			v = node[i]
+		default:
+			return "", nil
+		}
+	}
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
 }
 
 // parseAnyTime reads an RFC 3339 time, a date and time without a zone (as

@@ -222,14 +222,11 @@ func (v *StandardWebhooks) Verify(_ context.Context, r *Request) ([]Event, error
 	}
 	e := NewEvent(v.Provider(), r)
 	e.Raw = raw
-	if err := v.Mapping.apply(&e, r.Body, isJSON); err != nil {
+	if err := v.Mapping.apply(&e, r.Body, isJSON, r.Header); err != nil {
 		return nil, err
 	}
 	// webhook-id is the sender's idempotency key, the same on every retry,
 	// unless event_id says otherwise.
-	if e.ID, err = v.Mapping.mappedID(r.Body, r.Header); err != nil {
-		return nil, err
-	}
 	if e.ID == "" {
 		e.ID = id
 	}
