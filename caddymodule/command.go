@@ -73,6 +73,7 @@ type signOptions struct {
 	secret, url, jsonFile, order, ack string
 	authorization, key                string
 	algorithm, method                 string
+	base                              string // scheme://host of --url, for signers that sign the URL
 	options, fields, drop             []string
 	curl                              bool
 	timeout                           time.Duration
@@ -140,6 +141,7 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 	if u.RawQuery != "" {
 		return errors.New("--url must not have a query string: the notification's own fields go there")
 	}
+	o.base = u.Scheme + "://" + u.Host
 	m, ack, err := o.build(provider, u.EscapedPath())
 	if err != nil {
 		return err
@@ -235,7 +237,7 @@ func (o *signOptions) build(name, path string) (verifiers.Notification, verifier
 			return n, verifiers.ACK{}, fmt.Errorf("--drop %s: there is no such field", name)
 		}
 	}
-	n, err = signer.Sign(verifiers.Draft{Fields: fields, Path: path, Method: strings.ToUpper(o.method), Now: o.now()})
+	n, err = signer.Sign(verifiers.Draft{Fields: fields, Path: path, URL: o.base + path, Method: strings.ToUpper(o.method), Now: o.now()})
 	return n, p.ACK(), err
 }
 

@@ -138,6 +138,9 @@ type Draft struct {
 	Fields map[string]any
 	// Path is where the notification is sent, without a query.
 	Path string
+	// URL is the full URL it is sent to (scheme, host, Path), when known:
+	// for providers that sign it (hmac with {url}).
+	URL string
 	// Method is the HTTP method, "" for the one the provider uses most.
 	Method string
 	// Now is when it is sent, for providers that sign a timestamp.
