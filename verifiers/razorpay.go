@@ -101,7 +101,7 @@ type razorpayEvent struct {
 
 type razorpayEntity struct {
 	Entity *struct {
-		ID               string      `json:"id"` // pay_…, order_…, rfnd_…, disp_…
+		ID               string      `json:"id"`     // pay_…, order_…, rfnd_…, disp_…
 		Amount           json.Number `json:"amount"` // paise: minor units
 		Currency         string      `json:"currency"`
 		PaymentID        string      `json:"payment_id"` // refunds and disputes
