@@ -154,35 +154,56 @@ func checkSignedJSON(r *Request, sig *headerHMAC, documented map[string]bool) er
 	return nil
 }
 
-// orderIDPaths are where order_id is read from: the order_id option's path
-// alone when it is set, else the provider's defaults, in their order.
-func orderIDPaths(option string, defaults []JSONPath) ([]JSONPath, error) {
+// orderIDSource is where order_id is read from: the order_id option's
+// path when it is set, else the provider's default paths, whose values the
+// provider has already decoded (read is given them, in the paths' order),
+// so that the body is not walked once more for each path.
+type orderIDSource struct {
+	custom   JSONPath // the order_id option; nil: the defaults
+	defaults []JSONPath
+}
+
+// newOrderIDSource parses the order_id option; "" is the defaults.
+func newOrderIDSource(option string, defaults []JSONPath) (orderIDSource, error) {
+	o := orderIDSource{defaults: defaults}
 	if option == "" {
-		return defaults, nil
+		return o, nil
 	}
 	p, err := ParseJSONPath(option)
 	if err != nil {
-		return nil, &OptionError{Option: "order_id", Msg: err.Error()}
+		return o, &OptionError{Option: "order_id", Msg: err.Error()}
 	}
-	return []JSONPath{p}, nil
+	o.custom = p
+	return o, nil
 }
 
-// readOrderID reads the order id from the first of paths that has a value.
-// An event the app acts on (a mapped status) without one is ErrMalformed,
+// read returns the order id: the text at the custom path in body, else the
+// first non-empty of values, the decoded values of the default paths. An
+// event the app acts on (a mapped status) without one is ErrMalformed,
 // naming the paths tried; an unmapped event is forwarded without it.
-func readOrderID(body []byte, paths []JSONPath, status Status) (string, error) {
-	id, _, err := FirstText(body, paths...)
-	if err != nil {
-		return "", err
-	}
-	if id == "" && status != StatusUnknown {
-		names := make([]string, len(paths))
-		for i, p := range paths {
-			names[i] = p.String()
+func (o orderIDSource) read(body []byte, status Status, values ...string) (string, error) {
+	paths := o.defaults
+	if o.custom != nil {
+		id, err := o.custom.Text(body)
+		if err != nil || id != "" {
+			return id, err
 		}
-		return "", fmt.Errorf("%w: no order id at %s (set order_id to where your orders' reference is)", ErrMalformed, strings.Join(names, " or "))
+		paths = []JSONPath{o.custom}
+	} else {
+		for _, id := range values {
+			if id != "" {
+				return id, nil
+			}
+		}
 	}
-	return id, nil
+	if status == StatusUnknown {
+		return "", nil
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p.String()
+	}
+	return "", fmt.Errorf("%w: no order id at %s (set order_id to where your orders' reference is)", ErrMalformed, strings.Join(names, " or "))
 }
 
 // compactRaw is the body as raw: compacted, as sent.

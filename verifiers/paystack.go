@@ -31,8 +31,8 @@ type Paystack struct {
 	// then data.transaction.reference (disputes).
 	OrderID string `json:"order_id,omitempty"`
 
-	sig      headerHMAC
-	orderIDs []JSONPath
+	sig     headerHMAC
+	orderID orderIDSource
 }
 
 // CaddyModule returns the Caddy module information.
@@ -80,7 +80,7 @@ func (v *Paystack) Provision(caddy.Context) error {
 		return err
 	}
 	v.sig = newHeaderHMAC("X-Paystack-Signature", keys)
-	v.orderIDs, err = orderIDPaths(v.OrderID, paystackOrderIDs)
+	v.orderID, err = newOrderIDSource(v.OrderID, paystackOrderIDs)
 	return err
 }
 
@@ -89,6 +89,8 @@ type paystackEvent struct {
 	Event string `json:"event"` // charge.success, …: the status
 	Data  struct {
 		ID              idText      `json:"id"`
+		Reference       idText      `json:"reference"`
+		TxReference     idText      `json:"transaction_reference"` // refunds
 		Status          string      `json:"status"`
 		Amount          json.Number `json:"amount"` // kobo, pesewas, cents: minor units
 		Currency        string      `json:"currency"`
@@ -98,7 +100,8 @@ type paystackEvent struct {
 		PaidAt          string      `json:"paid_at"`
 		CreatedAt       string      `json:"created_at"`
 		Transaction     *struct {
-			ID idText `json:"id"`
+			ID        idText `json:"id"`
+			Reference idText `json:"reference"`
 		} `json:"transaction"` // disputes
 		Customer struct {
 			FirstName string `json:"first_name"`
@@ -164,8 +167,12 @@ func (v *Paystack) normalize(pe *paystackEvent, r *Request) (Event, error) {
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
+	var disputed string
+	if pe.Data.Transaction != nil {
+		disputed = string(pe.Data.Transaction.Reference)
+	}
 	var err error
-	if e.OrderID, err = readOrderID(r.Body, v.orderIDs, e.Status); err != nil {
+	if e.OrderID, err = v.orderID.read(r.Body, e.Status, string(pe.Data.Reference), string(pe.Data.TxReference), disputed); err != nil {
 		return Event{}, err
 	}
 	e.TransactionID = string(pe.Data.ID)

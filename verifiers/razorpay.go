@@ -31,8 +31,8 @@ type Razorpay struct {
 	// payload.payment.entity.order_id.
 	OrderID string `json:"order_id,omitempty"`
 
-	sig      headerHMAC
-	orderIDs []JSONPath
+	sig     headerHMAC
+	orderID orderIDSource
 }
 
 // CaddyModule returns the Caddy module information.
@@ -68,6 +68,9 @@ var razorpayOrderIDs = []JSONPath{
 	MustJSONPath("payload.payment.entity.order_id"),
 }
 
+// razorpayNotedOrder is the first default path, within the notes.
+var razorpayNotedOrder = MustJSONPath("order_id")
+
 // Provision implements caddy.Provisioner.
 func (v *Razorpay) Provision(caddy.Context) error {
 	if err := v.CheckConfig(); err != nil {
@@ -78,7 +81,7 @@ func (v *Razorpay) Provision(caddy.Context) error {
 		return err
 	}
 	v.sig = newHeaderHMAC("X-Razorpay-Signature", keys)
-	v.orderIDs, err = orderIDPaths(v.OrderID, razorpayOrderIDs)
+	v.orderID, err = newOrderIDSource(v.OrderID, razorpayOrderIDs)
 	return err
 }
 
@@ -110,6 +113,10 @@ type razorpayEntity struct {
 		Contact          string      `json:"contact"`
 		ErrorCode        string      `json:"error_code"`
 		ErrorDescription string      `json:"error_description"`
+		OrderID          idText      `json:"order_id"`
+		// Notes are the merchant's key-value pairs: an object, or [] when
+		// there are none.
+		Notes json.RawMessage `json:"notes"`
 	} `json:"entity"`
 }
 
@@ -195,8 +202,16 @@ func (v *Razorpay) normalize(id string, re *razorpayEvent, r *Request) (Event, e
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
+	var noted, order string
+	if pay := re.Payload.Payment.Entity; pay != nil && v.orderID.custom == nil {
+		var err error
+		if noted, err = razorpayNotedOrder.Text(pay.Notes); err != nil {
+			return Event{}, fmt.Errorf("%w: payload.payment.entity.notes.order_id is not a value", ErrMalformed)
+		}
+		order = string(pay.OrderID)
+	}
 	var err error
-	if e.OrderID, err = readOrderID(r.Body, v.orderIDs, e.Status); err != nil {
+	if e.OrderID, err = v.orderID.read(r.Body, e.Status, noted, order); err != nil {
 		return Event{}, err
 	}
 	e.OccurredAt = unixTime(re.CreatedAt)

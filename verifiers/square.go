@@ -36,8 +36,8 @@ type Square struct {
 	// data.object.payment.order_id, then data.object.refund.order_id.
 	OrderID string `json:"order_id,omitempty"`
 
-	sig      headerHMAC
-	orderIDs []JSONPath
+	sig     headerHMAC
+	orderID orderIDSource
 }
 
 // CaddyModule returns the Caddy module information.
@@ -120,7 +120,7 @@ func (v *Square) Provision(caddy.Context) error {
 	v.sig.prefix = []byte(notifyURL)
 	v.sig.hint = "if the signature key is right, url is not the exact notification URL of the subscription " +
 		"(behind a proxy the public URL differs from the one Caddy sees)"
-	v.orderIDs, err = orderIDPaths(v.OrderID, squareOrderIDs)
+	v.orderID, err = newOrderIDSource(v.OrderID, squareOrderIDs)
 	return err
 }
 
@@ -153,6 +153,8 @@ type squarePayment struct {
 		Amount   json.Number `json:"amount"` // minor units
 		Currency string      `json:"currency"`
 	} `json:"amount_money"`
+	ReferenceID       idText `json:"reference_id"` // the merchant's, payments
+	OrderID           idText `json:"order_id"`
 	PaymentID         string `json:"payment_id"` // refunds
 	SourceType        string `json:"source_type"`
 	BuyerEmailAddress string `json:"buyer_email_address"`
@@ -246,8 +248,15 @@ func (v *Square) normalize(se *squareEvent, r *Request) (Event, error) {
 		}
 		e.TransactionID = object.PaymentID // the payment the app knows
 	}
+	var payRef, payOrder, refundOrder string
+	if p := se.Data.Object.Payment; p != nil {
+		payRef, payOrder = string(p.ReferenceID), string(p.OrderID)
+	}
+	if rf := se.Data.Object.Refund; rf != nil {
+		refundOrder = string(rf.OrderID)
+	}
 	var err error
-	if e.OrderID, err = readOrderID(r.Body, v.orderIDs, e.Status); err != nil {
+	if e.OrderID, err = v.orderID.read(r.Body, e.Status, payRef, payOrder, refundOrder); err != nil {
 		return Event{}, err
 	}
 	if object != nil {
