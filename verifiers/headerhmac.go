@@ -1,0 +1,255 @@
+package verifiers
+
+import (
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What razorpay, square and paystack share: a JSON POST of one event whose
+// signature is one request header carrying the HMAC, in hex or in base64,
+// of the raw body, after a fixed prefix for Square (its notification URL).
+// The providers differ only in the header, the hash, the encoding and the
+// prefix, and in how they read the event.
+
+// headerHMAC is a signature header: its value is the HMAC of prefix
+// followed by the raw body, under one of the configured secrets.
+type headerHMAC struct {
+	header string // as the provider's documentation writes it
+	key    string // header as http.CanonicalHeaderKey writes it
+	base64 bool   // standard base64 with padding; else hex, in either case
+	prefix []byte // signed before the body; nil for most providers
+	keys   *HMACKeys
+	// hint is added to the reason of a signature that matches no secret
+	// (Square: the url option may not be the URL Square posts to).
+	hint string
+}
+
+// newHeaderHMAC is the signature header named header.
+func newHeaderHMAC(header string, keys *HMACKeys) headerHMAC {
+	return headerHMAC{header: header, key: http.CanonicalHeaderKey(header), keys: keys}
+}
+
+// check authenticates body by the signature header of h. The header must
+// be given once: a proxy that appends a second value, or a sender that
+// sends two, leaves which one counts to chance.
+func (s *headerHMAC) check(h http.Header, body []byte) error {
+	values := h[s.key]
+	switch {
+	case len(values) == 0 || values[0] == "" && len(values) == 1:
+		return fmt.Errorf("%w: no %s header", ErrSignature, s.header)
+	case len(values) > 1:
+		return fmt.Errorf("%w: %s header given %d times", ErrSignature, s.header, len(values))
+	}
+	var buf [72]byte // the largest digest of crypto's hashes, and room for base64's last group
+	sig, ok := s.decode(buf[:], values[0])
+	if !ok {
+		return fmt.Errorf("%w: %s header is not a %s HMAC of the provider's algorithm", ErrSignature, s.header, s.encodingName())
+	}
+	if !matchHMAC(s.keys, sig, s.prefix, body) {
+		reason := fmt.Sprintf("%s header matches none of the %d configured secrets", s.header, s.keys.Secrets())
+		if s.hint != "" {
+			reason += "; " + s.hint
+		}
+		return fmt.Errorf("%w: %s", ErrSignature, reason)
+	}
+	return nil
+}
+
+func (s *headerHMAC) encodingName() string {
+	if s.base64 {
+		return "base64"
+	}
+	return "hex"
+}
+
+// decode decodes a signature of exactly the HMAC's size into buf.
+func (s *headerHMAC) decode(buf []byte, given string) ([]byte, bool) {
+	size := s.keys.Size()
+	if size > 64 {
+		return nil, false
+	}
+	sig := buf[:size]
+	if !s.base64 {
+		return sig, decodeHex(sig, given)
+	}
+	// Strict: no newlines, and the unused bits of the last character zero,
+	// so that one signature has one text, as the providers' SDKs compare
+	// it (as text).
+	if len(given) != base64.StdEncoding.EncodedLen(size) {
+		return nil, false
+	}
+	var src [88]byte // EncodedLen(64)
+	n, err := strictBase64.Decode(buf, append(src[:0], given...))
+	return buf[:n], err == nil && n == size
+}
+
+var strictBase64 = base64.StdEncoding.Strict()
+
+// sign returns the signature header's value for body under the first secret.
+func (s *headerHMAC) sign(body []byte) (string, error) {
+	if s.keys == nil || s.keys.Secrets() == 0 {
+		return "", &OptionError{Option: "secret", Msg: "required to sign (is the provider provisioned?)"}
+	}
+	sum := s.keys.Sum(append(append([]byte(nil), s.prefix...), body...))
+	if s.base64 {
+		return base64.StdEncoding.EncodeToString(sum), nil
+	}
+	return hex.EncodeToString(sum), nil
+}
+
+// matchHMAC reports whether sig is the HMAC of prefix followed by body under
+// one of the secrets of k, compared in constant time. The two parts are
+// hashed one after the other, never copied into one message.
+func matchHMAC(k *HMACKeys, sig, prefix, body []byte) bool {
+	for i := range k.pools {
+		pool := &k.pools[i]
+		m := pool.Get().(*pooledMAC)
+		m.h.Reset()
+		m.h.Write(prefix)
+		m.h.Write(body)
+		m.sum = m.h.Sum(m.sum[:0])
+		ok := hmac.Equal(m.sum, sig)
+		pool.Put(m)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSignedJSON makes the checks that come before an event is read: the
+// method (POST), the content type (JSON), the signature, the strict JSON
+// checks (CheckJSON), and no query parameter that the app could read in
+// place of a top-level member of the body or one of the documented ones
+// (RefuseShadowingQuery).
+func checkSignedJSON(r *Request, sig *headerHMAC, documented map[string]bool) error {
+	if r.Method != http.MethodPost {
+		return fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
+		return err
+	}
+	if err := sig.check(r.Header, r.Body); err != nil {
+		return err
+	}
+	if err := CheckJSON(r.Body); err != nil {
+		return err
+	}
+	if r.RawQuery != "" {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &members); err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if err := RefuseShadowingQuery(r.RawQuery, members, documented); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orderIDSource is where order_id is read from: the order_id option's
+// path when it is set, else the provider's default paths, whose values the
+// provider has already decoded (read is given them, in the paths' order),
+// so that the body is not walked once more for each path.
+type orderIDSource struct {
+	custom   JSONPath // the order_id option; nil: the defaults
+	defaults []JSONPath
+}
+
+// newOrderIDSource parses the order_id option; "" is the defaults.
+func newOrderIDSource(option string, defaults []JSONPath) (orderIDSource, error) {
+	o := orderIDSource{defaults: defaults}
+	if option == "" {
+		return o, nil
+	}
+	p, err := ParseJSONPath(option)
+	if err != nil {
+		return o, &OptionError{Option: "order_id", Msg: err.Error()}
+	}
+	o.custom = p
+	return o, nil
+}
+
+// read returns the order id: the text at the custom path in body, else the
+// first non-empty of values, the decoded values of the default paths. An
+// event the app acts on (a mapped status) without one is ErrMalformed,
+// naming the paths tried; an unmapped event is forwarded without it.
+func (o orderIDSource) read(body []byte, status Status, values ...string) (string, error) {
+	paths := o.defaults
+	if o.custom != nil {
+		id, err := o.custom.Text(body)
+		if err != nil || id != "" {
+			return id, err
+		}
+		paths = []JSONPath{o.custom}
+	} else {
+		for _, id := range values {
+			if id != "" {
+				return id, nil
+			}
+		}
+	}
+	if status == StatusUnknown {
+		return "", nil
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p.String()
+	}
+	return "", fmt.Errorf("%w: no order id at %s (set order_id to where your orders' reference is)", ErrMalformed, strings.Join(names, " or "))
+}
+
+// compactRaw is the body as raw: compacted, as sent.
+func compactRaw(body []byte) (json.RawMessage, error) {
+	raw, err := json.Marshal(json.RawMessage(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return raw, nil
+}
+
+// unixTime reads a Unix time in seconds as a provider sends it (a JSON
+// number); the zero time (occurred_at omitted) when it is not one.
+func unixTime(n json.Number) time.Time {
+	s := n.String()
+	if len(s) > 12 || !isDigits(s) {
+		return time.Time{}
+	}
+	secs, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(secs, 0).UTC()
+}
+
+// idText is a JSON string or number read as its text: an id that a
+// provider sends as either ("id": 302961 or "id": "302961"). null is "".
+type idText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *idText) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = idText(s)
+	case string(b) == "null":
+		*t = ""
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("an id is a string or a number")
+		}
+		*t = idText(n)
+	}
+	return nil
+}
