@@ -104,10 +104,6 @@ func signedPaystack(body string, change func(*http.Request)) func(t *testing.T) 
 }
 
 // setHeader sets a header; withSpace puts a space in the middle of one.
-func setHeader(name, value string) func(*http.Request) {
-	return func(r *http.Request) { r.Header.Set(name, value) }
-}
-
 func withSpace(name string) func(*http.Request) {
 	return func(r *http.Request) {
 		v := r.Header.Get(name)
