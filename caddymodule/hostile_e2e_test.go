@@ -30,7 +30,9 @@ import (
 var hostileRoutes []string
 
 func hostileCaddyfile(up, store string) string {
-	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store, "ROUTES", strings.Join(hostileRoutes, "")).Replace(`
+	// ROUTES first: a Replacer does not look again at what it put in, so
+	// UPSTREAM and STORE in the added routes would stay as they are.
+	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store).Replace(strings.Replace(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
@@ -82,7 +84,7 @@ http://localhost:9080 {
 		reverse_proxy UPSTREAM
 	}
 ROUTES}
-`)
+`, "ROUTES", strings.Join(hostileRoutes, ""), 1))
 }
 
 // hostile builds one bad request.
