@@ -205,8 +205,10 @@ func (v *Adyen) Verify(_ context.Context, r *Request) ([]Event, error) {
 	return events, nil
 }
 
-// adyenValue is the amount's value as signed: the integer as sent, "" for
-// an item without an amount (Adyen sends one on every payment event).
+// value is the amount's value and currency as signed: the integer as sent;
+// both "" for an item without an amount (Adyen sends one on every payment
+// event; its Go library would sign such an item's value as 0, which has
+// not been seen in Adyen's material).
 func (it *adyenItem) value() (value, currency string) {
 	if it.Amount == nil {
 		return "", ""

@@ -1,6 +1,7 @@
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -164,7 +165,7 @@ var gocardlessPaymentStatuses = map[string]Status{
 }
 
 func (v *GoCardless) normalize(i int, raw json.RawMessage, r *Request) (Event, error) {
-	if t := strings.TrimSpace(string(raw)); t == "" || t[0] != '{' {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		return Event{}, fmt.Errorf("%w: events[%d] is not an object", ErrMalformed, i)
 	}
 	var ge gocardlessEvent
