@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/verifiers"
 )
 
 // TestAdaptGolden: each testdata/caddyfile_adapt/*.caddytest holds a
@@ -115,7 +118,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"paynotify octo3 {\n secret s\n body_timeout soon\n}", `body_timeout: "soon" is not a positive duration`},
 		// What the provider can tell before placeholders are resolved, at
 		// the line of the directive or of the option.
-		{"paynotify octo4 {\n secret s\n}", `paynotify octo4: provider: unknown provider "octo4" (supported: [checkout octo3 octopus oobit `},
+		{"paynotify octo4 {\n secret s\n}", fmt.Sprintf(`paynotify octo4: provider: unknown provider "octo4" (supported: %v), at Testfile:1`, verifiers.Providers())},
 		{"paynotify checkout {\n authorization a\n}", `paynotify checkout: secret: required for provider "checkout" (the webhook signature key), at Testfile:1`},
 		{"paynotify octo3 {\n secret s\n\n key k\n}", `paynotify octo3: key: does not apply to provider "octo3" (its options: secret, algorithm, amount_unit, signature), at Testfile:4`},
 		{"paynotify octo3 {\n secret s\n algorithm md5\n}", `paynotify octo3: algorithm: "md5" is not hmac-sha1 or hmac-sha256, at Testfile:3`},

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -385,18 +386,38 @@ func walk(fields map[string]any, name string, create bool) (map[string]any, stri
 	if slices.Contains(parts, "") {
 		return nil, "", fmt.Errorf("%q is not a field name", name)
 	}
+	var cur any = fields
 	for _, p := range parts[:len(parts)-1] {
-		next, ok := fields[p].(map[string]any)
-		if !ok {
-			if _, exists := fields[p]; exists || !create {
-				return nil, "", fmt.Errorf("%s is not an object", p)
+		switch c := cur.(type) {
+		case map[string]any:
+			next, exists := c[p]
+			switch next.(type) {
+			case map[string]any, []any:
+			default:
+				if exists || !create {
+					return nil, "", fmt.Errorf("%s is not an object", p)
+				}
+				next = map[string]any{}
+				c[p] = next
 			}
-			next = map[string]any{}
-			fields[p] = next
+			cur = next
+		case []any:
+			// An element of an array, by its index: the items of a batch
+			// (notificationItems.0.NotificationRequestItem.eventCode).
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(c) || p != strconv.Itoa(i) {
+				return nil, "", fmt.Errorf("%s is not an index of the array (0 to %d)", p, len(c)-1)
+			}
+			cur = c[i]
+		default:
+			return nil, "", fmt.Errorf("%s is inside a value that is not an object", p)
 		}
-		fields = next
 	}
-	return fields, parts[len(parts)-1], nil
+	m, ok := cur.(map[string]any)
+	if !ok {
+		return nil, "", fmt.Errorf("%s is not inside an object", parts[len(parts)-1])
+	}
+	return m, parts[len(parts)-1], nil
 }
 
 // curlCommand prints m as a curl command line for a POSIX shell.

@@ -716,6 +716,9 @@ func (h *Handler) writeACK(w http.ResponseWriter) {
 	if h.ACK != "" {
 		body = h.ACK
 		ack.ContentType = "text/plain; charset=utf-8"
+		if ack.Status == http.StatusNoContent {
+			ack.Status = http.StatusOK // a 204 carries no body: the ack text would be dropped
+		}
 	}
 	if ack.ContentType != "" {
 		w.Header().Set("Content-Type", ack.ContentType)
