@@ -163,9 +163,41 @@ for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
 done
 check "caddy paynotify sign with a wrong secret" "HTTP/1.1 401 Unauthorized|exit 1" \
 	"$(cli sign octo3 --secret wrong --url http://localhost:8080/notify/octo3)"
+# The providers beyond the seeds, each on its route of Caddyfile.example,
+# signed with the example's demo secret and options: the reply is the
+# provider's ACK; another secret is refused with the provider's status for
+# a bad signature (GoCardless: 498).
+sign_new() { # sign_new <provider> <secret>: what caddy paynotify sign printed, joined by |, and its exit status
+	local provider=$1 secret=$2 extra=()
+	case $provider in
+	standardwebhooks) extra=(--option 'field order_id data.metadata.order_id' --option 'field status type'
+		--option 'status succeeded order.paid') ;;
+	hmac) extra=(--option 'header X-Signature' --option 'field order_id meta.custom_data.order_id'
+		--option 'field status data.attributes.status' --option 'status succeeded paid') ;;
+	square) extra=(--option 'url http://localhost:8080/notify/square') ;;
+	esac
+	cli sign "$provider" --secret "$secret" "${extra[@]}" --url "http://localhost:8080/notify/$provider"
+}
+for provider_secret in stripe:whsec_stripe-demo-secret paddle:pdl_ntfset_paddle-demo-secret \
+	standardwebhooks:whsec_c3RhbmRhcmR3ZWJob29rcy1kZW1vLXNlY3JldA== hmac:hmac-demo-secret \
+	adyen:7061796E6F7469667920616479656E2064656D6F20686D6163206B6579212121 gocardless:gocardless-demo-secret \
+	razorpay:razorpay-demo-secret square:square-demo-signature-key paystack:paystack-demo-secret; do
+	provider=${provider_secret%%:*} secret=${provider_secret#*:}
+	case $provider in
+	adyen) want="HTTP/1.1 200 OK|[accepted]|exit 0" bad="HTTP/1.1 401 Unauthorized|exit 1"
+		secret_bad=00${secret#??} ;;
+	gocardless) want="HTTP/1.1 204 No Content|exit 0" bad="HTTP/1.1 498 status code 498|exit 1" secret_bad=wrong ;;
+	*) want="HTTP/1.1 200 OK|exit 0" bad="HTTP/1.1 401 Unauthorized|exit 1" secret_bad=wrong ;;
+	esac
+	[ "$provider" = standardwebhooks ] && secret_bad=whsec_d3Jvbmctc2VjcmV0LW9mLTI0LWJ5dGVzIQ==
+	check "caddy paynotify sign $provider --url" "$want" "$(sign_new "$provider" "$secret")"
+	check "caddy paynotify sign $provider with another secret" "$bad" "$(sign_new "$provider" "$secret_bad")"
+done
+check "notifications of the new providers the app received" "9" \
+	"$(grep -c '"provider":"\(stripe\|paddle\|standardwebhooks\|hmac\|adyen\|gocardless\|razorpay\|square\|paystack\)","outcome":"delivered"' "$log")"
 check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric octo3 delivered)"
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
-check "caddy paynotify providers" "checkout octo3 octopus oobit thedao" \
+check "caddy paynotify providers" "adyen checkout gocardless hmac octo3 octopus oobit paddle paystack razorpay square standardwebhooks stripe thedao" \
 	"$(./caddy paynotify providers --json | sed -n 's/^    "name": "\(.*\)",$/\1/p' | tr '\n' ' ' | sed 's/ $//')"
 
 # Dedup across a restart of Caddy: the provider retries after the restart.

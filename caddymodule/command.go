@@ -179,11 +179,17 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 	if res.StatusCode == ack.Status && string(body) == ack.Body {
 		fmt.Fprintf(stderr, "acknowledged: this is %s's ACK\n", provider)
 		if ack.Body == "" {
-			fmt.Fprintln(stderr, "(an empty 200, which a route without paynotify would also answer: its \"notification\" log line says delivered)")
+			fmt.Fprintf(stderr, "(an empty %d, which a route without paynotify would also answer: its \"notification\" log line says delivered)\n", ack.Status)
 		}
 		return nil
 	}
 	hint := hints[res.StatusCode]
+	if p, err := verifiers.LookupProvider(provider); err == nil {
+		// GoCardless answers a bad signature with 498, its convention.
+		if ss, ok := p.(verifiers.SignatureStatuser); ok && res.StatusCode == ss.SignatureStatus() {
+			hint = strconv.Itoa(res.StatusCode) + strings.TrimPrefix(hints[http.StatusUnauthorized], "401")
+		}
+	}
 	if res.StatusCode == ack.Status {
 		hint = "200 but not the ACK: is --url the path of a paynotify directive for " + provider + "? With the directive's ack option, pass --ack."
 	}
