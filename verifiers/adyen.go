@@ -185,14 +185,8 @@ func (v *Adyen) Verify(_ context.Context, r *Request) ([]Event, error) {
 			return nil, err
 		}
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, adyenFields); err != nil {
-			return nil, err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, adyenFields); err != nil {
+		return nil, err
 	}
 	events := make([]Event, len(items))
 	for i := range items {

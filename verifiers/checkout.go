@@ -131,14 +131,8 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, checkoutFields); err != nil {
-			return nil, err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, checkoutFields); err != nil {
+		return nil, err
 	}
 	var ce checkoutEvent
 	if err := json.Unmarshal(r.Body, &ce); err != nil {

@@ -124,14 +124,8 @@ func (v *GoCardless) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, gocardlessFields); err != nil {
-			return nil, err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, gocardlessFields); err != nil {
+		return nil, err
 	}
 	var body gocardlessBody
 	if err := json.Unmarshal(r.Body, &body); err != nil {

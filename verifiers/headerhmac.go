@@ -142,14 +142,8 @@ func checkSignedJSON(r *Request, sig *headerHMAC, documented map[string]bool) er
 	if err := CheckJSON(r.Body); err != nil {
 		return err
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, documented); err != nil {
-			return err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented); err != nil {
+		return err
 	}
 	return nil
 }

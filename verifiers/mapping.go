@@ -269,12 +269,8 @@ func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage,
 		if err := CheckJSON(r.Body); err != nil {
 			return nil, false, err
 		}
-		if r.RawQuery != "" && !querySigned {
-			var members map[string]json.RawMessage
-			if err := json.Unmarshal(r.Body, &members); err != nil {
-				return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
-			}
-			if err := RefuseShadowingQuery(r.RawQuery, members, nil); err != nil {
+		if !querySigned {
+			if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, nil); err != nil {
 				return nil, false, err
 			}
 		}

@@ -137,14 +137,8 @@ func (v *Paddle) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, paddleFields); err != nil {
-			return nil, err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, paddleFields); err != nil {
+		return nil, err
 	}
 	var pe paddleEvent
 	if err := json.Unmarshal(r.Body, &pe); err != nil {

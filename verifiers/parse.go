@@ -3,6 +3,7 @@ package verifiers
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -579,4 +580,19 @@ func foldKey(key string) string {
 		b.WriteRune(min)
 	}
 	return b.String()
+}
+
+// RefuseShadowingJSONQuery is RefuseShadowingQuery for a JSON body: a
+// request with a query string is refused when one of its parameters could
+// be read by an app framework in place of a top-level member of body or of
+// documented. body must have passed CheckJSON.
+func RefuseShadowingJSONQuery(rawQuery string, body []byte, documented map[string]bool) error {
+	if rawQuery == "" {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return RefuseShadowingQuery(rawQuery, members, documented)
 }

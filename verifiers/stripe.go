@@ -145,14 +145,8 @@ func (v *Stripe) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err := CheckJSON(r.Body); err != nil {
 		return nil, err
 	}
-	if r.RawQuery != "" {
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if err := RefuseShadowingQuery(r.RawQuery, members, stripeFields); err != nil {
-			return nil, err
-		}
+	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, stripeFields); err != nil {
+		return nil, err
 	}
 	var se stripeEvent
 	if err := json.Unmarshal(r.Body, &se); err != nil {
