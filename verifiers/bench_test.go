@@ -2,6 +2,7 @@ package verifiers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -48,8 +49,11 @@ import (
 // benchCase is one realistic genuine notification of a provider.
 type benchCase struct {
 	provider string
-	file     string // under testdata/, without .http
-	config   options
+	// name is the sub-benchmark's name when a provider has several cases
+	// (hmac's configurations); default the provider's.
+	name   string
+	file   string // under testdata/, without .http
+	config options
 	// newHash is the HMAC's hash; nil for oobit, whose signature is a bare
 	// SHA-256 of the signed values followed by the secret.
 	newHash func() hash.Hash
@@ -71,7 +75,7 @@ var benchCases = []benchCase{
 
 func BenchmarkVerify(b *testing.B) {
 	for _, bc := range benchCases {
-		b.Run(bc.provider, func(b *testing.B) {
+		b.Run(cmp.Or(bc.name, bc.provider), func(b *testing.B) {
 			v := mustNew(b, bc.provider, bc.config)
 			req := goldenRequest(b, filepath.FromSlash(bc.file))
 			// Verify must not consume or alter the request, or every
@@ -105,7 +109,7 @@ func BenchmarkVerify(b *testing.B) {
 
 func BenchmarkCryptoFloor(b *testing.B) {
 	for _, bc := range benchCases {
-		b.Run(bc.provider, func(b *testing.B) {
+		b.Run(cmp.Or(bc.name, bc.provider), func(b *testing.B) {
 			req := goldenRequest(b, filepath.FromSlash(bc.file))
 			var signed, want []byte
 			if bc.signed != nil {

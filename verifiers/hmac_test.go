@@ -84,8 +84,8 @@ func init() {
 		}
 	}
 	benchCases = append(benchCases,
-		benchCase{provider: "hmac", file: "hmac/lemonsqueezy_order_paid", config: lsConfig, newHash: sha256.New, signed: hexBody("X-Signature")},
-		benchCase{provider: "hmac", file: "hmac/sha512_charge_success", config: sha512Config, newHash: sha512.New, signed: hexBody("X-Paystack-Signature")},
+		benchCase{provider: "hmac", name: "hmac-lemonsqueezy", file: "hmac/lemonsqueezy_order_paid", config: lsConfig, newHash: sha256.New, signed: hexBody("X-Signature")},
+		benchCase{provider: "hmac", name: "hmac-sha512", file: "hmac/sha512_charge_success", config: sha512Config, newHash: sha512.New, signed: hexBody("X-Paystack-Signature")},
 	)
 }
 
