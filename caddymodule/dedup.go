@@ -222,6 +222,9 @@ func (h *Handler) Cleanup() error {
 // must get every event (two apps, one provider account) apart.
 func (h *Handler) eventKey(e verifiers.Event) string {
 	id := e.ID
+	if e.ReplayKey != "" {
+		id = e.ReplayKey // the id is not signed (see verifiers.Event.ReplayKey)
+	}
 	if len(id) > maxIDInKey {
 		sum := sha256.Sum256([]byte(id))
 		id = "sha256:" + hex.EncodeToString(sum[:])

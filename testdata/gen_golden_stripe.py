@@ -108,6 +108,11 @@ def cases():
         status="failed", paid=False, captured=False, amount_captured=0, failure_code="card_declined",
         failure_message="Your card was declined.")))
     stripe_case("charge_refunded", event("charge.refunded", charge(amount_refunded=2000, refunded=True)))
+    # charge.refunded is sent for a partial refund too: the amount is what was refunded.
+    stripe_case("charge_partially_refunded", event("charge.refunded", charge(amount_refunded=500, refunded=False)))
+    # A session that needed no payment (a trial, a 100 % discount) is complete.
+    stripe_case("checkout_session_no_payment_required", event("checkout.session.completed", session(
+        payment_status="no_payment_required", amount_total=0, payment_intent=None)))
     stripe_case("charge_dispute_created", event("charge.dispute.created", {
         "id": "dp_1PBr6dLkdIwHu7ixH7p0kGc1", "object": "dispute", "amount": 2000, "currency": "usd",
         "charge": "ch_3PBr3jLkdIwHu7ix1ZJ0pQ8S", "payment_intent": "pi_3PBr3jLkdIwHu7ix1k2YhD3F",
@@ -196,8 +201,9 @@ def cases():
     no_type = event("payment_intent.succeeded", payment_intent())
     del no_type["type"]
     stripe_case("missing_type", no_type)
-    stripe_case("amount_as_string", event("payment_intent.succeeded", payment_intent(amount="2000")))
-    stripe_case("fractional_amount", body=b.replace(b'"amount":2000', b'"amount":20.5'))
+    # A succeeded PaymentIntent's amount is amount_received.
+    stripe_case("amount_as_string", event("payment_intent.succeeded", payment_intent(amount_received="2000")))
+    stripe_case("fractional_amount", body=b.replace(b'"amount_received":2000', b'"amount_received":20.5'))
     stripe_case("form_content_type", body=b, content_type="application/x-www-form-urlencoded")
     stripe_case("query_shadows_type", body=b, target="/notify/stripe?type=charge.succeeded")
     stripe_case("two_headers", body=b, extra_headers={"stripe-signature": f"t={T},v1={sign(SECRET, T, b)}"})

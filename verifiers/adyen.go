@@ -237,7 +237,7 @@ func (v *Adyen) checkSignature(i int, it *adyenItem) error {
 	if len(given) != encodedLen {
 		return fmt.Errorf("%w: notificationItems[%d] additionalData.hmacSignature is not a base64 HMAC-SHA256", ErrSignature, i)
 	}
-	if n, err := base64.StdEncoding.Decode(sig[:], []byte(given)); err != nil || n != sha256.Size {
+	if n, err := base64.StdEncoding.Strict().Decode(sig[:], []byte(given)); err != nil || n != sha256.Size {
 		return fmt.Errorf("%w: notificationItems[%d] additionalData.hmacSignature is not a base64 HMAC-SHA256", ErrSignature, i)
 	}
 	var stack [256]byte

@@ -60,6 +60,21 @@ type Event struct {
 	Customer       *Customer       `json:"customer,omitempty"`
 	SourceIP       string          `json:"source_ip,omitempty"`
 	Raw            json.RawMessage `json:"raw"`
+
+	// ReplayKey, when set, is what the event is deduplicated by instead of
+	// ID. A provider whose event id is not covered by the signature
+	// (Razorpay's X-Razorpay-Event-Id, an hmac event_id header the template
+	// does not sign) sets it from the signed content (BodyReplayKey), so
+	// that a captured notification resent under another id is still a
+	// duplicate. It is not part of paynotify.v1.
+	ReplayKey string `json:"-"`
+}
+
+// BodyReplayKey is the ReplayKey of a notification whose signed content is
+// its body: the provider's retries send the same bytes.
+func BodyReplayKey(provider string, body []byte) string {
+	sum := sha256.Sum256(body)
+	return EventID(provider, "body", hex.EncodeToString(sum[:]))
 }
 
 // Customer is who paid, as far as the provider tells.

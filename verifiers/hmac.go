@@ -219,6 +219,10 @@ func parseTemplate(s string) ([]templatePart, error) {
 			if !validHeaderName(header) {
 				return nil, fmt.Errorf("{%s}: %q is not a header name", name, header)
 			}
+			if http.CanonicalHeaderKey(header) == "Host" {
+				// net/http keeps Host out of the header map; {url} has it.
+				return nil, fmt.Errorf("{%s}: the Host header cannot be signed on its own; {url} includes it", name)
+			}
 			parts = append(parts, templatePart{kind: 'h', header: http.CanonicalHeaderKey(header)})
 		default:
 			return nil, fmt.Errorf("unknown placeholder {%s}: the placeholders are {body}, {url} and {header.<Name>}", name)
@@ -256,6 +260,16 @@ func (v *HMAC) Provision(caddy.Context) error {
 		v.tolerance = time.Duration(v.Tolerance)
 	}
 	return v.Mapping.prepare()
+}
+
+// signs says whether the template signs the header name.
+func (v *HMAC) signs(name string) bool {
+	for _, p := range v.template {
+		if p.kind == 'h' && p.header == http.CanonicalHeaderKey(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Provider implements Verifier.
@@ -299,8 +313,12 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 	var buf [sha512.Size]byte
 	mac := buf[:v.macs.Size()]
 	if v.Encoding == "base64" {
+		// The length first: Decode writes all it decodes into buf.
+		if len(value) != base64.StdEncoding.EncodedLen(len(mac)) {
+			return nil, fmt.Errorf("%w: %s header is not a base64 HMAC-%s", ErrSignature, v.Header, strings.ToUpper(v.algorithm()))
+		}
 		n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(value))
-		if err != nil || n != len(mac) || len(value) != base64.StdEncoding.EncodedLen(len(mac)) {
+		if err != nil || n != len(mac) {
 			return nil, fmt.Errorf("%w: %s header is not a base64 HMAC-%s", ErrSignature, v.Header, strings.ToUpper(v.algorithm()))
 		}
 	} else if !decodeHex(mac, value) {
@@ -341,6 +359,10 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 		// The body is the same on every retry (a timestamp header is
 		// re-signed, not sent in it).
 		e.ID = EventID("hmac", string(r.Body))
+	} else if v.Mapping.idHeader != "" && !v.signs(v.Mapping.idHeader) {
+		// The id header is not signed: a genuine body resent under another
+		// id is the same event.
+		e.ReplayKey = BodyReplayKey("hmac", r.Body)
 	}
 	return []Event{e}, nil
 }

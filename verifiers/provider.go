@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -341,7 +342,19 @@ func CheckTimestamp(name, value string, now time.Time, tolerance time.Duration) 
 	if err != nil {
 		return fmt.Errorf("%w: %s is not a Unix time in seconds", ErrSignature, name)
 	}
+	// In whole seconds: now.Sub saturates for a time centuries away, and
+	// a negated saturated duration would pass as in range.
+	whole := now.Unix() - secs
 	skew := now.Sub(time.Unix(secs, 0))
+	if whole > int64(tolerance/time.Second)+1 || whole < -int64(tolerance/time.Second)-1 {
+		skew = time.Duration(whole) * time.Second // exact to the second
+		if whole > int64(math.MaxInt64/time.Second) || whole < -int64(math.MaxInt64/time.Second) {
+			skew = time.Duration(math.MaxInt64) // only the sign matters below
+			if whole < 0 {
+				skew = -skew
+			}
+		}
+	}
 	switch {
 	case skew > tolerance:
 		return fmt.Errorf("%w: %s is %s old, over the tolerance of %s (a replay, or a clock out of sync)", ErrSignature, name, skew.Round(time.Second), tolerance)

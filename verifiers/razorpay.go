@@ -197,6 +197,11 @@ func (v *Razorpay) normalize(id string, re *razorpayEvent, r *Request) (Event, e
 	}
 	e := NewEvent(v.Provider(), r)
 	e.ID = id // Razorpay's own, the same on every retry
+	// The header is not signed and Razorpay signs no time: dedup goes by
+	// the body Razorpay signed (its retries send the same bytes), so that a
+	// captured notification resent under a new X-Razorpay-Event-Id is still
+	// a duplicate.
+	e.ReplayKey = BodyReplayKey("razorpay", r.Body)
 	e.ProviderStatus = re.Event
 	e.Status = razorpayStatuses[re.Event]
 	if e.Status == "" {

@@ -229,6 +229,11 @@ func (v *StandardWebhooks) Verify(_ context.Context, r *Request) ([]Event, error
 	// unless event_id says otherwise.
 	if e.ID == "" {
 		e.ID = id
+	} else if e.ID != id {
+		// An event_id other than webhook-id: unless it is in the body, it
+		// is not signed. The signed webhook-id keeps a genuine notification
+		// resent under another id a duplicate.
+		e.ReplayKey = EventID("standardwebhooks", "webhook-id", id)
 	}
 	return []Event{e}, nil
 }

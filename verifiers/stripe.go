@@ -185,10 +185,13 @@ var stripeStatuses = map[string]Status{
 // the session unpaid, and async_payment_succeeded follows.
 func stripeStatus(eventType string, object map[string]json.RawMessage) Status {
 	if eventType == "checkout.session.completed" {
-		if rawText(object["payment_status"]) == "paid" {
+		switch rawText(object["payment_status"]) {
+		case "paid", "no_payment_required": // a free order (a trial, a 100 % discount) is complete
 			return StatusSucceeded
+		case "unpaid":
+			return StatusPending
 		}
-		return StatusPending
+		return StatusUnknown
 	}
 	if s, ok := stripeStatuses[eventType]; ok {
 		return s
@@ -261,10 +264,12 @@ func (v *Stripe) normalize(se *stripeEvent, r *Request) (Event, error) {
 	if object != nil {
 		v.objectFields(&e, object)
 		// A payment's amount, a Checkout Session's amount_total, an
-		// invoice's amount_due: the first that is sent.
+		// invoice's amount_due: the first that is sent; what a refund, a
+		// succeeded PaymentIntent or a paid invoice moved, where that
+		// differs (a partial refund or capture).
 		var amountField string
 		var amount json.RawMessage
-		for _, name := range []string{"amount", "amount_total", "amount_due"} {
+		for _, name := range stripeAmountFields(se.Type) {
 			if raw := object[name]; len(raw) > 0 && string(raw) != "null" {
 				amountField, amount = "data.object."+name, raw
 				break
@@ -284,6 +289,21 @@ func (v *Stripe) normalize(se *stripeEvent, r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return e, nil
+}
+
+// stripeAmountFields are the members of the event's object its amount is
+// read from, the first that is sent: charge.refunded is sent for partial
+// refunds too, with the charge's amount beside amount_refunded.
+func stripeAmountFields(eventType string) []string {
+	switch eventType {
+	case "charge.refunded":
+		return []string{"amount_refunded", "amount"}
+	case "payment_intent.succeeded":
+		return []string{"amount_received", "amount"}
+	case "invoice.paid":
+		return []string{"amount_paid", "amount_due"}
+	}
+	return []string{"amount", "amount_total", "amount_due"}
 }
 
 // objectFields fills what the object of a payment event tells: the payment

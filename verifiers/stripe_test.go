@@ -39,7 +39,7 @@ func TestStripe(t *testing.T) {
 	testProvider(t, "stripe", stripeConfig, []string{
 		"payment_intent_succeeded", "payment_intent_processing", "payment_intent_requires_action",
 		"payment_intent_amount_capturable_updated", "payment_intent_payment_failed", "payment_intent_canceled",
-		"charge_succeeded", "charge_failed", "charge_refunded", "charge_dispute_created",
+		"charge_succeeded", "charge_failed", "charge_refunded", "charge_partially_refunded", "checkout_session_no_payment_required", "charge_dispute_created",
 		"checkout_session_completed", "checkout_session_completed_unpaid",
 		"checkout_session_async_payment_succeeded", "checkout_session_async_payment_failed",
 		"checkout_session_expired", "invoice_paid", "invoice_payment_failed",
@@ -68,8 +68,8 @@ func TestStripe(t *testing.T) {
 		{"missing_order", nil, ErrMalformed, "no order reference at data.object.metadata.order_id, then data.object.client_reference_id"},
 		{"missing_id", nil, ErrMalformed, "mandatory field id is missing"},
 		{"missing_type", nil, ErrMalformed, "mandatory field type is missing"},
-		{"amount_as_string", nil, ErrMalformed, "data.object.amount is not a number"},
-		{"fractional_amount", nil, ErrMalformed, "data.object.amount is not a whole number of minor units"},
+		{"amount_as_string", nil, ErrMalformed, "data.object.amount_received is not a number"},
+		{"fractional_amount", nil, ErrMalformed, "data.object.amount_received is not a whole number of minor units"},
 		{"form_content_type", nil, ErrMalformed, "content type"},
 		{"query_shadows_type", nil, ErrMalformed, "type"},
 	})
