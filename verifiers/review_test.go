@@ -33,7 +33,7 @@ func TestHMACLongBase64SignatureIsRefused(t *testing.T) {
 func TestUnsignedEventIDHeaderDoesNotMakeANewEvent(t *testing.T) {
 	for _, tc := range []struct {
 		provider, file, header string
-		config             options
+		config                 options
 	}{
 		{"razorpay", "razorpay/payment_captured", "X-Razorpay-Event-Id", razorpayConfig},
 		{"hmac", "hmac/github_sponsorship", "X-GitHub-Delivery", ghConfig},
