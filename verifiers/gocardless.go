@@ -111,20 +111,11 @@ func (v *GoCardless) SignatureStatus() int { return 498 }
 
 // Verify implements Verifier.
 func (v *GoCardless) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if r.Method != http.MethodPost {
-		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
-	}
-	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
-		return nil, err
-	}
 	// One signature over the raw body covers every event of the batch.
-	if err := CheckHexHMAC("Webhook-Signature header", r.Header.Get("Webhook-Signature"), v.macs, r.Body); err != nil {
-		return nil, err
+	authenticate := func() error {
+		return CheckHexHMAC("Webhook-Signature header", r.Header.Get("Webhook-Signature"), v.macs, r.Body)
 	}
-	if err := CheckJSON(r.Body); err != nil {
-		return nil, err
-	}
-	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, gocardlessFields); err != nil {
+	if err := CheckSignedJSON(r, authenticate, gocardlessFields); err != nil {
 		return nil, err
 	}
 	var body gocardlessBody

@@ -124,30 +124,6 @@ func matchHMAC(k *HMACKeys, sig, prefix, body []byte) bool {
 	return false
 }
 
-// checkSignedJSON makes the checks that come before an event is read: the
-// method (POST), the content type (JSON), the signature, the strict JSON
-// checks (CheckJSON), and no query parameter that the app could read in
-// place of a top-level member of the body or one of the documented ones
-// (RefuseShadowingQuery).
-func checkSignedJSON(r *Request, sig *headerHMAC, documented map[string]bool) error {
-	if r.Method != http.MethodPost {
-		return fmt.Errorf("%w: %s", ErrMethod, r.Method)
-	}
-	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
-		return err
-	}
-	if err := sig.check(r.Header, r.Body); err != nil {
-		return err
-	}
-	if err := CheckJSON(r.Body); err != nil {
-		return err
-	}
-	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented); err != nil {
-		return err
-	}
-	return nil
-}
-
 // orderIDSource is where order_id is read from: the order_id option's
 // path when it is set, else the provider's default paths, whose values the
 // provider has already decoded (read is given them, in the paths' order),

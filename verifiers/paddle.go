@@ -125,19 +125,10 @@ var paddleFields = map[string]bool{
 
 // Verify implements Verifier.
 func (v *Paddle) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if r.Method != http.MethodPost {
-		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	authenticate := func() error {
+		return paddleSignature.Check(r.Header.Values("Paddle-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
-		return nil, err
-	}
-	if err := paddleSignature.Check(r.Header.Values("Paddle-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance)); err != nil {
-		return nil, err
-	}
-	if err := CheckJSON(r.Body); err != nil {
-		return nil, err
-	}
-	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, paddleFields); err != nil {
+	if err := CheckSignedJSON(r, authenticate, paddleFields); err != nil {
 		return nil, err
 	}
 	var pe paddleEvent

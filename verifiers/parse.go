@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"mime"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -595,4 +596,26 @@ func RefuseShadowingJSONQuery(rawQuery string, body []byte, documented map[strin
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return RefuseShadowingQuery(rawQuery, members, documented)
+}
+
+// CheckSignedJSON makes the checks of a JSON webhook that come before its
+// event is read, in this order: the method (POST), the content type
+// (JSON), authenticate (the provider's signature and credential checks,
+// over the raw body), the strict JSON checks (CheckJSON), and no query
+// parameter that the app could read in place of a top-level member of the
+// body or one of the documented ones (RefuseShadowingJSONQuery).
+func CheckSignedJSON(r *Request, authenticate func() error, documented map[string]bool) error {
+	if r.Method != http.MethodPost {
+		return fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
+		return err
+	}
+	if err := authenticate(); err != nil {
+		return err
+	}
+	if err := CheckJSON(r.Body); err != nil {
+		return err
+	}
+	return RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented)
 }

@@ -130,7 +130,7 @@ func (v *Paystack) ACK() ACK { return ACK{Status: http.StatusOK} }
 
 // Verify implements Verifier.
 func (v *Paystack) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if err := checkSignedJSON(r, &v.sig, paystackFields); err != nil {
+	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, paystackFields); err != nil {
 		return nil, err
 	}
 	var pe paystackEvent

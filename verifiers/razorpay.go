@@ -140,7 +140,7 @@ func (v *Razorpay) ACK() ACK { return ACK{Status: http.StatusOK} }
 
 // Verify implements Verifier.
 func (v *Razorpay) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if err := checkSignedJSON(r, &v.sig, razorpayFields); err != nil {
+	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, razorpayFields); err != nil {
 		return nil, err
 	}
 	id, err := razorpayEventID(r.Header)

@@ -186,7 +186,7 @@ func (v *Square) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, fmt.Errorf("%w: only the legacy %s header (HMAC-SHA1), which is not accepted: paynotify checks %s, which Square sends with every notification",
 			ErrSignature, squareLegacyHeader, squareHeader)
 	}
-	if err := checkSignedJSON(r, &v.sig, squareFields); err != nil {
+	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, squareFields); err != nil {
 		return nil, err
 	}
 	var se squareEvent

@@ -133,19 +133,10 @@ var stripeFields = map[string]bool{
 
 // Verify implements Verifier.
 func (v *Stripe) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if r.Method != http.MethodPost {
-		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	authenticate := func() error {
+		return stripeSignature.Check(r.Header.Values("Stripe-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
-		return nil, err
-	}
-	if err := stripeSignature.Check(r.Header.Values("Stripe-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance)); err != nil {
-		return nil, err
-	}
-	if err := CheckJSON(r.Body); err != nil {
-		return nil, err
-	}
-	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, stripeFields); err != nil {
+	if err := CheckSignedJSON(r, authenticate, stripeFields); err != nil {
 		return nil, err
 	}
 	var se stripeEvent

@@ -133,44 +133,32 @@ var statuses = map[string]verifiers.Status{
 	"payment.refunded":  verifiers.StatusRefunded,
 }
 
-// Verify implements verifiers.Verifier.
-func (p *AcmePay) Verify(_ context.Context, r *verifiers.Request) ([]verifiers.Event, error) {
-	if r.Method != http.MethodPost {
-		return nil, fmt.Errorf("%w: %s", verifiers.ErrMethod, r.Method)
-	}
-	if err := verifiers.CheckContentType(r.Header.Get("Content-Type"), verifiers.JSONType); err != nil {
-		return nil, err
-	}
+// checkSignature checks Acme-Signature: t within the tolerance, v1 the hex
+// HMAC-SHA256 of "<t>.<body>".
+func (p *AcmePay) checkSignature(r *verifiers.Request) error {
 	t, sig, err := parseSignature(r.Header.Values("Acme-Signature"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The time first: it is signed, but checking it costs nothing, and a
 	// stale notification is refused whatever its signature.
 	if err := verifiers.CheckTimestamp("Acme-Signature t", t, r.ReceivedAt, time.Duration(p.Tolerance)); err != nil {
-		return nil, err
+		return err
 	}
 	signed := make([]byte, 0, len(t)+1+len(r.Body))
 	signed = append(append(append(signed, t...), '.'), r.Body...)
-	if err := verifiers.CheckHexHMAC("Acme-Signature v1", sig, p.macs, signed); err != nil {
+	return verifiers.CheckHexHMAC("Acme-Signature v1", sig, p.macs, signed)
+}
+
+// Verify implements verifiers.Verifier.
+func (p *AcmePay) Verify(_ context.Context, r *verifiers.Request) ([]verifiers.Event, error) {
+	// POST, JSON, then the signature, strict JSON (duplicate or case-folded
+	// keys, bad UTF-8, too deep), and no unsigned query parameter that
+	// could stand for a field: with forward original the app's web
+	// framework would merge the query with the body (Rails' params: the
+	// query over the body); one of the merchant's own (?token=...) passes.
+	if err := verifiers.CheckSignedJSON(r, func() error { return p.checkSignature(r) }, documented); err != nil {
 		return nil, err
-	}
-	// Strict JSON: duplicate or case-folded keys, bad UTF-8, too deep.
-	if err := verifiers.CheckJSON(r.Body); err != nil {
-		return nil, err
-	}
-	if r.RawQuery != "" {
-		// The query is not signed. With forward original the app's web
-		// framework would merge it with the body (Rails' params: the query
-		// over the body), so a parameter that could stand for a field is
-		// refused; one of the merchant's own (?token=...) is not.
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(r.Body, &members); err != nil {
-			return nil, fmt.Errorf("%w: %v", verifiers.ErrMalformed, err)
-		}
-		if err := verifiers.RefuseShadowingQuery(r.RawQuery, members, documented); err != nil {
-			return nil, err
-		}
 	}
 	var n notification
 	if err := json.Unmarshal(r.Body, &n); err != nil {
@@ -194,9 +182,11 @@ func (p *AcmePay) Verify(_ context.Context, r *verifiers.Request) ([]verifiers.E
 	if err := verifiers.SetAmount(&e, "data.amount", n.Data.Amount.String(), n.Data.Currency, verifiers.MinorUnits); err != nil {
 		return nil, err
 	}
-	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil {
+	raw, err := json.Marshal(json.RawMessage(r.Body))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", verifiers.ErrMalformed, err)
 	}
+	e.Raw = raw
 	return []verifiers.Event{e}, nil
 }
 
