@@ -229,19 +229,13 @@ func (v *Adyen) checkSignature(i int, it *adyenItem) error {
 	if given == "" {
 		return fmt.Errorf("%w: notificationItems[%d] has no additionalData.hmacSignature", ErrSignature, i)
 	}
-	// 44 characters decode to at most 33 bytes (without padding, 44 data
-	// characters are 33 bytes): Decode needs room for them, and a genuine
-	// signature is 32 bytes with its padding.
-	const encodedLen = (sha256.Size + 2) / 3 * 4
-	var sig [encodedLen / 4 * 3]byte
-	if len(given) != encodedLen {
-		return fmt.Errorf("%w: notificationItems[%d] additionalData.hmacSignature is not a base64 HMAC-SHA256", ErrSignature, i)
-	}
-	if n, err := base64.StdEncoding.Strict().Decode(sig[:], []byte(given)); err != nil || n != sha256.Size {
+	var buf [sha256.Size + 2]byte
+	sig, ok := decodeMAC(buf[:], given, sha256.Size, true)
+	if !ok {
 		return fmt.Errorf("%w: notificationItems[%d] additionalData.hmacSignature is not a base64 HMAC-SHA256", ErrSignature, i)
 	}
 	var stack [256]byte
-	if !v.macs.Match(adyenStringToSign(stack[:0], it), sig[:sha256.Size]) {
+	if !v.macs.Match(adyenStringToSign(stack[:0], it), sig) {
 		return fmt.Errorf("%w: notificationItems[%d] additionalData.hmacSignature matches none of the %d configured secrets", ErrSignature, i, v.macs.Secrets())
 	}
 	return nil

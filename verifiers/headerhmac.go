@@ -1,7 +1,6 @@
 package verifiers
 
 import (
-	"crypto/hmac"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -48,11 +47,11 @@ func (s *headerHMAC) check(h http.Header, body []byte) error {
 		return fmt.Errorf("%w: %s header given %d times", ErrSignature, s.header, len(values))
 	}
 	var buf [72]byte // the largest digest of crypto's hashes, and room for base64's last group
-	sig, ok := s.decode(buf[:], values[0])
+	sig, ok := decodeMAC(buf[:], values[0], s.keys.Size(), s.base64)
 	if !ok {
 		return fmt.Errorf("%w: %s header is not a %s HMAC of the provider's algorithm", ErrSignature, s.header, s.encodingName())
 	}
-	if !matchHMAC(s.keys, sig, s.prefix, body) {
+	if !s.keys.match(s.prefix, body, [][]byte{sig}) {
 		reason := fmt.Sprintf("%s header matches none of the %d configured secrets", s.header, s.keys.Secrets())
 		if s.hint != "" {
 			reason += "; " + s.hint
@@ -69,29 +68,6 @@ func (s *headerHMAC) encodingName() string {
 	return "hex"
 }
 
-// decode decodes a signature of exactly the HMAC's size into buf.
-func (s *headerHMAC) decode(buf []byte, given string) ([]byte, bool) {
-	size := s.keys.Size()
-	if size > 64 {
-		return nil, false
-	}
-	sig := buf[:size]
-	if !s.base64 {
-		return sig, decodeHex(sig, given)
-	}
-	// Strict: no newlines, and the unused bits of the last character zero,
-	// so that one signature has one text, as the providers' SDKs compare
-	// it (as text).
-	if len(given) != base64.StdEncoding.EncodedLen(size) {
-		return nil, false
-	}
-	var src [88]byte // EncodedLen(64)
-	n, err := strictBase64.Decode(buf, append(src[:0], given...))
-	return buf[:n], err == nil && n == size
-}
-
-var strictBase64 = base64.StdEncoding.Strict()
-
 // sign returns the signature header's value for body under the first secret.
 func (s *headerHMAC) sign(body []byte) (string, error) {
 	if s.keys == nil || s.keys.Secrets() == 0 {
@@ -102,26 +78,6 @@ func (s *headerHMAC) sign(body []byte) (string, error) {
 		return base64.StdEncoding.EncodeToString(sum), nil
 	}
 	return hex.EncodeToString(sum), nil
-}
-
-// matchHMAC reports whether sig is the HMAC of prefix followed by body under
-// one of the secrets of k, compared in constant time. The two parts are
-// hashed one after the other, never copied into one message.
-func matchHMAC(k *HMACKeys, sig, prefix, body []byte) bool {
-	for i := range k.pools {
-		pool := &k.pools[i]
-		m := pool.Get().(*pooledMAC)
-		m.h.Reset()
-		m.h.Write(prefix)
-		m.h.Write(body)
-		m.sum = m.h.Sum(m.sum[:0])
-		ok := hmac.Equal(m.sum, sig)
-		pool.Put(m)
-		if ok {
-			return true
-		}
-	}
-	return false
 }
 
 // orderIDSource is where order_id is read from: the order_id option's

@@ -1,6 +1,7 @@
 package verifiers
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -310,19 +311,10 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s header does not start with the configured prefix", ErrSignature, v.Header)
 	}
-	var buf [sha512.Size]byte
-	mac := buf[:v.macs.Size()]
-	if v.Encoding == "base64" {
-		// The length first: Decode writes all it decodes into buf.
-		if len(value) != base64.StdEncoding.EncodedLen(len(mac)) {
-			return nil, fmt.Errorf("%w: %s header is not a base64 HMAC-%s", ErrSignature, v.Header, strings.ToUpper(v.algorithm()))
-		}
-		n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(value))
-		if err != nil || n != len(mac) {
-			return nil, fmt.Errorf("%w: %s header is not a base64 HMAC-%s", ErrSignature, v.Header, strings.ToUpper(v.algorithm()))
-		}
-	} else if !decodeHex(mac, value) {
-		return nil, fmt.Errorf("%w: %s header is not a hex HMAC-%s", ErrSignature, v.Header, strings.ToUpper(v.algorithm()))
+	var buf [sha512.Size + 2]byte // room for base64's last group
+	mac, ok := decodeMAC(buf[:], value, v.macs.Size(), v.Encoding == "base64")
+	if !ok {
+		return nil, fmt.Errorf("%w: %s header is not a %s HMAC-%s", ErrSignature, v.Header, cmp.Or(v.Encoding, "hex"), strings.ToUpper(v.algorithm()))
 	}
 	var ts string
 	if v.TimestampHeader != "" {

@@ -3,6 +3,7 @@ package verifiers
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash"
@@ -275,10 +276,18 @@ func (k *HMACKeys) Size() int { return k.size }
 // provider's secret roll), and compared in constant time; a signature of the
 // wrong length matches nothing.
 func (k *HMACKeys) Match(message []byte, sigs ...[]byte) bool {
+	return k.match(nil, message, sigs)
+}
+
+// match is Match of the HMAC of prefix followed by message: the two parts
+// are hashed one after the other, never copied into one buffer (Square
+// signs its notification URL followed by the body).
+func (k *HMACKeys) match(prefix, message []byte, sigs [][]byte) bool {
 	for i := range k.pools {
 		pool := &k.pools[i]
 		m := pool.Get().(*pooledMAC)
 		m.h.Reset()
+		m.h.Write(prefix)
 		m.h.Write(message)
 		m.sum = m.h.Sum(m.sum[:0])
 		ok := false
@@ -309,21 +318,35 @@ func CheckHexHMAC(name, given string, keys *HMACKeys, message []byte) error {
 	if keys.size > len(buf) || len(given) != 2*keys.size || !decodeHex(buf[:keys.size], given) {
 		return fmt.Errorf("%w: %s is not a hex HMAC of the configured algorithm", ErrSignature, name)
 	}
-	mac := buf[:keys.size]
-	for i := range keys.pools {
-		pool := &keys.pools[i]
-		m := pool.Get().(*pooledMAC)
-		m.h.Reset()
-		m.h.Write(message)
-		m.sum = m.h.Sum(m.sum[:0])
-		ok := hmac.Equal(m.sum, mac)
-		pool.Put(m)
-		if ok {
-			return nil
-		}
+	if keys.match(nil, message, [][]byte{buf[:keys.size]}) {
+		return nil
 	}
 	return fmt.Errorf("%w: %s matches none of the %d configured secrets", ErrSignature, name, len(keys.pools))
 }
+
+// decodeMAC decodes given, a signature of exactly size bytes in hex (either
+// case) or, with inBase64, in strict standard base64 with padding (no
+// newlines, the unused bits of the last character zero, so that one
+// signature has one text, as the providers' SDKs compare it), into buf,
+// which holds at least size+2 bytes (what base64's last group can decode
+// to); size is at most 64.
+func decodeMAC(buf []byte, given string, size int, inBase64 bool) ([]byte, bool) {
+	if size > 64 {
+		return nil, false
+	}
+	if !inBase64 {
+		return buf[:size], decodeHex(buf[:size], given)
+	}
+	// The length first: Decode writes all it decodes into buf.
+	if len(given) != base64.StdEncoding.EncodedLen(size) {
+		return nil, false
+	}
+	var src [88]byte // EncodedLen(64)
+	n, err := strictBase64.Decode(buf, append(src[:0], given...))
+	return buf[:n], err == nil && n == size
+}
+
+var strictBase64 = base64.StdEncoding.Strict()
 
 // decodeHex decodes s, of exactly 2*len(dst) hex digits in either case, into
 // dst; it accepts what hex.DecodeString accepts.
