@@ -39,15 +39,12 @@ func newHeaderHMAC(header string, keys *HMACKeys) headerHMAC {
 // be given once: a proxy that appends a second value, or a sender that
 // sends two, leaves which one counts to chance.
 func (s *headerHMAC) check(h http.Header, body []byte) error {
-	values := h[s.key]
-	switch {
-	case len(values) == 0 || values[0] == "" && len(values) == 1:
-		return fmt.Errorf("%w: no %s header", ErrSignature, s.header)
-	case len(values) > 1:
-		return fmt.Errorf("%w: %s header given %d times", ErrSignature, s.header, len(values))
+	value, err := oneValue(h[s.key], s.header, ErrSignature)
+	if err != nil {
+		return err
 	}
 	var buf [72]byte // the largest digest of crypto's hashes, and room for base64's last group
-	sig, ok := decodeMAC(buf[:], values[0], s.keys.Size(), s.base64)
+	sig, ok := decodeMAC(buf[:], value, s.keys.Size(), s.base64)
 	if !ok {
 		return fmt.Errorf("%w: %s header is not a %s HMAC of the provider's algorithm", ErrSignature, s.header, s.encodingName())
 	}

@@ -285,25 +285,12 @@ func (v *HMAC) Methods() []string { return []string{http.MethodPost} }
 // ACK implements Verifier: any 2xx.
 func (v *HMAC) ACK() ACK { return ACK{Status: http.StatusOK} }
 
-// oneHeader is the single value of a header; given several times is
-// ErrSignature, as it is for every header the signature involves.
-func oneHeader(h http.Header, name string) (string, error) {
-	values := h.Values(name)
-	if len(values) > 1 {
-		return "", fmt.Errorf("%w: %s header given %d times", ErrSignature, name, len(values))
-	}
-	if len(values) == 0 || values[0] == "" {
-		return "", fmt.Errorf("%w: no %s header", ErrSignature, name)
-	}
-	return values[0], nil
-}
-
 // Verify implements Verifier.
 func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	value, err := oneHeader(r.Header, v.Header)
+	value, err := oneValue(r.Header.Values(v.Header), v.Header, ErrSignature)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +305,7 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 	}
 	var ts string
 	if v.TimestampHeader != "" {
-		if ts, err = oneHeader(r.Header, v.TimestampHeader); err != nil {
+		if ts, err = oneValue(r.Header.Values(v.TimestampHeader), v.TimestampHeader, ErrSignature); err != nil {
 			return nil, err
 		}
 		if len(ts) > 12 || !isDigits(ts) {
@@ -383,7 +370,7 @@ func (v *HMAC) signedBytes(ctx context.Context, header http.Header, body []byte)
 			}
 			signed = append(signed, u...)
 		case 'h':
-			value, err := oneHeader(header, p.header)
+			value, err := oneValue(header.Values(p.header), p.header, ErrSignature)
 			if err != nil {
 				return nil, err
 			}

@@ -642,3 +642,20 @@ func CheckSignedJSON(r *Request, authenticate func() error, documented map[strin
 	}
 	return RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented)
 }
+
+// oneValue returns the value of the header name, whose values are given:
+// it must be given once and not be empty, for a proxy that appends a second
+// value, or a sender that sends two, would leave which one counts to
+// chance. Its errors wrap kind (ErrSignature for a signature or a signed
+// value, ErrMalformed for an id). The caller looks the values up, by the
+// canonical key it keeps, so that no request pays for canonicalizing a
+// name such as X-Square-HmacSha256-Signature.
+func oneValue(values []string, name string, kind error) (string, error) {
+	if len(values) > 1 {
+		return "", fmt.Errorf("%w: %s header given %d times", kind, name, len(values))
+	}
+	if len(values) == 0 || values[0] == "" {
+		return "", fmt.Errorf("%w: no %s header", kind, name)
+	}
+	return values[0], nil
+}

@@ -162,14 +162,10 @@ func (v *Razorpay) Verify(_ context.Context, r *Request) ([]Event, error) {
 // not signed: it must be there once, short and printable ASCII, so that it
 // cannot be used to smuggle text into logs and keys.
 func razorpayEventID(h http.Header) (string, error) {
-	values := h[razorpayEventIDHeader]
-	switch {
-	case len(values) == 0 || values[0] == "" && len(values) == 1:
-		return "", fmt.Errorf("%w: no %s header (the event id)", ErrMalformed, razorpayEventIDHeader)
-	case len(values) > 1:
-		return "", fmt.Errorf("%w: %s header given %d times", ErrMalformed, razorpayEventIDHeader, len(values))
+	id, err := oneValue(h[razorpayEventIDHeader], razorpayEventIDHeader, ErrMalformed)
+	if err != nil {
+		return "", err
 	}
-	id := values[0]
 	if len(id) > 128 {
 		return "", fmt.Errorf("%w: %s header is longer than 128 bytes", ErrMalformed, razorpayEventIDHeader)
 	}
