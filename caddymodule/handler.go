@@ -101,6 +101,7 @@ type Handler struct {
 	UpstreamSecret string `json:"upstream_secret,omitempty"`
 
 	verifier          verifiers.Provider
+	inquirer          verifiers.Inquirer // the verifier, when it asks the provider's API
 	provider          string // the provider's name
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
@@ -157,6 +158,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.verifier, h.provider = v, v.Provider()
+	if iq, ok := v.(verifiers.Inquirer); ok && iq.Inquires() {
+		h.inquirer = iq
+	}
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry(), h.provider); err != nil {
 		return fmt.Errorf("paynotify: registering metrics: %v", err)
 	}
@@ -358,6 +362,7 @@ const (
 	outcomeTooLarge         = "too_large"
 	outcomeBadMethod        = "bad_method"
 	outcomeBodyTimeout      = "body_timeout"
+	outcomeInquiryFailed    = "inquiry_failed"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -414,23 +419,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	restoreDeadline()
 
-	verifyStart := time.Now()
-	events, err := h.verifier.Verify(r.Context(), &verifiers.Request{
+	vr := &verifiers.Request{
 		Method:     r.Method,
 		Header:     r.Header,
 		RawQuery:   r.URL.RawQuery,
 		Body:       body,
 		ClientIP:   n.clientIP,
 		ReceivedAt: n.start,
-	})
+	}
+	verifyStart := time.Now()
+	var events []verifiers.Event
+	if h.inquirer != nil {
+		// The provider's API is asked below, once the events that were
+		// delivered already are known: those are acknowledged without a call.
+		events, err = h.inquirer.Notice(vr)
+	} else {
+		events, err = h.verifier.Verify(r.Context(), vr)
+	}
 	n.verifyDuration = time.Since(verifyStart)
 	h.metrics.observeVerify(n.verifyDuration)
 	if err != nil {
-		status, outcome := rejection(err)
-		if ss, ok := h.verifier.(verifiers.SignatureStatuser); ok && errors.Is(err, verifiers.ErrSignature) {
-			status = ss.SignatureStatus()
-		}
-		return n.reject(status, outcome, err)
+		return n.rejectVerification(err)
 	}
 	if len(events) == 0 {
 		// Nothing to deliver is nothing to acknowledge.
@@ -451,36 +460,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// otherwise be released while the app keeps it, and forwarded again.
 	ctx := context.WithoutCancel(r.Context())
 
-	// Claim every event before anything is forwarded.
-	pending := n.events
+	// Claim every event before anything is forwarded (or the provider's
+	// API is asked about it).
 	held := newClaims(h)
-	if h.store != nil {
-		pending = nil
-		for _, e := range n.events {
-			if held.holds(e.ID) {
-				continue // the same event twice in one request
-			}
-			key := h.eventKey(e)
-			state, token, err := h.store.Claim(ctx, key, h.claimLease)
-			switch {
-			case err != nil:
-				held.release(ctx)
-				return n.reject(http.StatusServiceUnavailable, outcomeStoreUnavailable, err)
-			case state == dedup.InFlight:
-				held.release(ctx)
-				w.Header().Set("Retry-After", retryAfter)
-				return n.reject(http.StatusConflict, outcomeInFlight, fmt.Errorf("event %s is being delivered by another request", e.ID))
-			case state == dedup.Claimed:
-				held.add(e.ID, key, token)
-				pending = append(pending, e)
-			}
+	defer held.release(ctx) // whatever is left unsettled, a panic included
+	pending, answered, err := n.claim(ctx, held, n.events)
+	if answered {
+		return err
+	}
+	if h.inquirer != nil {
+		if pending, answered, err = n.inquire(r.Context(), ctx, vr, held, pending); answered {
+			return err
 		}
-		if len(pending) == 0 {
-			n.outcome(outcomeDuplicate, nil)
-			h.writeACK(w) // delivered within the window: the app has it
-			return nil
-		}
-		defer held.release(ctx) // whatever is left unsettled, a panic included
 	}
 
 	// The delivery must end before the claims' leases do.
@@ -498,6 +489,110 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	n.outcome(outcomeDelivered, nil)
 	h.writeACK(w)
 	return nil
+}
+
+// rejectVerification answers a verifier's (or an inquiry's) error.
+func (n *notification) rejectVerification(err error) error {
+	if errors.Is(err, verifiers.ErrInquiry) {
+		n.w.Header().Set("Retry-After", inquiryRetryAfter)
+		return n.reject(http.StatusServiceUnavailable, outcomeInquiryFailed, err)
+	}
+	status, outcome := rejection(err)
+	if ss, ok := n.h.verifier.(verifiers.SignatureStatuser); ok && errors.Is(err, verifiers.ErrSignature) {
+		status = ss.SignatureStatus()
+	}
+	return n.reject(status, outcome, err)
+}
+
+// claim claims, in the dedup store, each of events that is not held yet and
+// returns those to deliver: not delivered within the window. answered is
+// true when the provider is answered already, and then ServeHTTP returns
+// err: every event is a duplicate (ACK), in flight (409) or the store
+// failed (503). Without a store every event is pending. An event without an
+// id yet (its provider's API tells it) is pending and claimed once it has
+// one.
+func (n *notification) claim(ctx context.Context, held *claims, events []verifiers.Event) (pending []verifiers.Event, answered bool, err error) {
+	h := n.h
+	if h.store == nil {
+		return events, false, nil
+	}
+	for _, e := range events {
+		if e.ID == "" {
+			pending = append(pending, e)
+			continue
+		}
+		if held.holds(e.ID) {
+			pending = append(pending, e) // claimed before the inquiry
+			continue
+		}
+		if slices.ContainsFunc(pending, func(p verifiers.Event) bool { return p.ID == e.ID }) {
+			continue // the same event twice in one request
+		}
+		key := h.eventKey(e)
+		state, token, err := h.store.Claim(ctx, key, h.claimLease)
+		switch {
+		case err != nil:
+			held.release(ctx)
+			return nil, true, n.reject(http.StatusServiceUnavailable, outcomeStoreUnavailable, err)
+		case state == dedup.InFlight:
+			held.release(ctx)
+			n.w.Header().Set("Retry-After", retryAfter)
+			return nil, true, n.reject(http.StatusConflict, outcomeInFlight, fmt.Errorf("event %s is being delivered by another request", e.ID))
+		case state == dedup.Claimed:
+			held.add(e.ID, key, token)
+			pending = append(pending, e)
+		}
+	}
+	if len(pending) == 0 {
+		n.outcome(outcomeDuplicate, nil)
+		h.writeACK(n.w) // delivered within the window: the app has it
+		return nil, true, nil
+	}
+	return pending, false, nil
+}
+
+// inquire asks the provider's API about the stated events that are not
+// duplicates, and claims the confirmed ones that were not claimed yet
+// (their id came with the answer). Claims of stated events the answer does
+// not confirm are released. reqCtx is the provider's request's context: a
+// provider that hangs up ends the call.
+func (n *notification) inquire(reqCtx, ctx context.Context, vr *verifiers.Request, held *claims, stated []verifiers.Event) (pending []verifiers.Event, answered bool, err error) {
+	h := n.h
+	start := time.Now()
+	var confirmed []verifiers.Event
+	confirmed, err = h.inquirer.Inquire(reqCtx, vr, stated)
+	n.inquiryDuration = time.Since(start)
+	h.metrics.observeInquiry(n.inquiryDuration)
+	switch {
+	case err == nil:
+		n.inquiryResult = "confirmed"
+	case errors.Is(err, verifiers.ErrInquiry):
+		n.inquiryResult = "failed"
+	default:
+		n.inquiryResult = "refused"
+	}
+	if err == nil && len(confirmed) == 0 {
+		err = fmt.Errorf("%w: the provider's answer confirms no event", verifiers.ErrInquiry)
+	}
+	for _, e := range confirmed {
+		if err == nil && e.ID == "" {
+			err = fmt.Errorf("%w: a confirmed event has no id", verifiers.ErrInquiry)
+		}
+	}
+	if err != nil {
+		held.release(ctx)
+		return nil, true, n.rejectVerification(err)
+	}
+	for id := range held.keys {
+		if !slices.ContainsFunc(confirmed, func(e verifiers.Event) bool { return e.ID == id }) {
+			held.releaseOne(ctx, id)
+		}
+	}
+	n.events = confirmed
+	n.set("paynotify.event_id", confirmed[0].ID)
+	n.set("paynotify.status", string(confirmed[0].Status))
+	n.set("paynotify.order_id", confirmed[0].OrderID)
+	return n.claim(ctx, held, confirmed)
 }
 
 // bodyDeadline sets the connection's read deadline to body_timeout from
@@ -864,6 +959,8 @@ type notification struct {
 	upstreamStatus   int
 	verifyDuration   time.Duration
 	upstreamDuration time.Duration
+	inquiryDuration  time.Duration
+	inquiryResult    string // confirmed, refused or failed; "" without a call
 }
 
 func (n *notification) set(key, value string) {
@@ -904,6 +1001,9 @@ func (n *notification) outcome(outcome string, reason error) {
 	fields = append(fields, zap.Duration("duration", time.Since(n.start)))
 	if n.verifyDuration > 0 {
 		fields = append(fields, zap.Duration("verify_duration", n.verifyDuration))
+	}
+	if n.inquiryResult != "" {
+		fields = append(fields, zap.String("inquiry", n.inquiryResult), zap.Duration("inquiry_duration", n.inquiryDuration))
 	}
 	if n.upstreamDuration > 0 {
 		fields = append(fields, zap.Duration("upstream_duration", n.upstreamDuration))

@@ -13,6 +13,7 @@ import (
 var outcomes = []string{
 	outcomeDelivered, outcomeDuplicate, outcomeInFlight, outcomeUpstreamFailed, outcomeInvalidSignature,
 	outcomeForbiddenSource, outcomeMalformed, outcomeTooLarge, outcomeBadMethod, outcomeBodyTimeout, outcomeStoreUnavailable,
+	outcomeInquiryFailed,
 }
 
 // Latency buckets from 5 µs (a verification) to 60 s (the delivery deadline).
@@ -23,6 +24,7 @@ type metrics struct {
 	notifications map[string]prometheus.Counter // by outcome
 	verify        prometheus.Observer
 	upstream      prometheus.Observer
+	inquiry       prometheus.Observer
 }
 
 // newMetrics registers paynotify's collectors in reg, or takes the ones
@@ -53,10 +55,19 @@ func newMetrics(reg prometheus.Registerer, provider string) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	inquiry, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: subsystem, Name: "inquiry_duration_seconds",
+		Help:    "Time the provider's API took to answer an inquiry about a notification, by provider.",
+		Buckets: durationBuckets,
+	}, []string{"provider"}))
+	if err != nil {
+		return nil, err
+	}
 	m := &metrics{
 		notifications: make(map[string]prometheus.Counter, len(outcomes)),
 		verify:        verify.WithLabelValues(provider),
 		upstream:      upstream.WithLabelValues(provider),
+		inquiry:       inquiry.WithLabelValues(provider),
 	}
 	for _, o := range outcomes {
 		m.notifications[o] = notifications.WithLabelValues(provider, o)
@@ -94,5 +105,11 @@ func (m *metrics) observeVerify(d time.Duration) {
 func (m *metrics) observeUpstream(d time.Duration) {
 	if m != nil {
 		m.upstream.Observe(d.Seconds())
+	}
+}
+
+func (m *metrics) observeInquiry(d time.Duration) {
+	if m != nil {
+		m.inquiry.Observe(d.Seconds())
 	}
 }
