@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,16 +22,32 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/internal/standin"
 )
 
 // hostileRoutes are the routes of the providers whose cases live in files
 // of their own (hostile_<provider>_e2e_test.go adds its handle blocks here
 // and its cases to hostileCatalogue, in an init function). UPSTREAM and
-// STORE are replaced as in the blocks below.
+// STORE are replaced as in the blocks below, INQUIRE by the base URL of
+// hostileAPI (http://127.0.0.1:port, no slash at the end).
 var hostileRoutes []string
 
-func hostileCaddyfile(up, store string) string {
-	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store).Replace(strings.Replace(`
+// hostileAPI is the stand-in provider API the inquiring routes ask, set
+// before the cases are built: a case registers the genuine transaction its
+// forgery contradicts.
+var hostileAPI *standin.API
+
+// startHostileAPI starts hostileAPI and returns its URL, for INQUIRE.
+func startHostileAPI(t *testing.T) string {
+	hostileAPI = standin.New()
+	api := httptest.NewServer(hostileAPI)
+	t.Cleanup(api.Close)
+	return api.URL
+}
+
+func hostileCaddyfile(up, store, inquire string) string {
+	return globalOptions + strings.NewReplacer("UPSTREAM", up, "STORE", store, "INQUIRE", inquire).Replace(strings.Replace(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
@@ -285,7 +302,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 	require.GreaterOrEqual(t, len(hostileCatalogue), 40)
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db")), "caddyfile")
+	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 
 	seen := map[string]bool{}
 	for _, h := range hostileCatalogue {

@@ -18,7 +18,7 @@ func startRegroupCaddy(t *testing.T) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
 	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"),
-		"store bolt "+filepath.Join(t.TempDir(), "dedup.db")), "caddyfile")
+		"store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 	return tc, up
 }
 
