@@ -102,7 +102,7 @@ type Handler struct {
 
 	verifier          verifiers.Provider
 	inquirer          verifiers.Inquirer // the verifier, when it asks the provider's API
-	provider          string // the provider's name
+	provider          string             // the provider's name
 	allow             []netip.Prefix
 	credentialHeaders []string // the provider's signature and credential headers
 	bodyTimeout       time.Duration

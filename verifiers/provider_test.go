@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"maps"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/internal/standin"
 )
 
 // options are the seed providers' options as a test sets them. newVerifier
@@ -62,7 +65,12 @@ func (o options) with(name string, value any) options {
 // completeOptions are, per provider, the Caddyfile options besides secret
 // that TestEveryProviderIsComplete configures (a provider's required ones,
 // such as square's url), one per line.
+// INQUIRE in them is the base URL of a stand-in provider API
+// (internal/standin), and completeStandin tells it, per inquiring provider,
+// about the transaction of the signed notification n, made of fields.
 var completeOptions = map[string]string{}
+
+var completeStandin = map[string]func(api *standin.API, n Notification, fields map[string]any){}
 
 func newVerifier(name string, o options) (Provider, error) {
 	p, err := LookupProvider(name)
@@ -117,6 +125,9 @@ func TestCheckTimestamp(t *testing.T) {
 // through its own Caddyfile option, builds a test notification that it
 // accepts as one event.
 func TestEveryProviderIsComplete(t *testing.T) {
+	api := standin.New()
+	apiServer := httptest.NewServer(api)
+	defer apiServer.Close()
 	names := Providers()
 	require.Subset(t, names, []string{"checkout", "octo3", "octopus", "oobit", "thedao"})
 	for _, name := range names {
@@ -134,8 +145,10 @@ func TestEveryProviderIsComplete(t *testing.T) {
 
 		// A provider whose secret has a format (Adyen's hex key) gives its
 		// own secret line in completeOptions.
-		config := completeOptions[name]
-		if !strings.HasPrefix(config, "secret ") {
+		// A provider without a secret (PayPal IPN) has no secret line.
+		config := strings.ReplaceAll(completeOptions[name], "INQUIRE", apiServer.URL)
+		hasSecret := slices.ContainsFunc(p.Options(), func(o Option) bool { return o.Name == "secret" })
+		if hasSecret && !strings.HasPrefix(config, "secret ") {
 			config = "secret test-secret\n" + config
 		}
 		d := caddyfile.NewTestDispenser(config)
@@ -149,8 +162,12 @@ func TestEveryProviderIsComplete(t *testing.T) {
 		require.NoError(t, p.Provision(ctx), name)
 		cancel()
 		now := time.Now()
-		n, err := signer.Sign(Draft{Fields: signer.Example("ORD-1", now), Path: "/n", Now: now})
+		fields := signer.Example("ORD-1", now)
+		n, err := signer.Sign(Draft{Fields: fields, Path: "/n", Now: now})
 		require.NoError(t, err, name)
+		if tell := completeStandin[name]; tell != nil {
+			tell(api, n, fields)
+		}
 		_, query, _ := strings.Cut(n.Path, "?")
 		events, err := p.Verify(context.Background(), &Request{Method: n.Method, Header: n.Header, RawQuery: query,
 			Body: n.Body, ReceivedAt: now})
