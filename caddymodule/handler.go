@@ -559,8 +559,13 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 func (n *notification) inquire(reqCtx, ctx context.Context, vr *verifiers.Request, held *claims, stated []verifiers.Event) (pending []verifiers.Event, answered bool, err error) {
 	h := n.h
 	start := time.Now()
+	// inquiry_timeout bounds each call; the inquiry as a whole (PayPal:
+	// a token, then the verification, maybe again) ends well before the
+	// claims' lease does.
+	inquiryCtx, cancel := context.WithTimeout(reqCtx, verifiers.MaxInquiryTimeout)
+	defer cancel()
 	var confirmed []verifiers.Event
-	confirmed, err = h.inquirer.Inquire(reqCtx, vr, stated)
+	confirmed, err = h.inquirer.Inquire(inquiryCtx, vr, stated)
 	n.inquiryDuration = time.Since(start)
 	h.metrics.observeInquiry(n.inquiryDuration)
 	switch {

@@ -62,12 +62,13 @@ func VerifyByInquiry(ctx context.Context, v Inquirer, r *Request) ([]Event, erro
 
 // The limits of an inquiry.
 const (
-	// DefaultInquiryTimeout bounds one inquiry (every call it makes) unless
+	// DefaultInquiryTimeout bounds each call of an inquiry unless
 	// inquiry_timeout says otherwise.
 	DefaultInquiryTimeout = 10 * time.Second
-	// MaxInquiryTimeout is the longest inquiry_timeout: the inquiry and the
-	// delivery must end before the dedup claim's lease, and providers stop
-	// waiting for an answer after 10 to 30 seconds.
+	// MaxInquiryTimeout is the longest inquiry_timeout, and the paynotify
+	// handler's bound on a whole inquiry (every call it makes): the
+	// inquiry and the delivery must end before the dedup claim's lease, and
+	// providers stop waiting for an answer after 10 to 30 seconds.
 	MaxInquiryTimeout = 30 * time.Second
 	// MaxInquiryAnswer is the largest answer read; a longer one is a
 	// failed inquiry.
@@ -105,7 +106,7 @@ type Inquiry struct {
 	// URL is the API's base URL (or, for oobit and octopus, the full URL
 	// of the call): https, or http on a loopback address for a stand-in.
 	URL string `json:"inquire,omitempty"`
-	// Timeout bounds one inquiry; default 10s, at most 30s.
+	// Timeout bounds each call to the API; default 10s, at most 30s.
 	Timeout caddy.Duration `json:"inquiry_timeout,omitempty"`
 
 	base    *url.URL // nil: not configured
@@ -118,7 +119,7 @@ type Inquiry struct {
 func (q *Inquiry) Options(what string) []Option {
 	return []Option{
 		StringOption("inquire", "<url>", what+": https, or http on loopback for a stand-in", &q.URL),
-		DurationOption("inquiry_timeout", fmt.Sprintf("bounds each inquiry (default %s, at most %s)",
+		DurationOption("inquiry_timeout", fmt.Sprintf("bounds each call to the API (default %s, at most %s)",
 			DefaultInquiryTimeout, MaxInquiryTimeout), &q.Timeout),
 	}
 }
