@@ -521,12 +521,12 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 			pending = append(pending, e)
 			continue
 		}
+		if slices.ContainsFunc(pending, func(p verifiers.Event) bool { return p.ID == e.ID }) {
+			continue // the same event twice in one request
+		}
 		if held.holds(e.ID) {
 			pending = append(pending, e) // claimed before the inquiry
 			continue
-		}
-		if slices.ContainsFunc(pending, func(p verifiers.Event) bool { return p.ID == e.ID }) {
-			continue // the same event twice in one request
 		}
 		key := h.eventKey(e)
 		state, token, err := h.store.Claim(ctx, key, h.claimLease)
