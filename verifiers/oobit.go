@@ -81,7 +81,7 @@ func (v *Oobit) defaultInquire() string {
 func (v *Oobit) About() About {
 	return About{
 		Scheme:  "signature field: base64 SHA-256 of trans_id, trans_order, reply_code, trans_amount, trans_currency and the hash key, concatenated",
-		AllowIP: "without merchant_number (without inquiry)",
+		AllowIP: "without merchant_number",
 		Inquire: "with merchant_number: getStatus.asp (default " + OobitStatusURL + ") is asked about the order of every new notification; its reply code, amount and currency must agree",
 	}
 }

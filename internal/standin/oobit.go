@@ -49,11 +49,19 @@ func (a *API) SetOobitMerchant(companyNum, hashKey string) {
 }
 
 // AddOobitTransaction registers a transaction of an order; an order may
-// have several (a decline, then an approval).
+// have several (a decline, then an approval). A transaction registered
+// again (same order and TransID) replaces the earlier one: its status
+// changed.
 func (a *API) AddOobitTransaction(t OobitTransaction) {
 	s := a.oobit()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for i, known := range s.byOrder[t.Order] {
+		if known.TransID == t.TransID {
+			s.byOrder[t.Order][i] = t
+			return
+		}
+	}
 	s.byOrder[t.Order] = append(s.byOrder[t.Order], t)
 }
 
