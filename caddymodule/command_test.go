@@ -235,7 +235,7 @@ func TestProvidersCommandListsTheRegistry(t *testing.T) {
 	for _, want := range []string{
 		"Every provider also takes the options ack, allow_ip, body_timeout, dedup, dedup_scope, forward, max_body, store, upstream_secret.",
 		"octo3", "thedao", "checkout", "octopus", "oobit", "(http.handlers.paynotify.providers.oobit)",
-		`200 text/plain; charset=utf-8 "ACK"`, "200, empty body", "required with signature off", "required always",
+		`200 text/plain; charset=utf-8 "ACK"`, "200, empty body", "required with signature off", "required without merchant_number",
 		"algorithm hmac-sha1 | hmac-sha256", "secret <secret> [<secret>...] (repeatable)",
 	} {
 		assert.Contains(t, stdout, want)
@@ -249,7 +249,7 @@ func TestProvidersCommandListsTheRegistry(t *testing.T) {
 	for _, p := range infos {
 		byName[p.Name] = p
 	}
-	assert.Equal(t, "always", byName["oobit"].AllowIP)
+	assert.Equal(t, "without merchant_number", byName["oobit"].AllowIP)
 	assert.Equal(t, []string{"GET", "POST"}, byName["oobit"].Methods)
 	assert.Equal(t, "success", byName["octopus"].ACK.Body)
 	assert.Equal(t, "", byName["checkout"].AllowIP)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,14 +22,23 @@ func init() {
 // Octopus verifies the callbacks of the "Octopus" order API gateway (seed
 // 003): a JSON POST to notify_url whose OC-Signature header is the HMAC-SHA256
 // of the body's top-level fields, sorted by key and joined as k=v&k=v.
+//
+// With inquire, every new callback is confirmed by asking the gateway's
+// order/get ("Order Inquiry") about its merchant_order_id (verify by
+// inquiry): a callback's signed string can be regrouped, the answer cannot.
 type Octopus struct {
 	// Secrets are the API secrets.
 	Secrets Secrets `json:"secrets,omitempty"`
 	// Key is the value the OC-Key header must equal; empty: not checked.
+	// With inquire it is required: order/get is asked with it.
 	Key string `json:"key,omitempty"`
+	// Inquiry: inquire (order/get's full URL, no default) and
+	// inquiry_timeout.
+	Inquiry
 
-	macs *HMACKeys // HMAC-SHA256 keyed with each secret
-	key  Credential
+	macs   *HMACKeys // HMAC-SHA256 keyed with each secret
+	key    Credential
+	apiKey string // the resolved key, sent as OC-Key to order/get; "" without inquiry
 }
 
 // CaddyModule returns the Caddy module information.
@@ -38,18 +48,29 @@ func (Octopus) CaddyModule() caddy.ModuleInfo {
 
 // Options implements Provider.
 func (v *Octopus) Options() []Option {
-	return []Option{
+	return append([]Option{
 		v.Secrets.Option("the API secret"),
-		StringOption("key", "<value>", "the value the OC-Key header must equal; {env.*} and {file.*} work", &v.Key),
-	}
+		StringOption("key", "<value>", "the value the OC-Key header must equal, and the OC-Key order/get is asked with (required with inquire); {env.*} and {file.*} work", &v.Key),
+	}, v.Inquiry.Options("order/get's full URL, e.g. https://DOMAIN/octopus/api/order/get (no default: the gateway's domain is per deployment)")...)
 }
 
 // CheckConfig implements Provider.
-func (v *Octopus) CheckConfig() error { return v.Secrets.Check("octopus", "the API secret") }
+func (v *Octopus) CheckConfig() error {
+	if err := v.Secrets.Check("octopus", "the API secret"); err != nil {
+		return err
+	}
+	if v.Inquiry.URL != "" && v.Key == "" {
+		return &OptionError{Option: "key", Msg: "required with inquire: order/get is asked with it as OC-Key"}
+	}
+	return v.Inquiry.CheckConfig("")
+}
 
 // About implements Provider.
 func (v *Octopus) About() About {
-	return About{Scheme: "OC-Signature header: hex HMAC-SHA256 of the top-level fields sorted by name, k=v joined by &; OC-Key header equal to key, when set"}
+	return About{
+		Scheme:  "OC-Signature header: hex HMAC-SHA256 of the top-level fields sorted by name, k=v joined by &; OC-Key header equal to key, when set",
+		Inquire: "with inquire: order/get is asked about the merchant_order_id of every new callback; its payment_status, currency and final_amount (else amount) must agree",
+	}
 }
 
 // Provision implements caddy.Provisioner.
@@ -63,8 +84,16 @@ func (v *Octopus) Provision(caddy.Context) (err error) {
 	if v.key, err = NewCredential("key", v.Key); err != nil {
 		return err
 	}
-	return nil
+	if v.Inquiry.URL != "" {
+		if v.apiKey, err = InquiryCredential("key", v.Key, true); err != nil {
+			return err
+		}
+	}
+	return v.Inquiry.Provision("")
 }
+
+// Inquires implements Inquirer: with inquire.
+func (v *Octopus) Inquires() bool { return v.Inquiry.URL != "" }
 
 // The fields. signature_key is redacted from raw.
 const octopusRedacted = "signature_key"
@@ -86,8 +115,13 @@ func init() {
 // Provider implements Verifier.
 func (v *Octopus) Provider() string { return "octopus" }
 
-// SourceCheck implements SourceChecker.
+// SourceCheck implements SourceChecker. With inquire the gateway confirms
+// what the event says; the JSON types and null members of the rest of the
+// body stay unbound by the signature.
 func (v *Octopus) SourceCheck() (bool, string) {
+	if v.Inquiry.URL != "" {
+		return false, "order/get confirms payment_status, currency and the amount; the rest of the callback is signed in a way that does not bind JSON types"
+	}
 	return false, "a string value can carry the k=v pairs that follow it, so a signed callback can be regrouped into other fields"
 }
 
@@ -102,8 +136,16 @@ func (v *Octopus) ACK() ACK {
 	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "success"}
 }
 
-// Verify implements Verifier.
-func (v *Octopus) Verify(_ context.Context, r *Request) ([]Event, error) {
+// Verify implements Verifier: Notice, then, with inquire, Inquire.
+func (v *Octopus) Verify(ctx context.Context, r *Request) ([]Event, error) {
+	return VerifyByInquiry(ctx, v, r)
+}
+
+// Notice implements Inquirer: the callback's own checks (signature,
+// OC-Key, the local refusal of regrouped callbacks) and its event,
+// unconfirmed. The local refusal stays with inquire, as defence in depth:
+// it costs nothing and needs no answer.
+func (v *Octopus) Notice(r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
@@ -356,4 +398,182 @@ func (v *Octopus) Sign(d Draft) (Notification, error) {
 		n.Header.Set("OC-Key", key)
 	}
 	return n, nil
+}
+
+// Inquire implements Inquirer: it asks order/get about the callback's
+// merchant_order_id (POST {"merchant_order_id":…}, OC-Key the key,
+// OC-Signature the hex HMAC-SHA256 of "merchant_order_id=<id>" under the
+// first secret, as seed 003 signs its requests) and confirms the event when
+// the order's payment_status, currency and final_amount (else amount) are
+// the callback's. The confirmed event takes payment_fail_reason and payment
+// from the answer where it gives them.
+//
+// The seed documents no answer of its own for an unknown order: the gateway
+// answers its errors as {"result":"error","data":…}, and PRODUCT.md makes
+// that a failed inquiry (503, the gateway retries), which is also right for
+// an order order/get does not show yet. A success whose data is null is an
+// order the gateway does not know (401).
+func (v *Octopus) Inquire(ctx context.Context, r *Request, stated []Event) ([]Event, error) {
+	if v.macs == nil || v.apiKey == "" {
+		return nil, fmt.Errorf("%w: octopus inquiry is not configured (is the provider provisioned?)", ErrInquiry)
+	}
+	confirmed := make([]Event, 0, len(stated))
+	for _, e := range stated {
+		c, err := v.inquireOne(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		confirmed = append(confirmed, c)
+	}
+	return confirmed, nil
+}
+
+func (v *Octopus) inquireOne(ctx context.Context, e Event) (Event, error) {
+	const what = "octopus' order/get"
+	body, err := json.Marshal(map[string]string{"merchant_order_id": e.OrderID})
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrInquiry, err)
+	}
+	req, err := http.NewRequest(http.MethodPost, v.Inquiry.Endpoint("", ""), bytes.NewReader(body))
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: building the order/get request: %v", ErrInquiry, err)
+	}
+	req.Header.Set("Content-Type", JSONType)
+	req.Header.Set("Accept", JSONType)
+	req.Header.Set("OC-Key", v.apiKey)
+	req.Header.Set("OC-Signature", hex.EncodeToString(v.macs.Sum([]byte("merchant_order_id="+e.OrderID))))
+	ans, err := v.Inquiry.Do(ctx, req)
+	if err != nil {
+		return Event{}, err
+	}
+	if ans.Status != http.StatusOK {
+		return Event{}, ans.Unexpected(what)
+	}
+	order, err := octopusAnsweredOrder(ans.Body)
+	if err != nil {
+		return Event{}, err
+	}
+	if order == nil {
+		return Event{}, fmt.Errorf("%w: the gateway does not know order %.40q", ErrSignature, e.OrderID)
+	}
+	answered := func(name string) string {
+		raw, ok := order[name]
+		if !ok || len(bytes.TrimSpace(raw)) == 0 {
+			return ""
+		}
+		value, _, err := octopusValue(raw)
+		if err != nil {
+			return ""
+		}
+		return value
+	}
+	if got := answered("merchant_order_id"); got != e.OrderID {
+		return Event{}, fmt.Errorf("%w: %s answered about another order (merchant_order_id %.40q)", ErrInquiry, what, got)
+	}
+	var notified map[string]json.RawMessage // the callback's fields (Notice's raw)
+	if err := json.Unmarshal(e.Raw, &notified); err != nil {
+		return Event{}, fmt.Errorf("%w: the stated event's raw: %v", ErrInquiry, err)
+	}
+	said := func(name string) string {
+		raw, ok := notified[name]
+		if !ok {
+			return ""
+		}
+		value, _, _ := octopusValue(raw) // rendered by Notice already
+		return value
+	}
+	for _, name := range []string{"payment_status", "currency"} {
+		if answered(name) == "" {
+			return Event{}, fmt.Errorf("%w: %s answered without %s", ErrInquiry, what, name)
+		}
+	}
+	if answered("payment_status") != said("payment_status") {
+		return Event{}, fmt.Errorf("%w: the API's payment_status is %.20q, the callback says %.20q",
+			ErrSignature, answered("payment_status"), said("payment_status"))
+	}
+	if !strings.EqualFold(answered("currency"), said("currency")) {
+		return Event{}, fmt.Errorf("%w: the API's currency is %.10q, the callback says %.10q",
+			ErrSignature, answered("currency"), said("currency"))
+	}
+	amountField := func(get func(string) string) (string, string) {
+		if value := get("final_amount"); value != "" {
+			return "final_amount", value
+		}
+		return "amount", get("amount")
+	}
+	apiField, apiAmount := amountField(answered)
+	ourField, ourAmount := amountField(said)
+	if apiAmount == "" {
+		return Event{}, fmt.Errorf("%w: %s answered without final_amount or amount", ErrInquiry, what)
+	}
+	same, err := seedSameDecimal(apiAmount, ourAmount)
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: %s answered a %s that is not a decimal number", ErrInquiry, what, apiField)
+	}
+	if !same {
+		return Event{}, fmt.Errorf("%w: the API's %s is %.20q, the callback's %s is %.20q",
+			ErrSignature, apiField, apiAmount, ourField, ourAmount)
+	}
+	if reason, ok := jsonScalarText(order["payment_fail_reason"]); ok && reason != "" {
+		e.Reason = reason
+	}
+	if method, ok := jsonScalarText(order["payment"]); ok && method != "" {
+		e.PaymentMethod = method
+	}
+	return e, nil
+}
+
+// octopusAnsweredOrder reads order/get's answer: the order object at the
+// top level or under "data". nil, nil: a success whose data is null (no
+// such order). "result":"error", or anything else, is ErrInquiry.
+func octopusAnsweredOrder(body []byte) (map[string]json.RawMessage, error) {
+	const what = "octopus' order/get"
+	unreadable := func(why string) error {
+		return fmt.Errorf("%w: %s answered something unreadable: %s", ErrInquiry, what, why)
+	}
+	if err := CheckJSON(body); err != nil {
+		return nil, unreadable(err.Error())
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return nil, unreadable("not a JSON object")
+	}
+	result, hasResult := top["result"]
+	if hasResult {
+		text, _ := jsonScalarText(result)
+		switch text {
+		case "success":
+		case "error":
+			detail := ""
+			if data, ok := top["data"]; ok {
+				if s, ok := jsonScalarText(data); ok {
+					detail = s
+				} else {
+					var compact bytes.Buffer
+					if json.Compact(&compact, data) == nil {
+						detail = compact.String()
+					}
+				}
+			}
+			return nil, fmt.Errorf("%w: %s answered an error (%.80q)", ErrInquiry, what, detail)
+		default:
+			return nil, unreadable("result is neither success nor error")
+		}
+	}
+	data, hasData := top["data"]
+	if !hasData {
+		if !hasResult {
+			return top, nil // the order itself
+		}
+		return nil, unreadable("a success without data")
+	}
+	data = bytes.TrimSpace(data)
+	if string(data) == "null" {
+		return nil, nil
+	}
+	var order map[string]json.RawMessage
+	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &order) != nil {
+		return nil, unreadable("data is not an order object")
+	}
+	return order, nil
 }

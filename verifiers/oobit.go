@@ -1,15 +1,19 @@
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"github.com/caddyserver/caddy/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 func init() {
@@ -19,12 +23,26 @@ func init() {
 // Oobit verifies the notifications of Oobit (the Coriunder platform, seed
 // 004): a GET query or a POST form whose signature field is the base64
 // SHA-256 of five values and the merchant hash key.
+//
+// With merchant_number, every new notification is confirmed by asking
+// Oobit's getStatus.asp about its order (verify by inquiry): the signed
+// values can be regrouped, the answer cannot.
 type Oobit struct {
 	// Secrets are the merchant hash keys.
 	Secrets Secrets `json:"secrets,omitempty"`
+	// MerchantNumber is the CompanyNum that getStatus.asp is asked with;
+	// set, it turns inquiry on. {env.*} and {file.*} are resolved.
+	MerchantNumber string `json:"merchant_number,omitempty"`
+	// Inquiry: inquire (default OobitStatusURL when merchant_number is
+	// set) and inquiry_timeout.
+	Inquiry
 
-	secrets [][]byte
+	secrets    [][]byte
+	companyNum string // resolved MerchantNumber; "" without inquiry
 }
+
+// OobitStatusURL is getStatus.asp, the default inquire of oobit.
+const OobitStatusURL = "https://process.oobit.com/member/getStatus.asp"
 
 // CaddyModule returns the Caddy module information.
 func (Oobit) CaddyModule() caddy.ModuleInfo {
@@ -32,16 +50,39 @@ func (Oobit) CaddyModule() caddy.ModuleInfo {
 }
 
 // Options implements Provider.
-func (v *Oobit) Options() []Option { return []Option{v.Secrets.Option("the merchant hash key")} }
+func (v *Oobit) Options() []Option {
+	return append([]Option{
+		v.Secrets.Option("the merchant hash key"),
+		StringOption("merchant_number", "<CompanyNum>", "your merchant number (CompanyNum): every new notification is then confirmed with getStatus.asp, and allow_ip is no longer required; {env.*} and {file.*} work", &v.MerchantNumber),
+	}, v.Inquiry.Options("getStatus.asp's full URL (default "+OobitStatusURL+"; only with merchant_number)")...)
+}
 
 // CheckConfig implements Provider.
-func (v *Oobit) CheckConfig() error { return v.Secrets.Check("oobit", "the merchant hash key") }
+func (v *Oobit) CheckConfig() error {
+	if err := v.Secrets.Check("oobit", "the merchant hash key"); err != nil {
+		return err
+	}
+	if v.MerchantNumber == "" && v.Inquiry.URL != "" {
+		return &OptionError{Option: "merchant_number", Msg: "required with inquire: getStatus.asp is asked with it"}
+	}
+	return v.Inquiry.CheckConfig(v.defaultInquire())
+}
+
+// defaultInquire is getStatus.asp when merchant_number is set: the default
+// applies only when inquiry is on.
+func (v *Oobit) defaultInquire() string {
+	if v.MerchantNumber == "" {
+		return ""
+	}
+	return OobitStatusURL
+}
 
 // About implements Provider.
 func (v *Oobit) About() About {
 	return About{
 		Scheme:  "signature field: base64 SHA-256 of trans_id, trans_order, reply_code, trans_amount, trans_currency and the hash key, concatenated",
-		AllowIP: "always",
+		AllowIP: "without merchant_number",
+		Inquire: "with merchant_number: getStatus.asp (default " + OobitStatusURL + ") is asked about the order of every new notification; its reply code, amount and currency must agree",
 	}
 }
 
@@ -50,9 +91,17 @@ func (v *Oobit) Provision(caddy.Context) (err error) {
 	if err := v.CheckConfig(); err != nil {
 		return err
 	}
-	v.secrets, err = v.Secrets.Keys()
-	return err
+	if v.secrets, err = v.Secrets.Keys(); err != nil {
+		return err
+	}
+	if v.companyNum, err = InquiryCredential("merchant_number", v.MerchantNumber, v.MerchantNumber != ""); err != nil {
+		return err
+	}
+	return v.Inquiry.Provision(v.defaultInquire())
 }
+
+// Inquires implements Inquirer: with merchant_number.
+func (v *Oobit) Inquires() bool { return v.MerchantNumber != "" }
 
 // The fields. Only the five signed fields are authenticated: reply_desc,
 // trans_date, merchant_id, payment_details and the client_* fields are not.
@@ -86,8 +135,14 @@ func (v *Oobit) ACK() ACK {
 	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "OK"}
 }
 
-// Verify implements Verifier.
-func (v *Oobit) Verify(_ context.Context, r *Request) ([]Event, error) {
+// Verify implements Verifier: Notice, then, with merchant_number, Inquire.
+func (v *Oobit) Verify(ctx context.Context, r *Request) ([]Event, error) {
+	return VerifyByInquiry(ctx, v, r)
+}
+
+// Notice implements Inquirer: the notification's own checks (form,
+// signature, formats) and its event, unconfirmed.
+func (v *Oobit) Notice(r *Request) ([]Event, error) {
 	var fields map[string]string
 	var err error
 	switch r.Method {
@@ -172,8 +227,12 @@ var oobitBase64 = base64.StdEncoding.Strict()
 // separators, and a reply code and an order id ending in digits cannot be
 // told apart, so a genuine decline (whose signed values also travel through
 // the customer's browser) can be regrouped into an approval of another order
-// that carries a valid signature.
+// that carries a valid signature. With merchant_number, getStatus.asp
+// confirms the five signed values, and allow_ip is not required.
 func (v *Oobit) SourceCheck() (bool, string) {
+	if v.MerchantNumber != "" {
+		return false, ""
+	}
 	return true, "its signature cannot tell where trans_order ends and reply_code begins, so a signed decline can be regrouped into an approval"
 }
 
@@ -258,4 +317,176 @@ func (v *Oobit) Sign(d Draft) (Notification, error) {
 		return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
 	}
 	return Notification{}, fmt.Errorf("oobit sends GET or POST, not %s", d.Method)
+}
+
+// Inquire implements Inquirer: it asks getStatus.asp for the transactions
+// of the notification's order (GET ?Order=&CompanyNum=&signature=, the
+// signature the base64 SHA-256 of CompanyNum + Order + the first hash key)
+// and confirms the event when the transaction with the notification's
+// trans_id has its reply code, amount and currency. The confirmed event
+// takes reply_desc, trans_date, merchant_id and client_email from the
+// answer, where it gives them: in the notification they are not signed.
+func (v *Oobit) Inquire(ctx context.Context, r *Request, stated []Event) ([]Event, error) {
+	if len(v.secrets) == 0 || v.companyNum == "" {
+		return nil, fmt.Errorf("%w: oobit inquiry is not configured (is the provider provisioned?)", ErrInquiry)
+	}
+	confirmed := make([]Event, 0, len(stated))
+	for _, e := range stated {
+		c, err := v.inquireOne(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		confirmed = append(confirmed, c)
+	}
+	return confirmed, nil
+}
+
+// oobitStatusAnswer is getStatus.asp's JSON answer (seed 004): error "0"
+// and the order's transactions, several when the merchant used the order id
+// more than once (a decline, then an approval).
+type oobitStatusAnswer struct {
+	Error   json.RawMessage              `json:"error"`
+	Message json.RawMessage              `json:"message"`
+	Data    []map[string]json.RawMessage `json:"data"`
+}
+
+func (v *Oobit) inquireOne(ctx context.Context, e Event) (Event, error) {
+	sum := sha256.Sum256([]byte(v.companyNum + e.OrderID + string(v.secrets[0])))
+	query := "Order=" + url.QueryEscape(e.OrderID) + "&CompanyNum=" + url.QueryEscape(v.companyNum) +
+		"&signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sum[:]))
+	req, err := http.NewRequest(http.MethodGet, v.Inquiry.Endpoint("", query), nil)
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: building the getStatus.asp request: %v", ErrInquiry, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	ans, err := v.Inquiry.Do(ctx, req)
+	if err != nil {
+		return Event{}, err
+	}
+	const what = "oobit's getStatus.asp"
+	if ans.Status != http.StatusOK {
+		return Event{}, ans.Unexpected(what)
+	}
+	var answer oobitStatusAnswer
+	if err := CheckJSON(ans.Body); err != nil {
+		return Event{}, fmt.Errorf("%w: %s answered something unreadable: %v", ErrInquiry, what, err)
+	}
+	if err := json.Unmarshal(ans.Body, &answer); err != nil {
+		return Event{}, fmt.Errorf("%w: %s answered something unreadable: %v", ErrInquiry, what, err)
+	}
+	code, ok := jsonScalarText(answer.Error)
+	if !ok {
+		return Event{}, fmt.Errorf("%w: %s answered without an error code", ErrInquiry, what)
+	}
+	if code != "0" {
+		message, _ := jsonScalarText(answer.Message)
+		return Event{}, fmt.Errorf("%w: %s answered error %.10q (%.80q)", ErrInquiry, what, code, message)
+	}
+	if answer.Data == nil {
+		return Event{}, fmt.Errorf("%w: %s answered without data", ErrInquiry, what)
+	}
+	var found map[string]string
+	for _, raw := range answer.Data {
+		item := make(map[string]string, len(raw))
+		for k, val := range raw {
+			if text, ok := jsonScalarText(val); ok {
+				item[k] = text
+			}
+		}
+		if item["trans_id"] != e.TransactionID {
+			continue
+		}
+		if found != nil {
+			return Event{}, fmt.Errorf("%w: %s lists transaction %.40q twice", ErrInquiry, what, e.TransactionID)
+		}
+		found = item
+	}
+	if found == nil {
+		return Event{}, fmt.Errorf("%w: oobit does not know transaction %.40q of order %.40q (%d transactions listed)",
+			ErrSignature, e.TransactionID, e.OrderID, len(answer.Data))
+	}
+	for _, name := range []string{"replyCode", "trans_amount", "trans_currency"} {
+		if found[name] == "" {
+			return Event{}, fmt.Errorf("%w: %s answered transaction %.40q without %s", ErrInquiry, what, e.TransactionID, name)
+		}
+	}
+	if found["replyCode"] != e.ResponseCode {
+		return Event{}, fmt.Errorf("%w: the API's replyCode is %.10q, the notification says reply_code %.10q",
+			ErrSignature, found["replyCode"], e.ResponseCode)
+	}
+	var notified map[string]string // the notification's fields as received (Notice's raw)
+	if err := json.Unmarshal(e.Raw, &notified); err != nil {
+		return Event{}, fmt.Errorf("%w: the stated event's raw: %v", ErrInquiry, err)
+	}
+	same, err := seedSameDecimal(found["trans_amount"], notified["trans_amount"])
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: %s answered a trans_amount that is not a decimal number", ErrInquiry, what)
+	}
+	if !same {
+		return Event{}, fmt.Errorf("%w: the API's trans_amount is %.20q, the notification says %.20q",
+			ErrSignature, found["trans_amount"], notified["trans_amount"])
+	}
+	if !strings.EqualFold(found["trans_currency"], notified["trans_currency"]) {
+		return Event{}, fmt.Errorf("%w: the API's trans_currency is %.10q, the notification says %.10q",
+			ErrSignature, found["trans_currency"], notified["trans_currency"])
+	}
+	// Confirmed: what the notification carries unsigned is taken from the
+	// answer where the answer gives it.
+	if desc := found["replyDesc"]; desc != "" {
+		e.Reason = desc
+	}
+	if t := ParseTime(found["trans_date"], oobitTimeLayout); !t.IsZero() {
+		e.OccurredAt = t
+	}
+	if m := found["merchantID"]; m != "" {
+		e.MerchantID = m
+	}
+	if email := found["client_email"]; email != "" {
+		if e.Customer == nil {
+			e.Customer = &Customer{}
+		} else {
+			c := *e.Customer
+			e.Customer = &c
+		}
+		e.Customer.Email = email
+	}
+	return e, nil
+}
+
+// jsonScalarText is a JSON string's content or a number's text; ok is
+// false for anything else (null, an object, an array, a boolean).
+func jsonScalarText(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case c == '-' || c >= '0' && c <= '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return "", false
+		}
+		return n.String(), true
+	}
+	return "", false
+}
+
+// seedSameDecimal compares two amounts as decimals ("1" equals "1.00");
+// the error is for answer, which must be a plain decimal number.
+func seedSameDecimal(answer, notified string) (bool, error) {
+	a, err := parseDecimal(answer)
+	if err != nil {
+		return false, err
+	}
+	n, err := parseDecimal(notified)
+	if err != nil {
+		return false, nil
+	}
+	return a.Equal(n), nil
 }
