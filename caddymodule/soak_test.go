@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paynotify/paynotify/internal/simulator"
+	"github.com/paynotify/paynotify/internal/standin"
 )
 
 var soakKeys = simulator.Keys{
@@ -43,7 +45,11 @@ var soakKeys = simulator.Keys{
 	Octopus: "soak-octopus-secret", OctopusKey: "soak-octopus-key", Oobit: "soak-oobit-key",
 }
 
-func soakCaddyfile(app, store, logPath string, version int) string {
+// soakMerchant is the oobit merchant number of the inquiring route: a
+// credential, never in the log.
+const soakMerchant = "SOAK-MERCHANT-5722306"
+
+func soakCaddyfile(app, store, logPath, api string, version int) string {
 	route := func(provider, options string) string {
 		return fmt.Sprintf(`
 	handle /notify/%s {
@@ -76,6 +82,22 @@ func soakCaddyfile(app, store, logPath string, version int) string {
 }
 
 http://localhost:9080 {%s%s%s%s%s
+	handle /notify/oobit-inquiry {
+		# No allow_ip: getStatus.asp confirms every new event.
+		paynotify oobit {
+			secret %s
+			merchant_number %s
+			inquire %s/oobit/getStatus.asp
+			inquiry_timeout 1s
+			%s
+			dedup_scope oobit-inquiry
+		}
+		reverse_proxy %s {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+	}
 	handle /version {
 		respond "%d"
 	}
@@ -86,6 +108,7 @@ http://localhost:9080 {%s%s%s%s%s
 		route("checkout", "secret "+soakKeys.Checkout+"\n\t\t\tauthorization "+soakKeys.CheckoutAuthorization),
 		route("octopus", "secret "+soakKeys.Octopus+"\n\t\t\tkey "+soakKeys.OctopusKey),
 		route("oobit", "secret "+soakKeys.Oobit),
+		soakKeys.Oobit, soakMerchant, api, store, app,
 		version)
 }
 
@@ -106,7 +129,16 @@ func TestSoak(t *testing.T) {
 	appAddr := strings.TrimPrefix(app.Server.URL, "http://")
 	store := "store bolt " + filepath.Join(t.TempDir(), "dedup.db")
 	logPath := filepath.Join(t.TempDir(), "caddy.log")
-	config := func(version int) string { return soakCaddyfile(appAddr, store, logPath, version) }
+	// oobit's getStatus.asp, failing part of the time: a fifth of the calls
+	// get a 500, then garbage, then a dropped connection, then no answer
+	// within inquiry_timeout.
+	api := standin.New()
+	api.SetOobitMerchant(soakMerchant, soakKeys.Oobit)
+	api.SetFaultFraction(standin.ServerError, 0.2)
+	api.SetSlowFor(1500 * time.Millisecond)
+	apiServer := httptest.NewServer(api)
+	defer apiServer.Close()
+	config := func(version int) string { return soakCaddyfile(appAddr, store, logPath, apiServer.URL, version) }
 
 	var caddyProc *soakProcess
 	var reload func(version int)
@@ -127,11 +159,25 @@ func TestSoak(t *testing.T) {
 		reload = func(version int) { tc.InitServer(config(version), "caddyfile") }
 	}
 
-	// The mix: one notification in five is hostile.
+	// The mix: one notification in five is hostile; one in ten goes to the
+	// inquiring route, half of those genuine, half forged in a way only
+	// the inquiry catches.
 	var messages []simulator.Message
-	hostile := 0
+	hostile, inquired := 0, 0
 	for i := range n {
 		provider := simulator.Providers[i%len(simulator.Providers)]
+		if i%10 == 3 {
+			inquired++
+			order := fmt.Sprintf("I-%06d", i)
+			if i%20 == 3 {
+				messages = append(messages, simulator.GenuineInquired("oobit", order, soakKeys, api))
+				continue
+			}
+			attack := simulator.InquiryAttacks[(i/20)%len(simulator.InquiryAttacks)]
+			messages = append(messages, simulator.HostileInquired("oobit", order, attack, soakKeys, api))
+			hostile++
+			continue
+		}
 		if i%5 == 4 {
 			attack := simulator.Attacks[(i/5)%len(simulator.Attacks)]
 			messages = append(messages, simulator.Hostile(provider, fmt.Sprintf("H-%06d", i), attack, soakKeys))
@@ -160,6 +206,14 @@ func TestSoak(t *testing.T) {
 	}
 	start := time.Now()
 	for i := range messages {
+		switch i {
+		case n / 4:
+			api.SetFaultFraction(standin.Garbage, 0.2)
+		case n / 2:
+			api.SetFaultFraction(standin.Drop, 0.2)
+		case 3 * n / 4:
+			api.SetFaultFraction(standin.Slow, 0.1)
+		}
 		switch i {
 		case n / 3, 2 * n / 3: // reload under traffic
 			go reload(i)
@@ -226,7 +280,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	// The log: no panic, and nothing secret or raw above debug.
-	outcomes := map[string]int{}
+	outcomes, inquiries := map[string]int{}, map[string]int{}
 	f, err := os.Open(logPath)
 	require.NoError(t, err)
 	defer f.Close()
@@ -238,14 +292,17 @@ func TestSoak(t *testing.T) {
 		lines++
 		assert.NotContains(t, strings.ToLower(line), "panic", "a panic in the log")
 		for _, secret := range []string{soakKeys.Octo3, soakKeys.TheDAO, soakKeys.Checkout, soakKeys.CheckoutAuthorization,
-			soakKeys.Octopus, soakKeys.OctopusKey, soakKeys.Oobit, "4111111111111111", "SOAK-RAW-MARKER"} {
+			soakKeys.Octopus, soakKeys.OctopusKey, soakKeys.Oobit, soakMerchant, "4111111111111111", "SOAK-RAW-MARKER"} {
 			assert.NotContains(t, line, secret, "a secret, card number or body in the log: %.200s", line)
 		}
 		var entry struct {
-			Msg, Outcome string
+			Msg, Outcome, Inquiry string
 		}
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "notification" {
 			outcomes[entry.Outcome]++
+			if entry.Inquiry != "" {
+				inquiries[entry.Inquiry]++
+			}
 		}
 	}
 	require.NoError(t, scanner.Err())
@@ -265,7 +322,11 @@ func TestSoak(t *testing.T) {
 		t.Logf("Caddy killed and restarted mid-run: %d requests were in flight; %d of those events reached the app twice (the at-least-once window)",
 			len(atKill), crashDuplicates)
 	}
+	t.Logf("inquiring route: %d notifications; calls to the stand-in %d; inquiries by result %v; inquiry_failed %d",
+		inquired, api.Calls("oobit"), inquiries, outcomes["inquiry_failed"])
 	t.Logf("faults injected %v; %d log lines checked; peak RSS %s", faults, lines, rss)
+	assert.Positive(t, outcomes["inquiry_failed"], "the stand-in API failed no inquiry")
+	assert.Positive(t, inquiries["refused"], "no forgery was refused by the inquiry")
 	assert.Greater(t, faults["5xx"]+faults["slow"]+faults["reset"], 0, "the app injected no fault")
 	assert.Greater(t, outcomes["duplicate"], 0)
 }
