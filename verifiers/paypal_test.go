@@ -246,13 +246,16 @@ func TestPayPalOneTokenForManyNotifications(t *testing.T) {
 	v = mustNew(t, "paypal", cfg)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
+	start := make(chan struct{}) // the requests are signed first, then sent together
 	for i := range 20 {
 		r := paypalSigned(api, paypalWebhookID, paypalBody(fmt.Sprintf("WH-CON-%d", i)))
 		wg.Go(func() {
+			<-start
 			_, err := v.Verify(context.Background(), r)
 			errs <- err
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -278,13 +281,16 @@ func TestPayPalTokenRefreshedWhenRevoked(t *testing.T) {
 
 	api.RevokePayPalTokens()
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for i := range 10 {
 		r := paypalSigned(api, paypalWebhookID, paypalBody(fmt.Sprintf("WH-R-%d", i)))
 		wg.Go(func() {
+			<-start
 			_, err := v.Verify(context.Background(), r)
 			assert.NoError(t, err)
 		})
 	}
+	close(start)
 	wg.Wait()
 	assert.Equal(t, 3, api.Calls("paypal_token"), "one new token for 10 notifications refused together")
 }
