@@ -179,7 +179,7 @@ func TestRefusedNotificationsFailWithAHint(t *testing.T) {
 
 	for args, want := range map[string]string{
 		"sign octo3":                                   "--secret is required",
-		"sign paypal --secret x":                       `unknown provider "paypal"`,
+		"sign octo4 --secret x":                        `unknown provider "octo4"`,
 		"sign octo3 --secret x --field amount":         "--field amount: is not name=value",
 		"sign octo3 --secret x --drop nope":            "--drop nope: there is no such field",
 		"sign octo3 --secret x --field a:={":           "not JSON",

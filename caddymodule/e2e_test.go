@@ -518,7 +518,7 @@ func TestMisconfigurationFailsAtLoad(t *testing.T) {
 			caddytest.AssertLoadError(t, site(c.options), "caddyfile", c.want)
 		})
 	}
-	caddytest.AssertLoadError(t, strings.Replace(site("secret s"), "octo3", "paypal", 1), "caddyfile", "provider: unknown provider")
+	caddytest.AssertLoadError(t, strings.Replace(site("secret s"), "octo3", "octo4", 1), "caddyfile", "provider: unknown provider")
 	caddytest.AssertLoadError(t, strings.Replace(site("secret s\n allow_ip 127.0.0.1\n forward original\n upstream_secret "+upstreamSecret),
 		"octo3", "oobit", 1), "caddyfile", "upstream_secret: oobit notifications may be GET requests")
 	caddytest.AssertLoadError(t, strings.Replace(site("secret s"), "octo3", "oobit", 1), "caddyfile",

@@ -394,7 +394,7 @@ func TestProvisionChecksTheProviderObject(t *testing.T) {
 		`{"secrets":["s"]}`:                     `paynotify: provider: the object has no "name" string (supported: [`,
 		`{"Name":"octo3","secrets":["s3cr3t"]}`: `paynotify: provider: the object has no "name" string`,
 		`"octo3"`:                               `paynotify: provider: an object such as {"name": "octo3"`,
-		`{"name":"paypal"}`:                     `paynotify: provider: unknown provider "paypal"`,
+		`{"name":"octo4"}`:                      `paynotify: provider: unknown provider "octo4"`,
 		`{"name":"octo3"}`:                      `paynotify octo3: secret: required for provider "octo3"`,
 		`{"name":"octo3","secrets":["s"],"key":"k"}`:                         `unknown field "key"`,
 		`{"name":"octo3","secrets":["{env.PAYNOTIFY_TEST_UNSET_VARIABLE}"]}`: `paynotify octo3: secret: secret 1:`,

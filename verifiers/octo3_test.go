@@ -168,7 +168,7 @@ func TestProvisionRefusesMisconfiguration(t *testing.T) {
 		option   string
 		msg      string
 	}{
-		{"paypal", octo3Config, "provider", `unknown provider "paypal"`},
+		{"octo4", octo3Config, "provider", `unknown provider "octo4"`},
 		{"octo3", options{}, "secret", `required for provider "octo3"`},
 		{"thedao", options{}, "secret", `required for provider "thedao"`},
 		{"octo3", options{Secrets: []string{""}}, "secret", "empty secret"},
