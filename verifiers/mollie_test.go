@@ -280,13 +280,13 @@ func TestMollieInquiryFaults(t *testing.T) {
 // TestMollieUnreadableAnswers: a 200 that is not the payment asked for.
 func TestMollieUnreadableAnswers(t *testing.T) {
 	for body, reason := range map[string]string{
-		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10.00","currency":"EUR"},"id":"tr_x"}`: "not a JSON object",
-		`{"resource":"refund","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10.00","currency":"EUR"}}`:             "not a payment (resource)",
-		`{"resource":"payment","id":"tr_WDqYK6vllg","amount":{"value":"10.00","currency":"EUR"}}`:                            "without a status",
-		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid"}`:                                                        "without an amount",
-		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10,00","currency":"EUR"}}`:            "amount.value that is not a decimal",
+		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10.00","currency":"EUR"},"id":"tr_x"}`:                    "not a JSON object",
+		`{"resource":"refund","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10.00","currency":"EUR"}}`:                                 "not a payment (resource)",
+		`{"resource":"payment","id":"tr_WDqYK6vllg","amount":{"value":"10.00","currency":"EUR"}}`:                                                "without a status",
+		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid"}`:                                                                            "without an amount",
+		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10,00","currency":"EUR"}}`:                                "amount.value that is not a decimal",
 		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":{"value":"10.00","currency":"EUR"},"amountRefunded":{"value":"x"}}`: "amountRefunded",
-		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":"10.00"}`:                                       "cannot read",
+		`{"resource":"payment","id":"tr_WDqYK6vllg","status":"paid","amount":"10.00"}`:                                                           "cannot read",
 		`[]`: "not a JSON object",
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
