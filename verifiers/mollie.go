@@ -57,7 +57,7 @@ func (v *Mollie) Options() []Option {
 	return append([]Option{
 		StringOption("api_key", "<key>", "the Mollie API key (live_... or test_...) each payment is fetched with; {env.*} and {file.*} work", &v.APIKey),
 		v.Secrets.Option("the webhook signing secret, when X-Mollie-Signature is to be required (optional)"),
-		PathOption("order_id", "where the order reference is in Mollie's payment (default metadata.order_id)", &v.OrderID),
+		StringOption("order_id", "<path>", "where the order reference is in Mollie's payment: a dot-separated path (default metadata.order_id)", &v.OrderID),
 	}, v.Inquiry.Options("Mollie's API base URL (default "+mollieAPI+")")...)
 }
 
