@@ -317,3 +317,29 @@ func init() {
 		api.AddPayPalIPN(n.Body) // what PayPal sent
 	}
 }
+
+// BenchmarkNotice: the local half of an inquiring verifier (what a
+// duplicate costs when its id is known before the call: PayPal IPN), apart
+// from the round trip to the provider's API that the Verify benchmarks
+// include.
+func BenchmarkNotice(b *testing.B) {
+	for _, c := range []struct {
+		provider, file string
+		config         options
+	}{
+		{"mollie", "mollie/paid", mollieSharedConfig()},
+		{"paypal_ipn", "paypal_ipn/completed", ipnSharedConfig(b)},
+	} {
+		b.Run(c.provider, func(b *testing.B) {
+			v := mustNew(b, c.provider, c.config).(Inquirer)
+			req := goldenRequest(b, c.file)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(req.Body)))
+			for b.Loop() {
+				if events, err := v.Notice(req); err != nil || len(events) != 1 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
