@@ -114,7 +114,7 @@ start_example
 listeners() { # the local addresses the example's Caddy listens on
 	ss -ltnpH | grep -F "pid=$example_pid," | awk '{ print $4 }' | LC_ALL=C sort -u
 }
-check "ports the example listens on" "2019 8080 8081" "$(listeners | sed 's/.*://' | sort -nu | paste -sd' ')"
+check "ports the example listens on" "2019 8080 8081 8082" "$(listeners | sed 's/.*://' | sort -nu | paste -sd' ')"
 check "the example's listeners not on loopback" "" \
 	"$(listeners | grep -v '^127\.\|^\[::1\]:\|^\[::ffff:127\.' | paste -sd' ')"
 for provider_ack in octo3:ACK thedao:ACK checkout: octopus:success oobit:OK; do
@@ -126,8 +126,8 @@ usage="usage: examples/send.sh <octo3|thedao|checkout|octopus|oobit> [--tamper]"
 check "examples/send.sh with an unknown flag" "examples/send.sh: unknown argument '--tampr'|$usage|exit 2" \
 	"$(send octo3 --tampr)"
 check "examples/send.sh with an unknown provider" \
-	"examples/send.sh: unknown provider 'paypal' (octo3, thedao, checkout, octopus, oobit)|$usage|exit 2" \
-	"$(send paypal)"
+	"examples/send.sh: unknown provider 'octo4' (octo3, thedao, checkout, octopus, oobit)|$usage|exit 2" \
+	"$(send octo4)"
 check "examples/send.sh without a provider" "$usage|exit 2" "$(send)"
 check "paynotify.v1 events the demo app received (thedao forwards the original)" "4" "$(received)"
 
@@ -197,7 +197,21 @@ check "notifications of the new providers the app received" "9" \
 	"$(grep -c '"provider":"\(stripe\|paddle\|standardwebhooks\|hmac\|adyen\|gocardless\|razorpay\|square\|paystack\)","outcome":"delivered"' "$log")"
 check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric octo3 delivered)"
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
-check "caddy paynotify providers" "adyen checkout gocardless hmac octo3 octopus oobit paddle paystack razorpay square standardwebhooks stripe thedao" \
+# The providers verified by inquiry, against the example's stand-in API
+# (localhost:8082): the ACK, and the log line says the API confirmed it.
+check "caddy paynotify sign mollie --url" "HTTP/1.1 200 OK|exit 0" \
+	"$(cli sign mollie --option 'api_key test_demoMollieApiKey0000000000' --order ORD-MOLLIE --url http://localhost:8080/notify/mollie)"
+check "caddy paynotify sign paypal_ipn --url" "HTTP/1.1 200 OK|exit 0" \
+	"$(cli sign paypal_ipn --option 'receiver merchant@example.com' --url http://localhost:8080/notify/paypal_ipn)"
+check "caddy paynotify sign paypal_ipn to another receiver" "HTTP/1.1 403 Forbidden|exit 1" \
+	"$(cli sign paypal_ipn --option 'receiver other@example.com' --url http://localhost:8080/notify/paypal_ipn)"
+check "caddy paynotify sign paypal --url" "HTTP/1.1 200 OK|exit 0" \
+	"$(cli sign paypal --option 'webhook_id 8PT597110X687430LKGECATA' --option 'client_id demo-paypal-client-id' \
+		--option 'client_secret demo-paypal-client-secret' --url http://localhost:8080/notify/paypal)"
+check "inquiring providers' notifications the API confirmed and the app received" "3" \
+	"$(grep -c '"provider":"\(mollie\|paypal_ipn\|paypal\)","outcome":"delivered".*"inquiry":"confirmed"' "$log")"
+check "counter of paypal_ipn notifications refused (receiver)" "1" "$(metric paypal_ipn invalid_signature)"
+check "caddy paynotify providers" "adyen checkout gocardless hmac mollie octo3 octopus oobit paddle paypal paypal_ipn paystack razorpay square standardwebhooks stripe thedao" \
 	"$(./caddy paynotify providers --json | sed -n 's/^    "name": "\(.*\)",$/\1/p' | tr '\n' ' ' | sed 's/ $//')"
 
 # Dedup across a restart of Caddy: the provider retries after the restart.
