@@ -179,11 +179,13 @@ func parseInquiryURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, bad("not a URL")
 	}
+	// The URL is never quoted: it may hold credentials (a mistake, but
+	// one that should not end up in a log).
 	switch {
-	case u.Scheme != "https" && u.Scheme != "http", u.Host == "", u.Opaque != "":
-		return nil, bad(fmt.Sprintf("%q is not an absolute http(s) URL", raw))
-	case u.User != nil:
+	case u.User != nil || strings.Contains(u.Opaque, "@"):
 		return nil, bad("a URL with credentials; credentials are options of their own")
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "", u.Opaque != "":
+		return nil, bad("not an absolute http(s) URL such as https://api.example.com")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return nil, bad("a URL with a fragment")
 	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
