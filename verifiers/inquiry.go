@@ -60,6 +60,21 @@ func VerifyByInquiry(ctx context.Context, v Inquirer, r *Request) ([]Event, erro
 	return v.Inquire(ctx, r, stated)
 }
 
+// InquireEach asks about each stated event in turn with one and returns
+// the confirmed events, or the first error: for providers whose API is
+// asked about one transaction at a time.
+func InquireEach(ctx context.Context, stated []Event, one func(context.Context, Event) (Event, error)) ([]Event, error) {
+	confirmed := make([]Event, 0, len(stated))
+	for _, e := range stated {
+		c, err := one(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		confirmed = append(confirmed, c)
+	}
+	return confirmed, nil
+}
+
 // The limits of an inquiry.
 const (
 	// DefaultInquiryTimeout bounds each call of an inquiry unless

@@ -417,15 +417,7 @@ func (v *Octopus) Inquire(ctx context.Context, r *Request, stated []Event) ([]Ev
 	if v.macs == nil || v.apiKey == "" {
 		return nil, fmt.Errorf("%w: octopus inquiry is not configured (is the provider provisioned?)", ErrInquiry)
 	}
-	confirmed := make([]Event, 0, len(stated))
-	for _, e := range stated {
-		c, err := v.inquireOne(ctx, e)
-		if err != nil {
-			return nil, err
-		}
-		confirmed = append(confirmed, c)
-	}
-	return confirmed, nil
+	return InquireEach(ctx, stated, v.inquireOne)
 }
 
 func (v *Octopus) inquireOne(ctx context.Context, e Event) (Event, error) {

@@ -330,15 +330,7 @@ func (v *Oobit) Inquire(ctx context.Context, r *Request, stated []Event) ([]Even
 	if len(v.secrets) == 0 || v.companyNum == "" {
 		return nil, fmt.Errorf("%w: oobit inquiry is not configured (is the provider provisioned?)", ErrInquiry)
 	}
-	confirmed := make([]Event, 0, len(stated))
-	for _, e := range stated {
-		c, err := v.inquireOne(ctx, e)
-		if err != nil {
-			return nil, err
-		}
-		confirmed = append(confirmed, c)
-	}
-	return confirmed, nil
+	return InquireEach(ctx, stated, v.inquireOne)
 }
 
 // oobitStatusAnswer is getStatus.asp's JSON answer (seed 004): error "0"
