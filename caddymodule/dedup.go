@@ -348,21 +348,12 @@ func (c *claims) delivered(ctx context.Context, id string) {
 // release frees every claim still held, so that the provider's retry is
 // forwarded. A failed release is logged; the lease expires on its own.
 func (c *claims) release(ctx context.Context) {
-	for id := range c.keys {
-		c.releaseOne(ctx, id)
-	}
-}
-
-// releaseOne frees the claim of one event, as release does.
-func (c *claims) releaseOne(ctx context.Context, id string) {
-	key, ok := c.keys[id]
-	if !ok {
-		return
-	}
-	delete(c.keys, id)
-	if err := c.h.store.Release(ctx, key, c.tokens[id]); err != nil {
-		c.h.logger.Warn("releasing a dedup claim; a retry gets 409 until its lease ends",
-			zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
+	for id, key := range c.keys {
+		delete(c.keys, id)
+		if err := c.h.store.Release(ctx, key, c.tokens[id]); err != nil {
+			c.h.logger.Warn("releasing a dedup claim; a retry gets 409 until its lease ends",
+				zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
+		}
 	}
 }
 

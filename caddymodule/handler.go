@@ -469,6 +469,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	if h.inquirer != nil {
+		// The stated ids come from a notification the provider has not
+		// confirmed yet: claimed while it is asked about, a forged copy
+		// (an IPN's txn_id is on the buyer's receipt) would hold the
+		// genuine one out with 409 at every retry. The claims above only
+		// told which events were delivered already (ACKed without a
+		// call); they are taken again once the provider confirmed.
+		held.release(ctx)
 		if pending, answered, err = n.inquire(r.Context(), ctx, vr, held, pending); answered {
 			return err
 		}
@@ -521,12 +528,8 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 			pending = append(pending, e)
 			continue
 		}
-		if slices.ContainsFunc(pending, func(p verifiers.Event) bool { return p.ID == e.ID }) {
-			continue // the same event twice in one request
-		}
 		if held.holds(e.ID) {
-			pending = append(pending, e) // claimed before the inquiry
-			continue
+			continue // the same event twice in one request
 		}
 		key := h.eventKey(e)
 		state, token, err := h.store.Claim(ctx, key, h.claimLease)
@@ -551,11 +554,9 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 	return pending, false, nil
 }
 
-// inquire asks the provider's API about the stated events that are not
-// duplicates, and claims the confirmed ones that were not claimed yet
-// (their id came with the answer). Claims of stated events the answer does
-// not confirm are released. reqCtx is the provider's request's context: a
-// provider that hangs up ends the call.
+// inquire asks the provider's API about the stated events that were not
+// delivered yet, and claims the confirmed ones in held. reqCtx is the
+// provider's request's context: a provider that hangs up ends the call.
 func (n *notification) inquire(reqCtx, ctx context.Context, vr *verifiers.Request, held *claims, stated []verifiers.Event) (pending []verifiers.Event, answered bool, err error) {
 	h := n.h
 	start := time.Now()
@@ -585,13 +586,7 @@ func (n *notification) inquire(reqCtx, ctx context.Context, vr *verifiers.Reques
 		}
 	}
 	if err != nil {
-		held.release(ctx)
 		return nil, true, n.rejectVerification(err)
-	}
-	for id := range held.keys {
-		if !slices.ContainsFunc(confirmed, func(e verifiers.Event) bool { return e.ID == id }) {
-			held.releaseOne(ctx, id)
-		}
 	}
 	n.events = confirmed
 	n.set("paynotify.event_id", confirmed[0].ID)

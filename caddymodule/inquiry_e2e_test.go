@@ -105,13 +105,15 @@ func (v *inquiryTest) Inquire(ctx context.Context, _ *verifiers.Request, stated 
 }
 
 // testAPI answers the inquiries: known ids "yes", others "no"; with fail
-// set, 500; with slow set, after 3 seconds.
+// set, 500; with slow set (or slowOnce, for the next call), after 3
+// seconds.
 type testAPI struct {
 	*httptest.Server
 	calls      atomic.Int64
 	mu         sync.Mutex
 	known      map[string]bool
 	fail, slow bool
+	slowOnce   bool // the next call only is slow
 }
 
 func newTestAPI(t *testing.T) *testAPI {
@@ -119,7 +121,8 @@ func newTestAPI(t *testing.T) *testAPI {
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.calls.Add(1)
 		a.mu.Lock()
-		fail, slow, known := a.fail, a.slow, a.known[strings.TrimPrefix(r.URL.Path, "/tx/")]
+		fail, slow, known := a.fail, a.slow || a.slowOnce, a.known[strings.TrimPrefix(r.URL.Path, "/tx/")]
+		a.slowOnce = false
 		a.mu.Unlock()
 		switch {
 		case slow:
@@ -267,20 +270,26 @@ func TestInquiryTroubleIs503ThenTheRetryIsDeliveredOnce(t *testing.T) {
 	assert.Contains(t, lines[1]["reason"], "did not answer within inquiry_timeout 1s")
 }
 
-func TestInquiryHoldsTheClaimWhileAsking(t *testing.T) {
+// A copy being asked about holds no claim: a forged copy (an IPN's txn_id
+// is on the buyer's receipt) sent again and again must not keep the
+// genuine one out with 409 while the provider is asked about it.
+func TestInquiryDoesNotHoldTheClaimWhileAsking(t *testing.T) {
 	tc, up, api, _ := startInquiryCaddy(t)
-	api.set(func(a *testAPI) { a.known["4"], a.slow = true, true })
+	api.set(func(a *testAPI) { a.known["4"], a.slowOnce = true, true })
 	done := make(chan reply)
 	go func() { done <- send(t, tc, inquiryNotification(t, `{"id":"4"}`)) }()
 	require.Eventually(t, func() bool { return api.calls.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
 
-	// The same event while the first copy is being asked about.
+	// The same event while the first copy is still being asked about.
 	r := send(t, tc, inquiryNotification(t, `{"id":"4"}`))
-	assert.Equal(t, http.StatusConflict, r.Status)
-	assert.NotEmpty(t, r.Header.Get("Retry-After"))
-	assert.Equal(t, http.StatusServiceUnavailable, (<-done).Status)
-	assert.EqualValues(t, 1, api.calls.Load())
+	assert.Equal(t, "OK", r.Body)
+	assert.Len(t, up.take(), 1)
+	assert.Equal(t, http.StatusServiceUnavailable, (<-done).Status, "the first copy's call outlived inquiry_timeout")
+	assert.EqualValues(t, 2, api.calls.Load())
 	assert.Empty(t, up.take())
+	assert.Equal(t, "OK", send(t, tc, inquiryNotification(t, `{"id":"4"}`)).Body)
+	assert.Empty(t, up.take(), "delivered twice")
+	assert.EqualValues(t, 2, api.calls.Load(), "a delivered duplicate was asked about")
 }
 
 func TestInquiryIdFromTheAnswerIsClaimedAfterTheCall(t *testing.T) {
