@@ -14,6 +14,7 @@ import base64
 import copy
 import datetime
 import json
+import uuid
 import os
 import zlib
 
@@ -111,9 +112,13 @@ def compact(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def case(name, ev=None, body=None, key=None, webhook_id=WEBHOOK_ID, tid="8a5b2c10-07a9-11ef-9d2e-2b1f6d3a4c5e",
+def case(name, ev=None, body=None, key=None, webhook_id=WEBHOOK_ID, tid=None,
          ttime=TIME, cert_url=CERT_URL, algo="SHA256withRSA", sig=None, headers=None, drop=(), after_sign=None,
          content_type="application/json", target="/notify/paypal", method="POST"):
+    if tid is None:
+        # Each delivery attempt is a transmission of its own, with its own
+        # id: paynotify refuses a transmission id seen with another body.
+        tid = str(uuid.uuid5(uuid.NAMESPACE_URL, "paynotify-golden/paypal/" + name))
     if body is None:
         body = compact(ev)
     elif isinstance(body, str):
@@ -207,7 +212,7 @@ def cases():
                          "resource_type": "capture"}, indent=3, separators=(" ,", " :  "))
     case("unusual_spacing", body=pretty)
     # Other header spellings: HTTP header names are case-insensitive.
-    case("lower_case_headers", done, drop=("PAYPAL-TRANSMISSION-ID", "PAYPAL-CERT-URL"),
+    case("lower_case_headers", done, tid="8a5b2c10-07a9-11ef-9d2e-2b1f6d3a4c5e", drop=("PAYPAL-TRANSMISSION-ID", "PAYPAL-CERT-URL"),
          headers={"paypal-transmission-id": "8a5b2c10-07a9-11ef-9d2e-2b1f6d3a4c5e", "paypal-cert-url": CERT_URL})
 
     # Rejected before PayPal is asked.

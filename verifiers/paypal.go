@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type PayPal struct {
 	// ClientSecret is the REST app's secret; {env.*} and {file.*} work. It
 	// is never logged or echoed.
 	ClientSecret string `json:"client_secret,omitempty"`
+	// Tolerance is how far PAYPAL-TRANSMISSION-TIME may be from this
+	// clock, either way (default 5m): each delivery attempt is a new
+	// transmission, signed when it is sent.
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
 	// OrderID is where the order reference is; default resource.invoice_id,
 	// then resource.custom_id, then the same in resource.purchase_units.0,
 	// then PayPal's order id (resource.supplementary_data.related_ids.order_id).
@@ -85,6 +90,7 @@ func (v *PayPal) Options() []Option {
 		StringOption("client_id", "<id>", "the REST app's client id (required); {env.*} and {file.*} work", &v.ClientID),
 		StringOption("client_secret", "<secret>", "the REST app's secret, for the OAuth token (required); {env.*} and {file.*} work; never logged", &v.ClientSecret),
 		PathOption("order_id", "where the order reference is (default resource.invoice_id, then resource.custom_id, then PayPal's order id)", &v.OrderID),
+		DurationOption("tolerance", "how far PAYPAL-TRANSMISSION-TIME may be from this clock, either way (default 5m)", &v.Tolerance),
 	}, v.Inquiry.Options("PayPal's REST API base URL (default "+DefaultPayPalAPI+"; sandbox https://api-m.sandbox.paypal.com)")...)
 }
 
@@ -245,8 +251,14 @@ var paypalFields = map[string]bool{
 // states, unconfirmed.
 func (v *PayPal) Notice(r *Request) ([]Event, error) {
 	authenticate := func() error {
-		_, err := readTransmission(r.Header)
-		return err
+		t, err := readTransmission(r.Header)
+		if err != nil {
+			return err
+		}
+		if err := v.checkTransmission(t, r); err != nil {
+			return err
+		}
+		return nil
 	}
 	if err := CheckSignedJSON(r, authenticate, paypalFields); err != nil {
 		return nil, err
@@ -376,10 +388,12 @@ func setPayPalAmount(e *Event, pe *paypalEvent) error {
 	}
 	for _, c := range candidates {
 		switch {
+		// A v1 refund or reversal (PAYMENT.SALE.REFUNDED) carries a
+		// negative total: the amount is what was refunded.
 		case c.amount.Value != "":
-			return SetAmount(e, c.field+".value", c.amount.Value, c.amount.CurrencyCode, MajorUnits)
+			return SetAmount(e, c.field+".value", strings.TrimPrefix(c.amount.Value, "-"), c.amount.CurrencyCode, MajorUnits)
 		case c.amount.Total != "":
-			return SetAmount(e, c.field+".total", c.amount.Total, c.amount.Currency, MajorUnits)
+			return SetAmount(e, c.field+".total", strings.TrimPrefix(c.amount.Total, "-"), c.amount.Currency, MajorUnits)
 		}
 	}
 	return nil
@@ -429,6 +443,7 @@ func (v *PayPal) Inquire(ctx context.Context, r *Request, stated []Event) ([]Eve
 	}
 	switch *verdict.Status {
 	case "SUCCESS":
+		paypalSeen.remember(v.webhookID+"\x00"+t.id, sha256.Sum256(r.Body), r.ReceivedAt.Add(2*v.tolerance()))
 		return stated, nil
 	case "FAILURE":
 		return nil, fmt.Errorf("%w: PayPal's verify API answers verification_status FAILURE: the transmission's signature does not match "+
@@ -639,4 +654,82 @@ func (v *PayPal) Sign(d Draft) (Notification, error) {
 	n.Header.Set("Paypal-Auth-Algo", "SHA256withRSA")
 	n.Header.Set("Paypal-Cert-Url", "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-paynotify-sign-placeholder")
 	return n, nil
+}
+
+// DefaultPayPalTolerance is how far a transmission's time may be from this
+// clock unless tolerance says otherwise.
+const DefaultPayPalTolerance = 5 * time.Minute
+
+func (v *PayPal) tolerance() time.Duration {
+	if v.Tolerance == 0 {
+		return DefaultPayPalTolerance
+	}
+	return time.Duration(v.Tolerance)
+}
+
+// checkTransmission refuses a transmission that cannot be a fresh one
+// from PayPal, before PayPal is asked:
+//   - its time further than tolerance from this clock: PayPal's signature
+//     covers the body only through its CRC-32, which anyone can match with
+//     another body, so a captured transmission must not stay usable;
+//   - a transmission this process saw verified with another body: the same
+//     headers carrying an event rewritten to the genuine one's CRC-32.
+func (v *PayPal) checkTransmission(t paypalTransmission, r *Request) error {
+	sent, err := time.Parse(time.RFC3339, t.time)
+	if err != nil {
+		return fmt.Errorf("%w: PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time", ErrSignature)
+	}
+	if err := CheckTimestamp("PAYPAL-TRANSMISSION-TIME", strconv.FormatInt(sent.Unix(), 10), r.ReceivedAt, v.tolerance()); err != nil {
+		return err
+	}
+	if !paypalSeen.sameBody(v.webhookID+"\x00"+t.id, sha256.Sum256(r.Body), r.ReceivedAt) {
+		return fmt.Errorf("%w: transmission %.64s was verified with another body: a replayed transmission carrying a rewritten event", ErrSignature, t.id)
+	}
+	return nil
+}
+
+// paypalSeen remembers, per webhook and transmission id, the SHA-256 of the
+// body PayPal's verify API confirmed, for twice the tolerance. It is in
+// this process only: another node of a cluster does not see it (the
+// tolerance still bounds the window there).
+var paypalSeen = &paypalTransmissions{sums: map[string]paypalSeenBody{}}
+
+// maxPayPalTransmissions bounds paypalSeen; beyond it the oldest are
+// forgotten first.
+const maxPayPalTransmissions = 100_000
+
+type paypalTransmissions struct {
+	mu    sync.Mutex
+	sums  map[string]paypalSeenBody
+	order []string // keys in the order they were remembered
+}
+
+type paypalSeenBody struct {
+	sum   [sha256.Size]byte
+	until time.Time
+}
+
+// sameBody reports whether key was not seen, or was seen with sum.
+func (p *paypalTransmissions) sameBody(key string, sum [sha256.Size]byte, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen, ok := p.sums[key]
+	return !ok || now.After(seen.until) || seen.sum == sum
+}
+
+func (p *paypalTransmissions) remember(key string, sum [sha256.Size]byte, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.sums[key]; !ok {
+		p.order = append(p.order, key)
+	}
+	p.sums[key] = paypalSeenBody{sum: sum, until: until}
+	for len(p.order) > 0 {
+		oldest := p.order[0]
+		if len(p.order) <= maxPayPalTransmissions && !p.sums[oldest].until.Before(time.Now()) {
+			break
+		}
+		delete(p.sums, oldest)
+		p.order = p.order[1:]
+	}
 }

@@ -124,6 +124,10 @@ var paypalAccepted = []string{
 
 func TestPayPal(t *testing.T) {
 	api, cfg := paypalStandin(t)
+	// PayPal's official transmission is of 2017 (the others are signed at
+	// the golden clock): TestPayPalTransmissionTimeTolerance tests the
+	// tolerance.
+	cfg = cfg.with("tolerance", "87600h")
 	testProvider(t, "paypal", cfg, paypalAccepted, append(append([]rejectCase{}, paypalNoticeRejects...), paypalAPIRejects...))
 	// Every accepted request and every refusal of the API was asked about;
 	// a Notice-level refusal was not. The token was fetched once, although
@@ -154,7 +158,7 @@ func TestPayPalNoticeRefusalsCallNothing(t *testing.T) {
 // forwarded as unknown without an order.
 func TestPayPalOfficialVector(t *testing.T) {
 	_, cfg := paypalStandin(t)
-	cfg = cfg.with("webhook_id", paypalVectorHookID)
+	cfg = cfg.with("webhook_id", paypalVectorHookID).with("tolerance", "87600h") // sent in 2017
 	e := verifyGolden(t, mustNew(t, "paypal", cfg), "paypal/vector_official")
 	checkGolden(t, "paypal/vector_official", []Event{e})
 	assert.Equal(t, "WH-2MW4820926242972J-6SG447389E205703U", e.ID)
@@ -618,4 +622,37 @@ func BenchmarkPayPalCryptoFloor(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPayPalTransmissionTimeTolerance: a transmission whose time is further
+// than tolerance (default 5m) from this clock, either way, is refused
+// before PayPal is asked: its signature covers the body only through a
+// CRC-32, so a captured transmission must not stay usable.
+func TestPayPalTransmissionTimeTolerance(t *testing.T) {
+	api, cfg := paypalStandin(t)
+	v := mustNew(t, "paypal", cfg)
+	for skew, want := range map[time.Duration]string{
+		6 * time.Minute:  "PAYPAL-TRANSMISSION-TIME is 6m0s old, over the tolerance of 5m0s",
+		-6 * time.Minute: "PAYPAL-TRANSMISSION-TIME is 6m0s in the future, over the tolerance of 5m0s",
+		4 * time.Minute:  "",
+		-4 * time.Minute: "",
+	} {
+		r := goldenRequest(t, "paypal/capture_completed")
+		sent, err := time.Parse(time.RFC3339, r.Header.Get("Paypal-Transmission-Time"))
+		require.NoError(t, err)
+		r.ReceivedAt = sent.Add(skew)
+		calls := api.Calls("paypal_verify")
+		_, err = v.Verify(context.Background(), r)
+		if want == "" {
+			assert.NoError(t, err, skew)
+			continue
+		}
+		assert.ErrorIs(t, err, ErrSignature, skew)
+		assert.ErrorContains(t, err, want, skew)
+		assert.Equal(t, calls, api.Calls("paypal_verify"), "a stale transmission was asked about")
+	}
+	r := goldenRequest(t, "paypal/capture_completed")
+	r.Header.Set("Paypal-Transmission-Time", "30-04-2024T10:20:31Z")
+	_, err := v.Verify(context.Background(), r)
+	assert.ErrorContains(t, err, "PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
 }

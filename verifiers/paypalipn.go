@@ -167,7 +167,7 @@ func (v *PayPalIPN) Notice(r *Request) ([]Event, error) {
 // forUs reports whether the IPN is addressed to a configured receiver.
 func (v *PayPalIPN) forUs(email, id string) bool {
 	for _, r := range v.receivers {
-		if (email != "" && strings.EqualFold(r, email)) || (id != "" && r == id) {
+		if (email != "" && asciiEqualFold(r, email)) || (id != "" && r == id) {
 			return true
 		}
 	}
@@ -260,6 +260,10 @@ func (v *PayPalIPN) normalize(f map[string]string, r *Request) (Event, error) {
 	// Completed, then Refunded are three events. An IPN about no
 	// transaction (a subscription's signup) is known by its ipn_track_id.
 	switch {
+	case f["txn_id"] != "" && f["case_id"] != "":
+		// A dispute (txn_type new_case, adjustment) names the disputed
+		// payment's txn_id: each case of one payment is an event.
+		e.ID = EventID(e.Provider, f["txn_id"], f["payment_status"], "case", f["case_id"], f["case_type"], f["txn_type"])
 	case f["txn_id"] != "":
 		e.ID = EventID(e.Provider, f["txn_id"], f["payment_status"])
 	case f["ipn_track_id"] != "":
@@ -369,4 +373,32 @@ func (v *PayPalIPN) Sign(d Draft) (Notification, error) {
 		return Notification{}, err
 	}
 	return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
+}
+
+// asciiEqualFold compares e-mail addresses case-insensitively in ASCII only:
+// strings.EqualFold folds U+017F (ſ) to s and the Kelvin sign to k, which
+// would let another account's address pass for the receiver's.
+func asciiEqualFold(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 0x80 || y >= 0x80 {
+			return false
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
