@@ -460,8 +460,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// otherwise be released while the app keeps it, and forwarded again.
 	ctx := context.WithoutCancel(r.Context())
 
-	// Claim every event before anything is forwarded (or the provider's
-	// API is asked about it).
+	// Claim every event before anything is forwarded.
 	held := newClaims(h)
 	defer held.release(ctx) // whatever is left unsettled, a panic included
 	pending, answered, err := n.claim(ctx, held, n.events)
