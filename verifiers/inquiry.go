@@ -30,8 +30,10 @@ var ErrInquiry = errors.New("inquiry failed")
 //
 // Its Verify is VerifyByInquiry. The paynotify handler calls the two halves
 // itself, so that an event it delivered already is acknowledged without a
-// call to the API: Notice, then the dedup claims, then Inquire for the
-// events that are not duplicates.
+// call to the API: Notice, then a look at the dedup store, then Inquire for
+// the events that are not duplicates, then the claims of the confirmed
+// events (nothing is held during the call: a forged copy must not hold the
+// genuine one out).
 type Inquirer interface {
 	Verifier
 	// Inquires reports whether this instance asks the provider's API.
