@@ -125,18 +125,7 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 		}
 		return nil
 	}
-	if err := CheckSignedJSON(r, authenticate, checkoutFields); err != nil {
-		return nil, err
-	}
-	var ce checkoutEvent
-	if err := json.Unmarshal(r.Body, &ce); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&ce, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, authenticate, checkoutFields, v.normalize)
 }
 
 // checkoutStatuses maps the event type; other types are StatusUnknown.

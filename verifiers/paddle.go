@@ -128,18 +128,7 @@ func (v *Paddle) Verify(_ context.Context, r *Request) ([]Event, error) {
 	authenticate := func() error {
 		return paddleSignature.Check(r.Header.Values("Paddle-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	if err := CheckSignedJSON(r, authenticate, paddleFields); err != nil {
-		return nil, err
-	}
-	var pe paddleEvent
-	if err := json.Unmarshal(r.Body, &pe); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&pe, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, authenticate, paddleFields, v.normalize)
 }
 
 // paddleStatuses maps event_type; adjustments depend on their action and

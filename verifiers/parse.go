@@ -643,6 +643,25 @@ func CheckSignedJSON(r *Request, authenticate func() error, documented map[strin
 	return RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented)
 }
 
+// verifySignedJSONEvent is the Verify of a JSON webhook that carries one
+// event: CheckSignedJSON, the body decoded into the provider's payload type
+// T, and normalize.
+func verifySignedJSONEvent[T any](r *Request, authenticate func() error, documented map[string]bool,
+	normalize func(*T, *Request) (Event, error)) ([]Event, error) {
+	if err := CheckSignedJSON(r, authenticate, documented); err != nil {
+		return nil, err
+	}
+	var payload T
+	if err := json.Unmarshal(r.Body, &payload); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	e, err := normalize(&payload, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
 // oneValue returns the value of the header name, whose values are given:
 // it must be given once and not be empty, for a proxy that appends a second
 // value, or a sender that sends two, would leave which one counts to

@@ -255,23 +255,9 @@ func (v *PayPal) Notice(r *Request) ([]Event, error) {
 		if err != nil {
 			return err
 		}
-		if err := v.checkTransmission(t, r); err != nil {
-			return err
-		}
-		return nil
+		return v.checkTransmission(t, r)
 	}
-	if err := CheckSignedJSON(r, authenticate, paypalFields); err != nil {
-		return nil, err
-	}
-	var pe paypalEvent
-	if err := json.Unmarshal(r.Body, &pe); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&pe, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, authenticate, paypalFields, v.normalize)
 }
 
 // A PayPal amount: v2 (value, currency_code) or v1 (total, currency),

@@ -130,18 +130,7 @@ func (v *Paystack) ACK() ACK { return ACK{Status: http.StatusOK} }
 
 // Verify implements Verifier.
 func (v *Paystack) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, paystackFields); err != nil {
-		return nil, err
-	}
-	var pe paystackEvent
-	if err := json.Unmarshal(r.Body, &pe); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&pe, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, func() error { return v.sig.check(r.Header, r.Body) }, paystackFields, v.normalize)
 }
 
 // paystackStatuses maps the event; other events are StatusUnknown.

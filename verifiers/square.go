@@ -186,18 +186,7 @@ func (v *Square) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, fmt.Errorf("%w: only the legacy %s header (HMAC-SHA1), which is not accepted: paynotify checks %s, which Square sends with every notification",
 			ErrSignature, squareLegacyHeader, squareHeader)
 	}
-	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, squareFields); err != nil {
-		return nil, err
-	}
-	var se squareEvent
-	if err := json.Unmarshal(r.Body, &se); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&se, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, func() error { return v.sig.check(r.Header, r.Body) }, squareFields, v.normalize)
 }
 
 // squarePaymentStatuses maps data.object.payment.status of payment.created

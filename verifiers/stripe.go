@@ -136,18 +136,7 @@ func (v *Stripe) Verify(_ context.Context, r *Request) ([]Event, error) {
 	authenticate := func() error {
 		return stripeSignature.Check(r.Header.Values("Stripe-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	if err := CheckSignedJSON(r, authenticate, stripeFields); err != nil {
-		return nil, err
-	}
-	var se stripeEvent
-	if err := json.Unmarshal(r.Body, &se); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(&se, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return verifySignedJSONEvent(r, authenticate, stripeFields, v.normalize)
 }
 
 // stripeStatuses maps the event type; checkout.session.completed depends on
