@@ -59,7 +59,7 @@ func (v *Octopus) CheckConfig() error {
 	if err := v.Secrets.Check("octopus", "the API secret"); err != nil {
 		return err
 	}
-	if v.Inquiry.URL != "" && v.Key == "" {
+	if v.Inquiry.Set() && v.Key == "" {
 		return &OptionError{Option: "key", Msg: "required with inquire: order/get is asked with it as OC-Key"}
 	}
 	return v.Inquiry.CheckConfig("")
@@ -84,7 +84,7 @@ func (v *Octopus) Provision(caddy.Context) (err error) {
 	if v.key, err = NewCredential("key", v.Key); err != nil {
 		return err
 	}
-	if v.Inquiry.URL != "" {
+	if v.Inquiry.Set() {
 		if v.apiKey, err = InquiryCredential("key", v.Key, true); err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (v *Octopus) Provision(caddy.Context) (err error) {
 }
 
 // Inquires implements Inquirer: with inquire.
-func (v *Octopus) Inquires() bool { return v.Inquiry.URL != "" }
+func (v *Octopus) Inquires() bool { return v.Inquiry.Set() }
 
 // The fields. signature_key is redacted from raw.
 const octopusRedacted = "signature_key"
@@ -119,7 +119,7 @@ func (v *Octopus) Provider() string { return "octopus" }
 // what the event says; the JSON types and null members of the rest of the
 // body stay unbound by the signature.
 func (v *Octopus) SourceCheck() (bool, string) {
-	if v.Inquiry.URL != "" {
+	if v.Inquiry.Set() {
 		return false, "order/get confirms payment_status, currency and the amount; the rest of the callback is signed in a way that does not bind JSON types"
 	}
 	return false, "a string value can carry the k=v pairs that follow it, so a signed callback can be regrouped into other fields"
