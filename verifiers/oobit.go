@@ -62,7 +62,7 @@ func (v *Oobit) CheckConfig() error {
 	if err := v.Secrets.Check("oobit", "the merchant hash key"); err != nil {
 		return err
 	}
-	if v.MerchantNumber == "" && v.Inquiry.URL != "" {
+	if v.MerchantNumber == "" && v.Inquiry.Set() {
 		return &OptionError{Option: "merchant_number", Msg: "required with inquire: getStatus.asp is asked with it"}
 	}
 	return v.Inquiry.CheckConfig(v.defaultInquire())
