@@ -39,35 +39,33 @@ func newMetrics(reg prometheus.Registerer, provider string) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	verify, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Subsystem: subsystem, Name: "verify_duration_seconds",
-		Help:    "Time to verify and normalize a notification whose body was read, by provider.",
-		Buckets: durationBuckets,
-	}, []string{"provider"}))
+	// A duration histogram, and its series of provider.
+	histogram := func(name, help string) (prometheus.Observer, error) {
+		h, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: durationBuckets,
+		}, []string{"provider"}))
+		if err != nil {
+			return nil, err
+		}
+		return h.WithLabelValues(provider), nil
+	}
+	verify, err := histogram("verify_duration_seconds", "Time to verify and normalize a notification whose body was read, by provider.")
 	if err != nil {
 		return nil, err
 	}
-	upstream, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Subsystem: subsystem, Name: "upstream_duration_seconds",
-		Help:    "Time the app took to answer a forwarded notification, by provider.",
-		Buckets: durationBuckets,
-	}, []string{"provider"}))
+	upstream, err := histogram("upstream_duration_seconds", "Time the app took to answer a forwarded notification, by provider.")
 	if err != nil {
 		return nil, err
 	}
-	inquiry, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Subsystem: subsystem, Name: "inquiry_duration_seconds",
-		Help:    "Time the provider's API took to answer an inquiry about a notification, by provider.",
-		Buckets: durationBuckets,
-	}, []string{"provider"}))
+	inquiry, err := histogram("inquiry_duration_seconds", "Time the provider's API took to answer an inquiry about a notification, by provider.")
 	if err != nil {
 		return nil, err
 	}
 	m := &metrics{
 		notifications: make(map[string]prometheus.Counter, len(outcomes)),
-		verify:        verify.WithLabelValues(provider),
-		upstream:      upstream.WithLabelValues(provider),
-		inquiry:       inquiry.WithLabelValues(provider),
+		verify:        verify,
+		upstream:      upstream,
+		inquiry:       inquiry,
 	}
 	for _, o := range outcomes {
 		m.notifications[o] = notifications.WithLabelValues(provider, o)
