@@ -73,7 +73,7 @@ func schemaCommand() *cobra.Command {
 type signOptions struct {
 	secret, url, jsonFile, order, ack string
 	authorization, key                string
-	algorithm, method                 string
+	algorithm, method, privateKey     string
 	base                              string // scheme://host of --url, for signers that sign the URL
 	options, fields, drop             []string
 	curl                              bool
@@ -94,6 +94,11 @@ set, signed with --secret. The provider's other options are given with
 --option, as in the Caddyfile: --option 'algorithm hmac-sha256'. Fields can
 be changed with --field, or the whole body given with --json.
 
+The public-key providers (alipay, wechatpay) sign with --private-key, a
+file with the private half of the public_key given with --option as in the
+Caddyfile (wechatpay: the key's serial too, and apiv3_key to encrypt the
+resource).
+
 Without --url the notification is printed as a curl command aimed at
 http://localhost:8080/notify/<provider> (Caddyfile.example). With --url it is
 sent there and the reply printed; the exit status is 0 only when the reply is
@@ -105,7 +110,9 @@ nested fields are named with dots: --field data.amount=2000.`,
 		Example: `  caddy paynotify sign octo3 --secret octo3-demo-secret --url http://localhost:8080/notify/octo3
   caddy paynotify sign checkout --secret checkout-demo-key --option 'authorization checkout-demo-authorization' \
       --field type=payment_declined --field data.amount=2000
-  caddy paynotify sign oobit --secret oobit-demo-hash-key --field reply_code=051`,
+  caddy paynotify sign oobit --secret oobit-demo-hash-key --field reply_code=051
+  caddy paynotify sign alipay --private-key examples/keys/alipay-demo.pem \
+      --option 'public_key {file.examples/keys/alipay-demo.pub}' --option 'app_id 2021000000000000'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
@@ -125,6 +132,7 @@ nested fields are named with dots: --field data.amount=2000.`,
 	f.StringVar(&o.authorization, "authorization", "", "same as --option 'authorization <value>' (checkout)")
 	f.StringVar(&o.key, "key", "", "same as --option 'key <value>' (octopus)")
 	f.StringVar(&o.algorithm, "algorithm", "", "same as --option 'algorithm <value>' (octo3, thedao)")
+	f.StringVar(&o.privateKey, "private-key", "", "a file with the RSA private key to sign with (alipay, wechatpay: the private half of a public_key given with --option; PEM or base64 DER)")
 	f.StringVar(&o.method, "method", "", "the HTTP method, for providers that send more than one (oobit: GET, the default, or POST)")
 	f.DurationVar(&o.timeout, "timeout", 70*time.Second, "how long to wait for the reply")
 	return cmd
@@ -244,7 +252,17 @@ func (o *signOptions) build(name, path string) (verifiers.Notification, verifier
 			return n, verifiers.ACK{}, fmt.Errorf("--drop %s: there is no such field", name)
 		}
 	}
-	n, err = signer.Sign(verifiers.Draft{Fields: fields, Path: path, URL: o.base + path, Method: strings.ToUpper(o.method), Now: o.now()})
+	d := verifiers.Draft{Fields: fields, Path: path, URL: o.base + path, Method: strings.ToUpper(o.method), Now: o.now()}
+	if o.privateKey != "" {
+		text, err := os.ReadFile(o.privateKey)
+		if err != nil {
+			return n, verifiers.ACK{}, fmt.Errorf("--private-key: %v", err)
+		}
+		if d.PrivateKey, err = verifiers.ParsePrivateKey(text); err != nil {
+			return n, verifiers.ACK{}, fmt.Errorf("--private-key %s: %v", o.privateKey, err)
+		}
+	}
+	n, err = signer.Sign(d)
 	return n, p.ACK(), err
 }
 

@@ -2,6 +2,7 @@ package verifiers
 
 import (
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -146,6 +147,9 @@ type Draft struct {
 	Method string
 	// Now is when it is sent, for providers that sign a timestamp.
 	Now time.Time
+	// PrivateKey signs for the public-key providers (alipay, wechatpay):
+	// the private half of a configured public_key.
+	PrivateKey *rsa.PrivateKey
 }
 
 // Notification is a signed test notification.
