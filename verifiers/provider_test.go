@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"maps"
@@ -71,6 +72,10 @@ func (o options) with(name string, value any) options {
 var completeOptions = map[string]string{}
 
 var completeStandin = map[string]func(api *standin.API, n Notification, fields map[string]any){}
+
+// completeKeys are, per public-key provider, the private key its example is
+// signed with (the private half of its public_key in completeOptions).
+var completeKeys = map[string]*rsa.PrivateKey{}
 
 func newVerifier(name string, o options) (Provider, error) {
 	p, err := LookupProvider(name)
@@ -163,7 +168,7 @@ func TestEveryProviderIsComplete(t *testing.T) {
 		cancel()
 		now := time.Now()
 		fields := signer.Example("ORD-1", now)
-		n, err := signer.Sign(Draft{Fields: fields, Path: "/n", Now: now})
+		n, err := signer.Sign(Draft{Fields: fields, Path: "/n", Now: now, PrivateKey: completeKeys[name]})
 		require.NoError(t, err, name)
 		if tell := completeStandin[name]; tell != nil {
 			tell(api, n, fields)
