@@ -107,7 +107,8 @@ func (v *Wechatpay) CheckConfig() error {
 	for _, k := range v.PublicKeys {
 		serial, ok := wechatpaySerial(k.Serial)
 		if !ok {
-			return &OptionError{Option: "public_key", Msg: fmt.Sprintf("serial %.60q is neither a certificate serial (hex) nor a public key id (PUB_KEY_ID_…); the serial comes first, then the key", k.Serial)}
+			// Not quoted: a key written where the serial goes.
+			return &OptionError{Option: "public_key", Msg: "a serial is neither a certificate serial (hex) nor a public key id (PUB_KEY_ID_…); the serial comes first, then the key"}
 		}
 		if seen[serial] {
 			return &OptionError{Option: "public_key", Msg: fmt.Sprintf("serial %s given twice", k.Serial)}
