@@ -312,7 +312,13 @@ func (v *Wechatpay) authenticate(r *Request) error {
 	}
 	key, ok := v.key(serial)
 	if !ok {
-		return fmt.Errorf("%w: Wechatpay-Serial header names no configured public_key (a new platform key? add it with its serial)", ErrSignature)
+		// A well-formed serial is a public identifier, hex or
+		// PUB_KEY_ID_ and letters and digits: named, so that the operator
+		// knows which key WeChat Pay moved to.
+		if normal, wellFormed := wechatpaySerial(serial); wellFormed {
+			return fmt.Errorf("%w: Wechatpay-Serial header names %s, which is no configured public_key (a new platform key? add it with its serial)", ErrSignature, normal)
+		}
+		return fmt.Errorf("%w: Wechatpay-Serial header is neither a certificate serial nor a public key id", ErrSignature)
 	}
 	if err := CheckTimestamp("Wechatpay-Timestamp header", ts, r.ReceivedAt, time.Duration(v.Tolerance)); err != nil {
 		return err

@@ -98,7 +98,7 @@ func TestWechatpay(t *testing.T) {
 		{"wrong_key", nil, ErrSignature, "Wechatpay-Signature header does not verify"},
 		{"tampered_timestamp", nil, ErrSignature, "Wechatpay-Signature header does not verify"},
 		{"tampered_nonce", nil, ErrSignature, "Wechatpay-Signature header does not verify"},
-		{"unknown_serial", nil, ErrSignature, "Wechatpay-Serial header names no configured public_key"},
+		{"unknown_serial", nil, ErrSignature, "Wechatpay-Serial header names PUB_KEY_ID_0199999999999999999999, which is no configured public_key"},
 		{"old", nil, ErrSignature, "Wechatpay-Timestamp header is 5m2s old"},
 		{"future", nil, ErrSignature, "Wechatpay-Timestamp header is 5m2s in the future"},
 		{"no_signature", nil, ErrSignature, "no Wechatpay-Signature header"},
