@@ -208,7 +208,7 @@ func alipayCharset(name string) (encoding.Encoding, bool) {
 // (the names and values percent-decoded, bytes in the form's charset) and
 // as the event reads it (the same in UTF-8).
 type alipayForm struct {
-	raw    url.Values
+	raw    map[string]string
 	fields map[string]string
 }
 
@@ -219,6 +219,13 @@ type alipayForm struct {
 // charset, or that does not encode back to the same bytes, is refused: the
 // app would read another text than the signed one.
 func parseAlipayForm(body []byte) (alipayForm, error) {
+	// Most notifications are in UTF-8: then the bytes are the text, and
+	// one strict parse reads both.
+	if fields, err := parseURLEncoded("form field", string(body)); err == nil {
+		if enc, ok := alipayCharset(fields["charset"]); ok && enc == nil {
+			return alipayForm{raw: fields, fields: fields}, nil
+		}
+	}
 	raw, err := url.ParseQuery(string(body))
 	if err != nil {
 		return alipayForm{}, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
@@ -272,22 +279,26 @@ func parseAlipayForm(body []byte) (alipayForm, error) {
 	if err != nil {
 		return alipayForm{}, err
 	}
-	return alipayForm{raw: raw, fields: fields}, nil
+	signed := make(map[string]string, len(raw))
+	for name, values := range raw {
+		signed[name] = values[0]
+	}
+	return alipayForm{raw: signed, fields: fields}, nil
 }
 
 // alipaySignContent is what Alipay signs: the parameters except sign and
 // sign_type, sorted by name, written k=v (decoded, not escaped) and joined
 // by &; with withEmpty false, the parameters with an empty value are left
 // out.
-func alipaySignContent(raw url.Values, withEmpty bool) []byte {
+func alipaySignContent(raw map[string]string, withEmpty bool) []byte {
 	names := make([]string, 0, len(raw))
 	size := 0
-	for name, values := range raw {
-		if name == "sign" || name == "sign_type" || !withEmpty && values[0] == "" {
+	for name, value := range raw {
+		if name == "sign" || name == "sign_type" || !withEmpty && value == "" {
 			continue
 		}
 		names = append(names, name)
-		size += len(name) + len(values[0]) + 2
+		size += len(name) + len(value) + 2
 	}
 	slices.Sort(names)
 	content := make([]byte, 0, size)
@@ -295,7 +306,7 @@ func alipaySignContent(raw url.Values, withEmpty bool) []byte {
 		if i > 0 {
 			content = append(content, '&')
 		}
-		content = append(append(append(content, name...), '='), raw[name][0]...)
+		content = append(append(append(content, name...), '='), raw[name]...)
 	}
 	return content
 }
@@ -328,9 +339,9 @@ func (v *Alipay) checkSign(form alipayForm) error {
 }
 
 // hasEmptyValue reports whether a parameter of raw has an empty value.
-func hasEmptyValue(raw url.Values) bool {
-	for name, values := range raw {
-		if values[0] == "" && name != "sign" && name != "sign_type" {
+func hasEmptyValue(raw map[string]string) bool {
+	for name, value := range raw {
+		if value == "" && name != "sign" && name != "sign_type" {
 			return true
 		}
 	}
@@ -434,13 +445,16 @@ func (v *Alipay) normalize(f map[string]string, r *Request) (Event, error) {
 	} else {
 		e.Customer = NewCustomer("", "", login, "")
 	}
-	nonEmpty := make(map[string]string, len(f))
-	for k, s := range f {
-		if s != "" {
-			nonEmpty[k] = s
+	shown := f // the fields, in UTF-8, without the empty ones
+	if hasEmptyValue(f) {
+		shown = make(map[string]string, len(f))
+		for k, s := range f {
+			if s != "" {
+				shown[k] = s
+			}
 		}
 	}
-	e.Raw = marshalStringMap(nonEmpty, nil) // the fields, in UTF-8
+	e.Raw = marshalStringMap(shown, nil)
 	return e, nil
 }
 
@@ -484,23 +498,22 @@ func (v *Alipay) Sign(d Draft) (Notification, error) {
 	if !ok {
 		return Notification{}, fmt.Errorf("field charset: %q is not a charset Alipay sends (utf-8, gbk, gb2312, gb18030)", f["charset"])
 	}
-	raw := make(url.Values, len(f)+2)
+	raw := make(map[string]string, len(f)+2)
 	for k, s := range f {
 		if enc != nil {
 			if s, err = enc.NewEncoder().String(s); err != nil {
 				return Notification{}, fmt.Errorf("field %s: not text in %s: %v", k, f["charset"], err)
 			}
 		}
-		raw.Set(k, s)
+		raw[k] = s
 	}
 	delete(raw, "sign")
-	if raw.Get("sign_type") == "" {
-		raw.Set("sign_type", "RSA2")
+	if raw["sign_type"] == "" {
+		raw["sign_type"] = "RSA2"
 	}
-	sign, err := SignSHA256RSA(d.PrivateKey, alipaySignContent(raw, false))
-	if err != nil {
+	if raw["sign"], err = SignSHA256RSA(d.PrivateKey, alipaySignContent(raw, false)); err != nil {
 		return Notification{}, err
 	}
-	raw.Set("sign", sign)
-	return newNotification(d.Path, FormType, []byte(raw.Encode())), nil
+	// EncodeForm escapes byte by byte: GBK text stays GBK.
+	return newNotification(d.Path, FormType, []byte(EncodeForm(raw))), nil
 }
