@@ -51,6 +51,19 @@ func TestSignAlipay(t *testing.T) {
 	assert.ErrorContains(t, err, "--private-key is not the private half of a configured public_key")
 	assert.Empty(t, p.take())
 
+	// The demo pair of Caddyfile.example, as README's example command
+	// gives it (public_key from the .pub file).
+	demo := filepath.Join("..", "examples", "keys")
+	text, err = os.ReadFile(filepath.Join(demo, "alipay-demo.pub"))
+	require.NoError(t, err)
+	block, _ = pem.Decode(text)
+	d := newProvider(t, "alipay", `{"public_keys":["`+base64.StdEncoding.EncodeToString(block.Bytes)+`"],"app_ids":["2021000000000000"]}`)
+	_, _, err = run(t, "sign", "alipay", "--private-key", filepath.Join(demo, "alipay-demo.pem"),
+		"--option", "public_key {file."+filepath.Join(demo, "alipay-demo.pub")+"}", "--option", "app_id 2021000000000000",
+		"--url", d.URL+"/notify/alipay")
+	require.NoError(t, err)
+	require.Len(t, d.take(), 1)
+
 	// Without --url: a curl command with the form.
 	stdout, _, err = run(t, append(args, "--private-key", filepath.Join(keys, "test.pem"))...)
 	require.NoError(t, err)
