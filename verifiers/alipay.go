@@ -1,0 +1,519 @@
+package verifiers
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+func init() {
+	caddy.RegisterModule(Alipay{})
+}
+
+// Alipay verifies Alipay's (支付宝) asynchronous notifications (异步通知): a
+// form POST whose sign field is the base64 SHA256withRSA signature (sign_type
+// RSA2), made with Alipay's private key, of the other non-empty parameters
+// except sign_type, sorted by name, written k=v and joined by &, the values
+// percent-decoded, in the charset the charset field names. The notification
+// must be for one of the merchant's apps (app_id).
+type Alipay struct {
+	// PublicKeys are Alipay's public keys (支付宝公钥, not the app's own
+	// key): PEM, or base64 DER on one line as Alipay's console shows it.
+	// Each is tried in turn, so that a key can be rotated.
+	PublicKeys []string `json:"public_keys,omitempty"`
+	// AppIDs are the merchant's Alipay app ids: a notification whose app_id
+	// is none of them is refused with 403, even with a valid signature.
+	AppIDs []string `json:"app_ids,omitempty"`
+
+	keys   []*rsa.PublicKey
+	appIDs []string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Alipay) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: Namespace + ".alipay", New: func() caddy.Module { return new(Alipay) }}
+}
+
+// Options implements Provider.
+func (v *Alipay) Options() []Option {
+	list := func(name string, dst *[]string) func(d *caddyfile.Dispenser) error {
+		return func(d *caddyfile.Dispenser) error {
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("%s needs at least one value", name)
+			}
+			*dst = append(*dst, args...)
+			return nil
+		}
+	}
+	return []Option{{
+		Name: "public_key", Args: "<key> [<key>...]", Repeatable: true,
+		Doc:   "Alipay's public key (支付宝公钥, not the app's): PEM, base64 DER as the console shows it, or {file.*}; several are tried in turn (rotation)",
+		Parse: list("public_key", &v.PublicKeys),
+	}, {
+		Name: "app_id", Args: "<app-id> [<app-id>...]", Repeatable: true,
+		Doc:   "the merchant's Alipay app id(s): a notification for another app is refused; {env.*} and {file.*} work",
+		Parse: list("app_id", &v.AppIDs),
+	}}
+}
+
+// CheckConfig implements Provider.
+func (v *Alipay) CheckConfig() error {
+	if len(v.PublicKeys) == 0 {
+		return &OptionError{Option: "public_key", Msg: `required for provider "alipay" (Alipay's public key, shown in Alipay's console beside the app's signing settings)`}
+	}
+	if len(v.AppIDs) == 0 {
+		return &OptionError{Option: "app_id", Msg: `required for provider "alipay" (the merchant's app id, e.g. 2021000000000000)`}
+	}
+	for _, list := range []struct {
+		option string
+		values []string
+	}{{"public_key", v.PublicKeys}, {"app_id", v.AppIDs}} {
+		if slices.Contains(list.values, "") {
+			return &OptionError{Option: list.option, Msg: "empty (is the {env.*} or {file.*} placeholder set?)"}
+		}
+	}
+	return nil
+}
+
+// About implements Provider.
+func (v *Alipay) About() About {
+	return About{Scheme: "form field sign: base64 SHA256withRSA (sign_type RSA2) with Alipay's public key over the other non-empty fields except sign_type, sorted, k=v joined by &, in the form's charset; app_id must be a configured app"}
+}
+
+// Provision implements caddy.Provisioner.
+func (v *Alipay) Provision(caddy.Context) error {
+	if err := v.CheckConfig(); err != nil {
+		return err
+	}
+	now := time.Now()
+	v.keys = make([]*rsa.PublicKey, len(v.PublicKeys))
+	for i, text := range v.PublicKeys {
+		pk, err := ParsePublicKey("public_key", text, now)
+		if err != nil {
+			return err
+		}
+		v.keys[i] = pk.Key
+	}
+	v.appIDs = make([]string, len(v.AppIDs))
+	for i, id := range v.AppIDs {
+		resolved, err := InquiryCredential("app_id", id, true)
+		if err != nil {
+			return err
+		}
+		if !isDigits(resolved) {
+			return &OptionError{Option: "app_id", Msg: "an Alipay app id is a number such as 2021000000000000"}
+		}
+		v.appIDs[i] = resolved
+	}
+	return nil
+}
+
+// Provider implements Verifier.
+func (v *Alipay) Provider() string { return "alipay" }
+
+// Methods implements Verifier.
+func (v *Alipay) Methods() []string { return []string{http.MethodPost} }
+
+// ACK implements Verifier: the body must be exactly "success"; anything
+// else makes Alipay resend (8 times within 25 hours).
+func (v *Alipay) ACK() ACK {
+	return ACK{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: "success"}
+}
+
+// alipayFields are documented notification fields, which a query
+// parameter may not shadow even when the body does not carry them.
+var alipayFields = map[string]bool{
+	"notify_time": true, "notify_type": true, "notify_id": true, "app_id": true, "auth_app_id": true,
+	"charset": true, "version": true, "sign_type": true, "sign": true, "trade_no": true, "out_trade_no": true,
+	"out_biz_no": true, "buyer_id": true, "buyer_logon_id": true, "seller_id": true, "seller_email": true,
+	"trade_status": true, "total_amount": true, "receipt_amount": true, "invoice_amount": true,
+	"buyer_pay_amount": true, "point_amount": true, "refund_fee": true, "subject": true, "body": true,
+	"gmt_create": true, "gmt_payment": true, "gmt_refund": true, "gmt_close": true, "fund_bill_list": true,
+	"passback_params": true, "trans_currency": true, "settle_currency": true, "settle_amount": true,
+}
+
+// Verify implements Verifier.
+func (v *Alipay) Verify(_ context.Context, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := checkAlipayContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	form, err := parseAlipayForm(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkSign(form); err != nil {
+		return nil, err
+	}
+	if err := RefuseShadowingQuery(r.RawQuery, form.fields, alipayFields); err != nil {
+		return nil, err
+	}
+	if appID := form.fields["app_id"]; !slices.Contains(v.appIDs, appID) {
+		return nil, fmt.Errorf("%w: app_id is none of the configured app ids (a notification of another Alipay app)", ErrForbidden)
+	}
+	e, err := v.normalize(form.fields, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// checkAlipayContentType refuses a body that is not a form. Beside the
+// charsets every form may declare, Alipay's GB ones are allowed: they read
+// every ASCII byte that delimits a form (& = % +) as itself and never as
+// the second byte of a character.
+func checkAlipayContentType(contentType string) error {
+	if contentType == FormType {
+		return nil
+	}
+	if mediaType, params, err := mime.ParseMediaType(contentType); err == nil && mediaType == FormType {
+		if enc, ok := alipayCharset(params["charset"]); ok && enc != nil {
+			return nil
+		}
+	}
+	return CheckContentType(contentType, FormType)
+}
+
+// alipayCharset is the encoding of a charset Alipay sends (utf-8, the
+// default, is nil: the bytes are the text), and whether it is one.
+func alipayCharset(name string) (encoding.Encoding, bool) {
+	switch strings.ToLower(name) {
+	case "", "utf-8", "utf8":
+		return nil, true
+	case "gbk", "gb2312": // GB2312 is a subset of GBK
+		return simplifiedchinese.GBK, true
+	case "gb18030":
+		return simplifiedchinese.GB18030, true
+	}
+	return nil, false
+}
+
+// alipayForm is a notification's form, read twice: as Alipay signed it
+// (the names and values percent-decoded, bytes in the form's charset) and
+// as the event reads it (the same in UTF-8).
+type alipayForm struct {
+	raw    map[string]string
+	fields map[string]string
+}
+
+// parseAlipayForm reads a notification body, whose values are
+// percent-encoded in the charset its charset field names (utf-8 when there
+// is none), into its signed bytes and its fields in UTF-8, checked as every
+// form is (parseURLEncoded). A name or value that is not text in the
+// charset, or that does not encode back to the same bytes, is refused: the
+// app would read another text than the signed one.
+func parseAlipayForm(body []byte) (alipayForm, error) {
+	// Most notifications are in UTF-8: then the bytes are the text, and
+	// one strict parse reads both.
+	if fields, err := parseURLEncoded("form field", string(body)); err == nil {
+		if enc, ok := alipayCharset(fields["charset"]); ok && enc == nil {
+			return alipayForm{raw: fields, fields: fields}, nil
+		}
+	}
+	raw, err := url.ParseQuery(string(body))
+	if err != nil {
+		return alipayForm{}, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
+	}
+	if len(raw) > maxParams {
+		return alipayForm{}, fmt.Errorf("%w: more than %d form fields", ErrMalformed, maxParams)
+	}
+	charset := ""
+	if cs := raw["charset"]; len(cs) == 1 {
+		charset = cs[0]
+	}
+	enc, ok := alipayCharset(charset)
+	if !ok {
+		return alipayForm{}, fmt.Errorf("%w: field charset names an encoding Alipay does not send (utf-8, gbk, gb2312, gb18030)", ErrMalformed)
+	}
+	if charset == "" {
+		charset = "utf-8"
+	}
+	decode := func(s string) (string, bool) { return s, utf8.ValidString(s) }
+	if enc != nil {
+		dec, reenc := enc.NewDecoder(), enc.NewEncoder()
+		decode = func(s string) (string, bool) {
+			out, err := dec.String(s)
+			if err != nil || !utf8.ValidString(out) {
+				return "", false
+			}
+			// An invalid byte decodes to U+FFFD without an error.
+			back, err := reenc.String(out)
+			return out, err == nil && back == s
+		}
+	}
+	decoded := make(url.Values, len(raw))
+	for name, values := range raw {
+		n, ok := decode(name)
+		if !ok {
+			return alipayForm{}, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
+		}
+		for _, value := range values {
+			s, ok := decode(value)
+			if !ok {
+				return alipayForm{}, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
+			}
+			decoded[n] = append(decoded[n], s)
+		}
+	}
+	// Checked as every form is: a field given twice (also after
+	// decoding), names the app's framework reads as another. Decoding
+	// maps distinct names to distinct names (it encodes back), so raw then
+	// holds one value per name too.
+	fields, err := parseURLEncoded("form field", decoded.Encode())
+	if err != nil {
+		return alipayForm{}, err
+	}
+	signed := make(map[string]string, len(raw))
+	for name, values := range raw {
+		signed[name] = values[0]
+	}
+	return alipayForm{raw: signed, fields: fields}, nil
+}
+
+// alipaySignContent is what Alipay signs: the parameters except sign and
+// sign_type, sorted by name, written k=v (decoded, not escaped) and joined
+// by &; with withEmpty false, the parameters with an empty value are left
+// out.
+func alipaySignContent(raw map[string]string, withEmpty bool) []byte {
+	names := make([]string, 0, len(raw))
+	size := 0
+	for name, value := range raw {
+		if name == "sign" || name == "sign_type" || !withEmpty && value == "" {
+			continue
+		}
+		names = append(names, name)
+		size += len(name) + len(value) + 2
+	}
+	slices.Sort(names)
+	content := make([]byte, 0, size)
+	for i, name := range names {
+		if i > 0 {
+			content = append(content, '&')
+		}
+		content = append(append(append(content, name...), '='), raw[name]...)
+	}
+	return content
+}
+
+// checkSign checks sign_type and sign.
+func (v *Alipay) checkSign(form alipayForm) error {
+	switch form.fields["sign_type"] {
+	case "RSA2", "": // sign_type is not signed: the check is RSA2 either way
+	case "RSA":
+		return fmt.Errorf("%w: sign_type RSA (SHA1withRSA) is not accepted: switch the app's signing method (接口加签方式) to RSA2 in Alipay's console", ErrSignature)
+	default:
+		return fmt.Errorf("%w: sign_type is not RSA2", ErrSignature)
+	}
+	sign := form.fields["sign"]
+	if sign == "" {
+		return fmt.Errorf("%w: no sign field", ErrSignature)
+	}
+	if v.verifies(alipaySignContent(form.raw, false), sign) {
+		return nil
+	}
+	// Alipay's SDKs (Java rsaCheckV1, Node checkNotifySign) verify over
+	// every parameter, an empty one as k=. Alipay leaves empty parameters
+	// out of what it sends; should it ever sign one, its notification
+	// still passes. The event reads an empty value as an absent one
+	// either way.
+	if hasEmptyValue(form.raw) && v.verifies(alipaySignContent(form.raw, true), sign) {
+		return nil
+	}
+	return fmt.Errorf("%w: sign matches none of the %d configured public keys (or the notification was changed)", ErrSignature, len(v.keys))
+}
+
+// hasEmptyValue reports whether a parameter of raw has an empty value.
+func hasEmptyValue(raw map[string]string) bool {
+	for name, value := range raw {
+		if value == "" && name != "sign" && name != "sign_type" {
+			return true
+		}
+	}
+	return false
+}
+
+// verifies reports whether sign is the signature of content under one of
+// the public keys.
+func (v *Alipay) verifies(content []byte, sign string) bool {
+	for _, key := range v.keys {
+		if VerifySHA256RSA(key, content, sign) {
+			return true
+		}
+	}
+	return false
+}
+
+// alipayZone is China Standard Time, Alipay's clock: UTC+8, no daylight
+// saving time.
+var alipayZone = time.FixedZone("CST", 8*3600)
+
+// parseAlipayTime reads "2024-05-01 18:20:28" (gmt_refund may add
+// milliseconds) in China Standard Time; the zero time when it is not in
+// that form.
+func parseAlipayTime(s string) time.Time {
+	t, err := time.ParseInLocation(time.DateTime, s, alipayZone)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// alipayStatuses maps trade_status; other values are StatusUnknown.
+// TRADE_CLOSED and TRADE_SUCCESS with a refund_fee are refunds (normalize).
+var alipayStatuses = map[string]Status{
+	"TRADE_SUCCESS":  StatusSucceeded,
+	"TRADE_FINISHED": StatusSucceeded,
+	"WAIT_BUYER_PAY": StatusPending,
+	"TRADE_CLOSED":   StatusCancelled,
+}
+
+func (v *Alipay) normalize(f map[string]string, r *Request) (Event, error) {
+	for _, name := range []string{"trade_no", "trade_status"} {
+		if f[name] == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+		}
+	}
+	e := NewEvent(v.Provider(), r)
+	e.ProviderStatus = f["trade_status"]
+	e.Status = alipayStatuses[e.ProviderStatus]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	refunded := false
+	if fee := f["refund_fee"]; fee != "" {
+		d, err := parseDecimal(fee)
+		if err != nil {
+			return Event{}, fmt.Errorf("%w: refund_fee is not an unsigned decimal number", ErrMalformed)
+		}
+		refunded = d.IsPositive()
+	}
+	// A refund is notified as TRADE_CLOSED (all of it refunded) or, for a
+	// part of it, as TRADE_SUCCESS with refund_fee (the total refunded):
+	// not a second payment. TRADE_FINISHED only says that the trade can no
+	// longer be refunded.
+	if refunded && (e.ProviderStatus == "TRADE_CLOSED" || e.ProviderStatus == "TRADE_SUCCESS") {
+		e.Status = StatusRefunded
+	}
+	// Alipay's id of the trade, its status and the refund it reports: the
+	// payment, each partial refund and the closing are events of their
+	// own. notify_id, unchanged across resends, is not signed apart from
+	// the rest and says nothing more. An empty field is an absent one.
+	e.ID = EventID(e.Provider, f["trade_no"], f["trade_status"], f["refund_fee"], f["gmt_refund"], f["out_biz_no"])
+	e.TransactionID = f["trade_no"]
+	e.OrderID = f["out_trade_no"]
+	if e.OrderID == "" && e.Status != StatusUnknown {
+		return Event{}, fmt.Errorf("%w: mandatory field out_trade_no is missing", ErrMalformed)
+	}
+	e.MerchantID = f["seller_id"]
+	currency := f["trans_currency"]
+	if currency == "" {
+		currency = "CNY"
+	}
+	var err error
+	if e.Status == StatusRefunded {
+		err = SetAmount(&e, "refund_fee", f["refund_fee"], currency, MajorUnits)
+	} else {
+		err = SetAmount(&e, "total_amount", f["total_amount"], currency, MajorUnits)
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	occurred := map[Status]string{StatusSucceeded: "gmt_payment", StatusRefunded: "gmt_refund", StatusCancelled: "gmt_close"}[e.Status]
+	if e.OccurredAt = parseAlipayTime(f[occurred]); e.OccurredAt.IsZero() {
+		e.OccurredAt = parseAlipayTime(f["notify_time"])
+	}
+	// buyer_logon_id is the buyer's Alipay login, masked: an e-mail
+	// address (xud***@126.com) or a phone number (159****5620).
+	if login := f["buyer_logon_id"]; strings.Contains(login, "@") {
+		e.Customer = NewCustomer("", login, "", "")
+	} else {
+		e.Customer = NewCustomer("", "", login, "")
+	}
+	shown := f // the fields, in UTF-8, without the empty ones
+	if hasEmptyValue(f) {
+		shown = make(map[string]string, len(f))
+		for k, s := range f {
+			if s != "" {
+				shown[k] = s
+			}
+		}
+	}
+	e.Raw = marshalStringMap(shown, nil)
+	return e, nil
+}
+
+// alipayTimeLayout is how Alipay writes its times, in China Standard Time.
+const alipayTimeLayout = time.DateTime
+
+// Example implements Signer: a paid trade of the first configured app.
+func (v *Alipay) Example(order string, now time.Time) map[string]any {
+	appID := "2021000000000000"
+	if len(v.appIDs) > 0 {
+		appID = v.appIDs[0]
+	}
+	cst := now.In(alipayZone)
+	return map[string]any{
+		"notify_time": cst.Format(alipayTimeLayout), "notify_type": "trade_status_sync",
+		"notify_id": fmt.Sprintf("%x", now.UnixNano()), "app_id": appID, "auth_app_id": appID,
+		"charset": "utf-8", "version": "1.0", "trade_no": cst.Format("20060102") + "22001468450512505578", "out_trade_no": order,
+		"trade_status": "TRADE_SUCCESS", "total_amount": "88.88", "receipt_amount": "88.88",
+		"invoice_amount": "88.88", "buyer_pay_amount": "88.88", "point_amount": "0.00",
+		"gmt_create": cst.Add(-5 * time.Second).Format(alipayTimeLayout), "gmt_payment": cst.Add(-time.Second).Format(alipayTimeLayout),
+		"buyer_id": "2088102534368455", "buyer_logon_id": "buy***@example.com", "seller_id": "2088531891668739",
+		"subject":        "Test order " + order,
+		"fund_bill_list": `[{"amount":"88.88","fundChannel":"ALIPAYACCOUNT"}]`,
+	}
+}
+
+// Sign implements Signer: the form as Alipay posts it, in the charset its
+// charset field names, signed with d.PrivateKey (sign_type RSA2).
+func (v *Alipay) Sign(d Draft) (Notification, error) {
+	if d.PrivateKey == nil {
+		return Notification{}, errors.New("--private-key is required to sign alipay notifications")
+	}
+	if !slices.ContainsFunc(v.keys, func(k *rsa.PublicKey) bool { return SamePublicKey(d.PrivateKey, k) }) {
+		return Notification{}, errors.New("--private-key is not the private half of a configured public_key")
+	}
+	f, err := FlatFields(d.Fields)
+	if err != nil {
+		return Notification{}, err
+	}
+	enc, ok := alipayCharset(f["charset"])
+	if !ok {
+		return Notification{}, fmt.Errorf("field charset: %q is not a charset Alipay sends (utf-8, gbk, gb2312, gb18030)", f["charset"])
+	}
+	raw := make(map[string]string, len(f)+2)
+	for k, s := range f {
+		if enc != nil {
+			if s, err = enc.NewEncoder().String(s); err != nil {
+				return Notification{}, fmt.Errorf("field %s: not text in %s: %v", k, f["charset"], err)
+			}
+		}
+		raw[k] = s
+	}
+	delete(raw, "sign")
+	if raw["sign_type"] == "" {
+		raw["sign_type"] = "RSA2"
+	}
+	if raw["sign"], err = SignSHA256RSA(d.PrivateKey, alipaySignContent(raw, false)); err != nil {
+		return Notification{}, err
+	}
+	// EncodeForm escapes byte by byte: GBK text stays GBK.
+	return newNotification(d.Path, FormType, []byte(EncodeForm(raw))), nil
+}
