@@ -169,6 +169,16 @@ def cases():
     request("empty_sign", body_of(fields() + [("sign_type", "RSA2"), ("sign", "")]))
     request("sign_not_base64", body_of(fields() + [("sign_type", "RSA2"), ("sign", "not*base64*at*all")]))
     notify("unsigned_param", extra=[("refund_fee", "88.88")])
+    # A captured partial refund regrouped: refund_fee merged into the value
+    # of receipt_amount, the field before it in the signed text. The text,
+    # and so the signature, are Alipay's; without refund_fee it would read
+    # as another "succeeded" payment.
+    pairs = fields({"refund_fee": "20.00", "gmt_refund": "2024-05-01 18:20:27.123",
+                    "out_biz_no": "RF-20240501-0002", "notify_time": "2024-05-01 18:20:30"})
+    s = sign(pairs)
+    merged = [(k, v + "&refund_fee=20.00" if k == "receipt_amount" else v) for k, v in pairs if k != "refund_fee"]
+    assert content(merged, "utf-8") == content(pairs, "utf-8")
+    request("regrouped_merge", body_of(merged + [("sign_type", "RSA2"), ("sign", s)]))
     # Signed over the UTF-8 bytes, sent as GBK: not what Alipay signed.
     notify("other_charset", change={"charset": "gbk"}, encoding="utf-8", body_encoding="gbk")
     notify("invalid_utf8", change={"subject": "语雀"}, encoding="gbk", body_encoding="gbk")

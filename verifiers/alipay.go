@@ -324,6 +324,9 @@ func (v *Alipay) checkSign(form alipayForm) error {
 	if sign == "" {
 		return fmt.Errorf("%w: no sign field", ErrSignature)
 	}
+	if name, ok := regroupable(form.raw); ok {
+		return fmt.Errorf("%w: field %.40q has a value with &<name>= in it: the signed text k=v&k=v… reads the same with that value split into two fields, or two fields merged into it, so it cannot tell which fields Alipay signed", ErrSignature, name)
+	}
 	if v.verifies(alipaySignContent(form.raw, false), sign) {
 		return nil
 	}
@@ -336,6 +339,38 @@ func (v *Alipay) checkSign(form alipayForm) error {
 		return nil
 	}
 	return fmt.Errorf("%w: sign matches none of the %d configured public keys (or the notification was changed)", ErrSignature, len(v.keys))
+}
+
+// regroupable returns the name of a field whose value holds "&" followed
+// by a parameter name and "=": Alipay's signed text does not escape & or =,
+// so the same signature covers a form where that value is two fields, or
+// where two fields of the genuine form are merged into one. Merging is how
+// a captured refund notification loses its refund_fee and turns into a
+// "succeeded" payment event with an id of its own. Alipay's own values
+// (amounts, times, ids, fund_bill_list's JSON) never hold it; a subject such
+// as "Tom&Jerry" does not either.
+func regroupable(raw map[string]string) (string, bool) {
+	first, found := "", false // the same reason on every attempt
+	for name, value := range raw {
+		for rest := value; ; {
+			i := strings.IndexByte(rest, '&')
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			n := 0
+			for n < len(rest) && (rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= 'A' && rest[n] <= 'Z' || rest[n] >= '0' && rest[n] <= '9' || rest[n] == '_') {
+				n++
+			}
+			if n > 0 && n < len(rest) && rest[n] == '=' {
+				if !found || name < first {
+					first, found = name, true
+				}
+				break
+			}
+		}
+	}
+	return first, found
 }
 
 // hasEmptyValue reports whether a parameter of raw has an empty value.

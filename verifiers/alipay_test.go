@@ -103,6 +103,7 @@ func TestAlipay(t *testing.T) {
 		{"empty_sign", nil, ErrSignature, "no sign field"},
 		{"sign_not_base64", nil, ErrSignature, "sign matches none"},
 		{"unsigned_param", nil, ErrSignature, "sign matches none"},
+		{"regrouped_merge", nil, ErrSignature, `field "receipt_amount" has a value with &<name>= in it`},
 		{"other_charset", nil, ErrSignature, "sign matches none"},
 		{"invalid_utf8", nil, ErrMalformed, `form field "subject" is not valid utf-8`},
 		{"invalid_gbk", nil, ErrMalformed, `form field "subject" is not valid gbk`},
