@@ -211,7 +211,32 @@ check "caddy paynotify sign paypal --url" "HTTP/1.1 200 OK|exit 0" \
 check "inquiring providers' notifications the API confirmed and the app received" "3" \
 	"$(grep -c '"provider":"\(mollie\|paypal_ipn\|paypal\)","outcome":"delivered".*"inquiry":"confirmed"' "$log")"
 check "counter of paypal_ipn notifications refused (receiver)" "1" "$(metric paypal_ipn invalid_signature)"
-check "caddy paynotify providers" "adyen checkout gocardless hmac mollie octo3 octopus oobit paddle paypal paypal_ipn paystack razorpay square standardwebhooks stripe thedao" \
+# The public-key providers, signed with the demo private keys of
+# examples/keys, whose public halves Caddyfile.example trusts.
+alipay_args=(--option 'public_key {file.examples/keys/alipay-demo.pub}')
+wechatpay_args=(--option 'public_key PUB_KEY_ID_DEMO {file.examples/keys/wechatpay-demo.pub}')
+check "caddy paynotify sign alipay --url" "HTTP/1.1 200 OK|success|exit 0" \
+	"$(cli sign alipay --private-key examples/keys/alipay-demo.pem "${alipay_args[@]}" --option 'app_id 2021000000000000' \
+		--url http://localhost:8080/notify/alipay)"
+check "caddy paynotify sign alipay in GBK --url" "HTTP/1.1 200 OK|success|exit 0" \
+	"$(cli sign alipay --private-key examples/keys/alipay-demo.pem "${alipay_args[@]}" --option 'app_id 2021000000000000' \
+		--field charset=gbk --field subject=语雀空间 --url http://localhost:8080/notify/alipay)"
+check "caddy paynotify sign alipay for another app" "HTTP/1.1 403 Forbidden|exit 1" \
+	"$(cli sign alipay --private-key examples/keys/alipay-demo.pem "${alipay_args[@]}" --option 'app_id 2021000000000009' \
+		--url http://localhost:8080/notify/alipay)"
+check "caddy paynotify sign alipay with another key" "HTTP/1.1 401 Unauthorized|exit 1" \
+	"$(cli sign alipay --private-key examples/keys/wechatpay-demo.pem --option 'public_key {file.examples/keys/wechatpay-demo.pub}' \
+		--option 'app_id 2021000000000000' --url http://localhost:8080/notify/alipay)"
+check "caddy paynotify sign wechatpay --url" "HTTP/1.1 204 No Content|exit 0" \
+	"$(cli sign wechatpay --private-key examples/keys/wechatpay-demo.pem "${wechatpay_args[@]}" \
+		--option 'apiv3_key wechatpay-demo-apiv3-key-32chars' --url http://localhost:8080/notify/wechatpay)"
+check "caddy paynotify sign wechatpay with another APIv3 key" "HTTP/1.1 401 Unauthorized|exit 1" \
+	"$(cli sign wechatpay --private-key examples/keys/wechatpay-demo.pem "${wechatpay_args[@]}" \
+		--option 'apiv3_key another-apiv3-key-of-32-chars-xy' --url http://localhost:8080/notify/wechatpay)"
+check "public-key providers' notifications the app received" "2|1" \
+	"$(grep -c '"provider":"alipay","outcome":"delivered"' "$log")|$(grep -c '"provider":"wechatpay","outcome":"delivered"' "$log")"
+check "counter of wechatpay notifications refused" "1" "$(metric wechatpay invalid_signature)"
+check "caddy paynotify providers" "adyen alipay checkout gocardless hmac mollie octo3 octopus oobit paddle paypal paypal_ipn paystack razorpay square standardwebhooks stripe thedao wechatpay" \
 	"$(./caddy paynotify providers --json | sed -n 's/^    "name": "\(.*\)",$/\1/p' | tr '\n' ' ' | sed 's/ $//')"
 
 # Dedup across a restart of Caddy: the provider retries after the restart.

@@ -496,7 +496,8 @@ func (v *Alipay) normalize(f map[string]string, r *Request) (Event, error) {
 // alipayTimeLayout is how Alipay writes its times, in China Standard Time.
 const alipayTimeLayout = time.DateTime
 
-// Example implements Signer: a paid trade of the first configured app.
+// Example implements Signer: a paid trade of the first configured app; its
+// trade_no (and so its event id) is new at every call.
 func (v *Alipay) Example(order string, now time.Time) map[string]any {
 	appID := "2021000000000000"
 	if len(v.appIDs) > 0 {
@@ -506,7 +507,7 @@ func (v *Alipay) Example(order string, now time.Time) map[string]any {
 	return map[string]any{
 		"notify_time": cst.Format(alipayTimeLayout), "notify_type": "trade_status_sync",
 		"notify_id": fmt.Sprintf("%x", now.UnixNano()), "app_id": appID, "auth_app_id": appID,
-		"charset": "utf-8", "version": "1.0", "trade_no": cst.Format("20060102") + "22001468450512505578", "out_trade_no": order,
+		"charset": "utf-8", "version": "1.0", "trade_no": cst.Format("20060102") + fmt.Sprintf("2200%016d", now.UnixNano()%1e16), "out_trade_no": order,
 		"trade_status": "TRADE_SUCCESS", "total_amount": "88.88", "receipt_amount": "88.88",
 		"invoice_amount": "88.88", "buyer_pay_amount": "88.88", "point_amount": "0.00",
 		"gmt_create": cst.Add(-5 * time.Second).Format(alipayTimeLayout), "gmt_payment": cst.Add(-time.Second).Format(alipayTimeLayout),
