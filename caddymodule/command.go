@@ -209,7 +209,7 @@ func (o *signOptions) run(ctx context.Context, provider string, stdout, stderr i
 
 // hints say what a status from paynotify means for the one testing it.
 var hints = map[int]string{
-	http.StatusUnauthorized:          "401: the signature did not verify. --secret must be one of the directive's secrets (and --algorithm its algorithm); Caddy's log line \"notification\" gives the reason.",
+	http.StatusUnauthorized:          "401: the signature did not verify. --secret must be one of the directive's secrets (and --algorithm its algorithm), or --private-key the private half of its public_key (wechatpay: and apiv3_key its APIv3 key); Caddy's log line \"notification\" gives the reason.",
 	http.StatusForbidden:             "403: the source address is not in allow_ip, or --authorization (checkout) or --key (octopus) is not the configured value.",
 	http.StatusBadRequest:            "400: the notification is malformed or misses a mandatory field; Caddy's log line \"notification\" names it.",
 	http.StatusMethodNotAllowed:      "405: the provider does not send notifications with this method.",

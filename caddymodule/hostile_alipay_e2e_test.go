@@ -82,6 +82,9 @@ func init() {
 			return body[:i]
 		}), 401},
 		hostile{"alipay unsigned parameter added", alipayGolden("unsigned_param", nil), 401},
+		// Alipay's signature, refund_fee merged into receipt_amount: would
+		// read as another succeeded payment.
+		hostile{"alipay partial refund regrouped into a payment", alipayGolden("regrouped_merge", nil), 401},
 		hostile{"alipay non-empty parameter added", alipayAppend("&passback_params=x"), 401},
 		hostile{"alipay signed parameter emptied", alipayReplace("total_amount=88.88", "total_amount="), 401},
 		hostile{"alipay signed parameter removed", alipayReplace("&receipt_amount=88.88", ""), 401},

@@ -2,7 +2,6 @@ package verifiers
 
 import (
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"mime"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
@@ -38,7 +38,7 @@ type Alipay struct {
 	// is none of them is refused with 403, even with a valid signature.
 	AppIDs []string `json:"app_ids,omitempty"`
 
-	keys   []*rsa.PublicKey
+	keys   []PublicKey
 	appIDs []string
 }
 
@@ -95,18 +95,21 @@ func (v *Alipay) About() About {
 }
 
 // Provision implements caddy.Provisioner.
-func (v *Alipay) Provision(caddy.Context) error {
+func (v *Alipay) Provision(ctx caddy.Context) error {
 	if err := v.CheckConfig(); err != nil {
 		return err
 	}
 	now := time.Now()
-	v.keys = make([]*rsa.PublicKey, len(v.PublicKeys))
+	v.keys = make([]PublicKey, len(v.PublicKeys))
 	for i, text := range v.PublicKeys {
-		pk, err := ParsePublicKey("public_key", text, now)
+		pk, err := ParsePublicKey("public_key", text)
 		if err != nil {
 			return err
 		}
-		v.keys[i] = pk.Key
+		if warning := pk.ExpiredWarning(now); warning != "" {
+			ctx.Logger().Warn("public_key: "+warning, zap.String("provider", "alipay"), zap.Int("public_key", i+1))
+		}
+		v.keys[i] = pk
 	}
 	v.appIDs = make([]string, len(v.AppIDs))
 	for i, id := range v.AppIDs {
@@ -158,7 +161,7 @@ func (v *Alipay) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkSign(form); err != nil {
+	if err := v.checkSign(form, r.ReceivedAt); err != nil {
 		return nil, err
 	}
 	if err := RefuseShadowingQuery(r.RawQuery, form.fields, alipayFields); err != nil {
@@ -312,7 +315,7 @@ func alipaySignContent(raw map[string]string, withEmpty bool) []byte {
 }
 
 // checkSign checks sign_type and sign.
-func (v *Alipay) checkSign(form alipayForm) error {
+func (v *Alipay) checkSign(form alipayForm, now time.Time) error {
 	switch form.fields["sign_type"] {
 	case "RSA2", "": // sign_type is not signed: the check is RSA2 either way
 	case "RSA":
@@ -327,7 +330,7 @@ func (v *Alipay) checkSign(form alipayForm) error {
 	if name, ok := regroupable(form.raw); ok {
 		return fmt.Errorf("%w: field %.40q has a value with &<name>= in it: the signed text k=v&k=v… reads the same with that value split into two fields, or two fields merged into it, so it cannot tell which fields Alipay signed", ErrSignature, name)
 	}
-	if v.verifies(alipaySignContent(form.raw, false), sign) {
+	if v.verifies(alipaySignContent(form.raw, false), sign, now) {
 		return nil
 	}
 	// Alipay's SDKs (Java rsaCheckV1, Node checkNotifySign) verify over
@@ -335,10 +338,10 @@ func (v *Alipay) checkSign(form alipayForm) error {
 	// out of what it sends; should it ever sign one, its notification
 	// still passes. The event reads an empty value as an absent one
 	// either way.
-	if hasEmptyValue(form.raw) && v.verifies(alipaySignContent(form.raw, true), sign) {
+	if hasEmptyValue(form.raw) && v.verifies(alipaySignContent(form.raw, true), sign, now) {
 		return nil
 	}
-	return fmt.Errorf("%w: sign matches none of the %d configured public keys (or the notification was changed)", ErrSignature, len(v.keys))
+	return fmt.Errorf("%w: sign matches none of the %d configured public keys (or the notification was changed)%s", ErrSignature, len(v.keys), v.expiredNote(now))
 }
 
 // regroupable returns the name of a field whose value holds "&" followed
@@ -385,13 +388,29 @@ func hasEmptyValue(raw map[string]string) bool {
 
 // verifies reports whether sign is the signature of content under one of
 // the public keys.
-func (v *Alipay) verifies(content []byte, sign string) bool {
+func (v *Alipay) verifies(content []byte, sign string, now time.Time) bool {
 	for _, key := range v.keys {
-		if VerifySHA256RSA(key, content, sign) {
+		// A certificate that has expired is no longer Alipay's.
+		if !key.Expired(now) && VerifySHA256RSA(key.Key, content, sign) {
 			return true
 		}
 	}
 	return false
+}
+
+// expiredNote says how many of the keys are certificates that have expired
+// at now, for the reason of a refusal.
+func (v *Alipay) expiredNote(now time.Time) string {
+	n := 0
+	for _, key := range v.keys {
+		if key.Expired(now) {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d of them are certificates that have expired and are not used", n)
 }
 
 // alipayZone is China Standard Time, Alipay's clock: UTC+8, no daylight
@@ -523,7 +542,7 @@ func (v *Alipay) Sign(d Draft) (Notification, error) {
 	if d.PrivateKey == nil {
 		return Notification{}, errors.New("--private-key is required to sign alipay notifications")
 	}
-	if !slices.ContainsFunc(v.keys, func(k *rsa.PublicKey) bool { return SamePublicKey(d.PrivateKey, k) }) {
+	if !slices.ContainsFunc(v.keys, func(k PublicKey) bool { return SamePublicKey(d.PrivateKey, k.Key) }) {
 		return Notification{}, errors.New("--private-key is not the private half of a configured public_key")
 	}
 	f, err := FlatFields(d.Fields)

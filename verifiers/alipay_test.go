@@ -61,7 +61,7 @@ func init() {
 	if completeKeys["alipay"], err = ParsePrivateKey(text); err != nil {
 		panic(err)
 	}
-	pub, err := ParsePublicKey("public_key", alipayDER("test.pub"), time.Now())
+	pub, err := ParsePublicKey("public_key", alipayDER("test.pub"))
 	if err != nil {
 		panic(err)
 	}

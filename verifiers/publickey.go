@@ -37,7 +37,12 @@ type PublicKey struct {
 // mistake, a key that is not RSA and an RSA key under MinRSABits are
 // refused. The errors name option and never quote the value, which could be
 // a private key.
-func ParsePublicKey(option, value string, now time.Time) (PublicKey, error) {
+//
+// An expired certificate is read: a configuration that keeps the previous
+// key during a rotation must go on loading once that key's certificate
+// expires. The providers warn at load (ExpiredWarning) and do not verify
+// with it once it has expired (Expired).
+func ParsePublicKey(option, value string) (PublicKey, error) {
 	fail := func(format string, args ...any) (PublicKey, error) {
 		return PublicKey{}, &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -71,14 +76,11 @@ func ParsePublicKey(option, value string, now time.Time) (PublicKey, error) {
 		return fail("a PEM block of type %q is not a public key or a certificate", kind)
 	}
 	if err != nil {
-		return fail("not a readable public key or certificate (%v)", errors.Unwrap(err))
+		// x509's own reasons are ASN.1 internals, of no use to an operator.
+		return fail("not a readable public key or certificate: the DER inside is not a SubjectPublicKeyInfo, a PKCS #1 public key or an X.509 certificate (a truncated copy?)")
 	}
 	if pk.Cert != nil {
 		key = pk.Cert.PublicKey
-		if now.After(pk.Cert.NotAfter) {
-			return fail("the certificate (serial %X) expired on %s; the provider signs with a newer one",
-				pk.Cert.SerialNumber, pk.Cert.NotAfter.UTC().Format(time.DateOnly))
-		}
 	}
 	rk, ok := key.(*rsa.PublicKey)
 	if !ok {
@@ -89,6 +91,23 @@ func ParsePublicKey(option, value string, now time.Time) (PublicKey, error) {
 	}
 	pk.Key = rk
 	return pk, nil
+}
+
+// Expired reports whether the key came in a certificate that has expired
+// at now.
+func (pk PublicKey) Expired(now time.Time) bool {
+	return pk.Cert != nil && now.After(pk.Cert.NotAfter)
+}
+
+// ExpiredWarning is the warning to log at load for a key whose certificate
+// has expired at now ("" when it has not): the provider no longer signs
+// with it, and notifications it signs are refused.
+func (pk PublicKey) ExpiredWarning(now time.Time) string {
+	if !pk.Expired(now) {
+		return ""
+	}
+	return fmt.Sprintf("the certificate with serial %X expired on %s: notifications signed under it are refused; remove it once the provider signs with a newer key",
+		pk.Cert.SerialNumber.Bytes(), pk.Cert.NotAfter.UTC().Format(time.DateOnly))
 }
 
 // readDER returns the DER bytes of a PEM block (with its type) or of base64
@@ -172,12 +191,14 @@ func VerifySHA256RSA(key *rsa.PublicKey, message []byte, sig string) bool {
 	if base64.StdEncoding.EncodedLen(size) != len(sig) {
 		return false
 	}
-	var buf [1024]byte // up to 8192-bit keys without an allocation
-	raw := buf[:0]
-	if size > len(buf) {
-		raw = make([]byte, 0, size)
+	// DecodedLen is up to two bytes over size (the padding).
+	var buf [1026]byte // up to 8192-bit keys without an allocation
+	raw := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(sig)); n > len(buf) {
+		raw = make([]byte, n)
+	} else {
+		raw = buf[:n]
 	}
-	raw = raw[:base64.StdEncoding.DecodedLen(len(sig))]
 	n, err := base64.StdEncoding.Strict().Decode(raw, []byte(sig))
 	if err != nil || n != size {
 		return false

@@ -66,7 +66,7 @@ func TestParsePublicKeyForms(t *testing.T) {
 		"{env.*}":                 "{env.PAYNOTIFY_TEST_PUBKEY}",
 	} {
 		t.Run(name, func(t *testing.T) {
-			pk, err := ParsePublicKey("public_key", value, time.Now())
+			pk, err := ParsePublicKey("public_key", value)
 			require.NoError(t, err)
 			assert.True(t, pk.Key.Equal(&key.PublicKey))
 			if strings.Contains(name, "ertificate") || strings.Contains(name, "CERTIFICATE") {
@@ -94,7 +94,7 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 	require.NoError(t, err)
 	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	require.NoError(t, err)
-	expired := selfSigned(t, key, 7, time.Now().Add(-time.Hour))
+	cert := selfSigned(t, key, 7, time.Now().Add(time.Hour))
 
 	for name, c := range map[string]struct{ value, want string }{
 		"PEM PKCS8 private key":   {pemText("PRIVATE KEY", pkcs8), "private key"},
@@ -108,16 +108,15 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 		"two PEM blocks":          {pemText("PUBLIC KEY", spki) + pemText("PUBLIC KEY", spki), "more than one PEM block"},
 		"other PEM type":          {pemText("CERTIFICATE REQUEST", spki), "not a public key"},
 		"broken PEM":              {"-----BEGIN PUBLIC KEY-----\nAAAA", "unreadable PEM"},
-		"expired certificate":     {pemText("CERTIFICATE", expired), "expired on"},
 		"empty":                   {"", "empty"},
 		"unset env":               {"{env.PAYNOTIFY_TEST_UNSET_KEY}", "empty"},
 		"placeholder typo":        {"{env:X}", "a typo?"},
 		"missing file":            {"{file./nonexistent/alipay.pub}", "public_key"},
 		"truncated base64 SPKI":   {base64.StdEncoding.EncodeToString(spki[:100]), "not a readable public key"},
-		"public key after a cert": {pemText("CERTIFICATE", expired) + pemText("PUBLIC KEY", spki), "more than one PEM block"},
+		"public key after a cert": {pemText("CERTIFICATE", cert) + pemText("PUBLIC KEY", spki), "more than one PEM block"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParsePublicKey("public_key", c.value, time.Now())
+			_, err := ParsePublicKey("public_key", c.value)
 			require.Error(t, err)
 			var oe *OptionError
 			require.ErrorAs(t, err, &oe)
@@ -129,6 +128,26 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An expired certificate loads (a configuration that keeps the previous
+// key during a rotation goes on loading), with a warning, and says it has
+// expired so that the providers do not verify with it.
+func TestParsePublicKeyExpiredCertificate(t *testing.T) {
+	key := testRSAKey()
+	notAfter := time.Now().Add(-time.Hour)
+	pk, err := ParsePublicKey("public_key", pemText("CERTIFICATE", selfSigned(t, key, 0x0A1B, notAfter)))
+	require.NoError(t, err)
+	assert.True(t, pk.Expired(time.Now()))
+	assert.False(t, pk.Expired(notAfter.Add(-time.Minute)), "before it expired")
+	assert.Contains(t, pk.ExpiredWarning(time.Now()), "the certificate with serial 0A1B expired on "+notAfter.UTC().Format(time.DateOnly))
+	fresh, err := ParsePublicKey("public_key", pemText("CERTIFICATE", selfSigned(t, key, 7, time.Now().Add(time.Hour))))
+	require.NoError(t, err)
+	assert.False(t, fresh.Expired(time.Now()))
+	assert.Empty(t, fresh.ExpiredWarning(time.Now()))
+	bare, err := ParsePublicKey("public_key", base64.StdEncoding.EncodeToString(x509.MarshalPKCS1PublicKey(&key.PublicKey)))
+	require.NoError(t, err)
+	assert.False(t, bare.Expired(time.Now().Add(100*365*24*time.Hour)), "a bare key never expires")
 }
 
 func TestParsePrivateKeyAndSign(t *testing.T) {
@@ -176,7 +195,7 @@ func TestDemoKeyPairs(t *testing.T) {
 		require.NoError(t, err)
 		key, err := ParsePrivateKey(priv)
 		require.NoError(t, err)
-		pk, err := ParsePublicKey("public_key", string(pub), time.Now())
+		pk, err := ParsePublicKey("public_key", string(pub))
 		require.NoError(t, err)
 		assert.True(t, SamePublicKey(key, pk.Key), name)
 	}

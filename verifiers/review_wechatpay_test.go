@@ -103,17 +103,20 @@ func TestReviewWechatpayCertSerialLeadingZero(t *testing.T) {
 	_, err := newVerifier("wechatpay", options{Extra: map[string]any{"apiv3_key": wechatpayTestAPIv3Key,
 		"public_keys": []WechatpayPublicKey{{Serial: "ABCDEF", Key: cert}}}})
 	require.Error(t, err)
-	suggested := fmt.Sprintf("%X", serial)
-	require.Contains(t, err.Error(), "the certificate's serial is "+suggested)
+	// (Fixed: the message names the serial as WeChat Pay writes it.)
+	require.Contains(t, err.Error(), "the certificate's serial is "+sdkForm)
 
-	// The operator copies it; the configuration loads.
-	v := mustNew(t, "wechatpay", options{Extra: map[string]any{"apiv3_key": wechatpayTestAPIv3Key,
-		"public_keys": []WechatpayPublicKey{{Serial: suggested, Key: cert}}}}).(*Wechatpay)
-	// WeChat Pay's notification, signed with the certificate's key under its serial.
-	req := reviewWxNotification(t, v, wechatpayPrivateKey(t, "test.pem"), sdkForm, "TRANSACTION.SUCCESS", "transaction",
-		`{"mchid":"1900000109","out_trade_no":"ORD-1","transaction_id":"4200","trade_state":"SUCCESS","amount":{"total":100,"currency":"CNY"}}`, time.Now())
-	_, err = v.Verify(t.Context(), req)
-	assert.NoError(t, err, "the certificate's own serial, with its leading zero, must select it")
+	// The operator copies it, or the number without its leading zero from
+	// elsewhere; either configuration loads and selects the key.
+	for _, configured := range []string{sdkForm, fmt.Sprintf("%X", serial), strings.ToLower(sdkForm)} {
+		v := mustNew(t, "wechatpay", options{Extra: map[string]any{"apiv3_key": wechatpayTestAPIv3Key,
+			"public_keys": []WechatpayPublicKey{{Serial: configured, Key: cert}}}}).(*Wechatpay)
+		// WeChat Pay's notification, signed with the certificate's key under its serial.
+		req := reviewWxNotification(t, v, wechatpayPrivateKey(t, "test.pem"), sdkForm, "TRANSACTION.SUCCESS", "transaction",
+			`{"mchid":"1900000109","out_trade_no":"ORD-1","transaction_id":"4200","trade_state":"SUCCESS","amount":{"total":100,"currency":"CNY"}}`, time.Now())
+		_, err = v.Verify(t.Context(), req)
+		assert.NoError(t, err, "the certificate's own serial, with its leading zero, must select it (configured %s)", configured)
+	}
 }
 
 // TestReviewWechatpayExpiredRotationCertBlocksLoad: during a rotation the
@@ -130,7 +133,16 @@ func TestReviewWechatpayExpiredRotationCertBlocksLoad(t *testing.T) {
 			{Serial: "5EED", Key: old}, // the old platform certificate, expired an hour ago
 			{Serial: wechatpayRotatedSerial, Key: wechatpayRotatedCert},
 		}}})
-	assert.NoError(t, err, "an unchanged configuration that verifies today's notifications stops loading when a rotated-out certificate expires")
+	require.NoError(t, err, "an unchanged configuration that verifies today's notifications stops loading when a rotated-out certificate expires")
+	// (Fixed:) it loads with a warning, and a notification signed under
+	// the expired certificate is refused.
+	v := mustNew(t, "wechatpay", options{Extra: map[string]any{"apiv3_key": wechatpayTestAPIv3Key,
+		"public_keys": []WechatpayPublicKey{{Serial: "5EED", Key: old}}}}).(*Wechatpay)
+	req := reviewWxNotification(t, v, wechatpayPrivateKey(t, "test.pem"), "5EED", "TRANSACTION.SUCCESS", "transaction",
+		`{"mchid":"1900000109","out_trade_no":"ORD-1","transaction_id":"4200","trade_state":"SUCCESS","amount":{"total":100,"currency":"CNY"}}`, time.Now())
+	_, err = v.Verify(t.Context(), req)
+	require.ErrorIs(t, err, ErrSignature)
+	assert.Contains(t, err.Error(), "names a platform certificate that expired on")
 }
 
 // TestReviewVerifySHA256RSA8192BitKey: VerifySHA256RSA decodes the

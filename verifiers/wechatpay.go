@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -106,6 +107,9 @@ func (v *Wechatpay) CheckConfig() error {
 	seen := map[string]bool{}
 	for _, k := range v.PublicKeys {
 		serial, ok := wechatpaySerial(k.Serial)
+		if !ok && strings.Contains(k.Serial, "{") {
+			return &OptionError{Option: "public_key", Msg: "a serial is written literally (a placeholder is not resolved there): the id WeChat Pay shows for the key, PUB_KEY_ID_… or the certificate's hex serial"}
+		}
 		if !ok {
 			// Not quoted: a key written where the serial goes.
 			return &OptionError{Option: "public_key", Msg: "a serial is neither a certificate serial (hex) nor a public key id (PUB_KEY_ID_…); the serial comes first, then the key"}
@@ -132,8 +136,9 @@ func wechatpayKeySizeError(n int) error {
 }
 
 // wechatpaySerial is the form serials are compared in: a certificate
-// serial (hex) upper-cased, a public key id as it is written. ok is false
-// for what is neither.
+// serial (hex) upper-cased without leading zeros (WeChat Pay writes it byte
+// by byte, 0A1B…; an operator may copy it from elsewhere as A1B…), a public
+// key id as it is written. ok is false for what is neither.
 func wechatpaySerial(s string) (string, bool) {
 	if id, found := strings.CutPrefix(s, wechatpayKeyIDPrefix); found {
 		return s, isAlnum(id, 1, 64)
@@ -146,6 +151,11 @@ func wechatpaySerial(s string) (string, bool) {
 			return "", false
 		}
 	}
+	if trimmed := strings.TrimLeft(s, "0"); trimmed != "" {
+		s = trimmed
+	} else {
+		s = "0"
+	}
 	return strings.ToUpper(s), true
 }
 
@@ -156,7 +166,7 @@ func (v *Wechatpay) About() About {
 }
 
 // Provision implements caddy.Provisioner.
-func (v *Wechatpay) Provision(caddy.Context) error {
+func (v *Wechatpay) Provision(ctx caddy.Context) error {
 	if err := v.CheckConfig(); err != nil {
 		return err
 	}
@@ -167,7 +177,7 @@ func (v *Wechatpay) Provision(caddy.Context) error {
 	v.keys = make(map[string]PublicKey, len(v.PublicKeys))
 	for _, k := range v.PublicKeys {
 		serial, _ := wechatpaySerial(k.Serial)
-		pk, err := ParsePublicKey("public_key", k.Key, now)
+		pk, err := ParsePublicKey("public_key", k.Key)
 		if err != nil {
 			var oe *OptionError
 			if errors.As(err, &oe) {
@@ -176,8 +186,12 @@ func (v *Wechatpay) Provision(caddy.Context) error {
 			return err
 		}
 		if pk.Cert != nil && !wechatpayCertSerial(serial, pk.Cert.SerialNumber) {
+			// Byte by byte, as WeChat Pay writes it in Wechatpay-Serial.
 			return &OptionError{Option: "public_key", Msg: fmt.Sprintf("serial %s: the certificate's serial is %X; a key given with another key's serial would never verify",
-				k.Serial, pk.Cert.SerialNumber)}
+				k.Serial, pk.Cert.SerialNumber.Bytes())}
+		}
+		if warning := pk.ExpiredWarning(now); warning != "" {
+			ctx.Logger().Warn("public_key "+k.Serial+": "+warning, zap.String("provider", "wechatpay"))
 		}
 		v.keys[serial] = pk
 	}
@@ -320,6 +334,9 @@ func (v *Wechatpay) authenticate(r *Request) error {
 		}
 		return fmt.Errorf("%w: Wechatpay-Serial header is neither a certificate serial nor a public key id", ErrSignature)
 	}
+	if key.Expired(r.ReceivedAt) {
+		return fmt.Errorf("%w: Wechatpay-Serial header names a platform certificate that expired on %s", ErrSignature, key.Cert.NotAfter.UTC().Format(time.DateOnly))
+	}
 	if err := CheckTimestamp("Wechatpay-Timestamp header", ts, r.ReceivedAt, time.Duration(v.Tolerance)); err != nil {
 		return err
 	}
@@ -377,13 +394,15 @@ func wechatpayOpen(aead cipher.AEAD, nonce, ciphertext, associatedData string) (
 // refund. Amounts are read raw, so that a number of any size is checked by
 // SetAmount.
 type wechatpayPlaintext struct {
-	Mchid          string `json:"mchid"`
-	OutTradeNo     string `json:"out_trade_no"`
-	TransactionID  string `json:"transaction_id"`
-	TradeState     string `json:"trade_state"`
-	TradeStateDesc string `json:"trade_state_desc"`
-	TradeType      string `json:"trade_type"`
-	SuccessTime    string `json:"success_time"`
+	Mchid string `json:"mchid"`
+	// A combined payment's (合单支付): its sub_orders carry the states.
+	CombineOutTradeNo string `json:"combine_out_trade_no"`
+	OutTradeNo        string `json:"out_trade_no"`
+	TransactionID     string `json:"transaction_id"`
+	TradeState        string `json:"trade_state"`
+	TradeStateDesc    string `json:"trade_state_desc"`
+	TradeType         string `json:"trade_type"`
+	SuccessTime       string `json:"success_time"`
 	// A refund's.
 	RefundStatus string `json:"refund_status"`
 	Amount       struct {
@@ -424,6 +443,16 @@ func (v *Wechatpay) normalize(n *wechatpayNotification, plaintext []byte, r *Req
 	case "transaction":
 		if err := json.Unmarshal(plaintext, &p); err != nil {
 			return Event{}, fmt.Errorf("%w: decrypted transaction: %v", ErrMalformed, err)
+		}
+		if p.TradeState == "" && p.CombineOutTradeNo != "" {
+			// A combined payment: one notification for several orders,
+			// each sub_order with its own trade_state and amount. The app
+			// reads them in raw.
+			e.Status = StatusUnknown
+			e.ProviderStatus = n.EventType
+			e.OrderID = p.CombineOutTradeNo
+			e.OccurredAt = created
+			return e, nil
 		}
 		if p.TradeState == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field trade_state of the transaction is missing", ErrMalformed)
@@ -521,6 +550,15 @@ func (v *Wechatpay) Sign(d Draft) (Notification, error) {
 	}
 	if v.aead == nil {
 		return Notification{}, &OptionError{Option: "apiv3_key", Msg: "required to sign (is the provider provisioned?)"}
+	}
+	// Amounts are integers in fen: --field amount.refund=500 on a field
+	// the example does not have arrives as a string.
+	if amount, ok := d.Fields["amount"].(map[string]any); ok {
+		for k, a := range amount {
+			if text, ok := a.(string); ok && isDigits(text) {
+				amount[k] = json.Number(text)
+			}
+		}
 	}
 	plaintext, err := MarshalCompact(d.Fields)
 	if err != nil {

@@ -211,7 +211,7 @@ func wechatpayVectorRequest(t *testing.T) (*Request, string) {
 // plaintext with its APIv3key.
 func TestWechatpayOfficialVector(t *testing.T) {
 	req, certPEM := wechatpayVectorRequest(t)
-	pk, err := ParsePublicKey("public_key", certPEM, time.Unix(wechatpayVectorTime, 0))
+	pk, err := ParsePublicKey("public_key", certPEM)
 	require.NoError(t, err)
 	require.NotNil(t, pk.Cert)
 	assert.True(t, wechatpayCertSerial(wechatpayVectorSerial, pk.Cert.SerialNumber), "the certificate's serial is the Wechatpay-Serial")
