@@ -1,0 +1,187 @@
+package verifiers
+
+// Adversarial review of the alipay provider (review-ali). Each test here
+// reproduces a defect and fails on the code as reviewed.
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reviewAlipayBase is the golden "success" notification's fields
+// (testdata/gen_golden_alipay.py BASE).
+func reviewAlipayBase() [][2]string {
+	return [][2]string{
+		{"gmt_create", "2024-05-01 18:20:10"}, {"charset", "utf-8"}, {"seller_email", "shop@example.cn"},
+		{"subject", "语雀空间 500人规模"}, {"buyer_id", "2088102534368455"}, {"invoice_amount", "88.88"},
+		{"notify_id", "2024050100222182028068450559358070"},
+		{"fund_bill_list", `[{"amount":"88.88","fundChannel":"ALIPAYACCOUNT"}]`},
+		{"notify_type", "trade_status_sync"}, {"trade_status", "TRADE_SUCCESS"}, {"receipt_amount", "88.88"},
+		{"buyer_pay_amount", "88.88"}, {"app_id", alipayAppID}, {"seller_id", "2088531891668739"},
+		{"gmt_payment", "2024-05-01 18:20:28"}, {"notify_time", "2024-05-01 18:20:29"}, {"version", "1.0"},
+		{"out_trade_no", "ORD-20240501-0088"}, {"total_amount", "88.88"},
+		{"trade_no", "2024050122001468450512505578"}, {"auth_app_id", alipayAppID},
+		{"buyer_logon_id", "xud***@126.com"}, {"point_amount", "0.00"},
+	}
+}
+
+// reviewAlipayWith returns the base fields with change applied (a new name
+// is appended).
+func reviewAlipayWith(change map[string]string) [][2]string {
+	out := reviewAlipayBase()
+	seen := map[string]bool{}
+	for i, kv := range out {
+		if v, ok := change[kv[0]]; ok {
+			out[i][1] = v
+			seen[kv[0]] = true
+		}
+	}
+	names := make([]string, 0, len(change))
+	for k := range change {
+		if !seen[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, [2]string{k, change[k]})
+	}
+	return out
+}
+
+// reviewAlipaySignContent is Alipay's signed text, written here without
+// the verifier's code: non-empty parameters but sign and sign_type, sorted
+// by name, k=v joined by &.
+func reviewAlipaySignContent(pairs [][2]string) string {
+	var parts []string
+	for _, kv := range pairs {
+		if kv[0] != "sign" && kv[0] != "sign_type" && kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	// Sorting k=v strings sorts by name for these names (none is a
+	// prefix of another followed by a byte below '=').
+	sort.Strings(parts)
+	return strings.Join(parts, "&")
+}
+
+// reviewAlipaySign signs pairs with the test key (as Alipay would).
+func reviewAlipaySign(t *testing.T, pairs [][2]string) string {
+	t.Helper()
+	s, err := SignSHA256RSA(alipayTestKey(t, "test.pem"), []byte(reviewAlipaySignContent(pairs)))
+	require.NoError(t, err)
+	return s
+}
+
+// reviewAlipayBody is the form body of pairs, each name and value
+// query-escaped.
+func reviewAlipayBody(pairs [][2]string) []byte {
+	var b strings.Builder
+	for i, kv := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(kv[0]) + "=" + url.QueryEscape(kv[1]))
+	}
+	return []byte(b.String())
+}
+
+func reviewAlipayRequest(body []byte) *Request {
+	return &Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {FormType + "; charset=utf-8"}},
+		Body: body, ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt}
+}
+
+// TestReviewAlipayRegroupThroughName: the fix of 5a1c998 (a value holding
+// &<name>= is refused) looks at values only. A field NAME may hold "&" and
+// "=" too (percent-encoded: %26, %3D), and k=v&k=v reads the same whichever
+// side of the "=" the text sits on. A captured partial refund's
+// "gmt_payment=2024-05-01 18:20:28&gmt_refund=2024-05-01 18:20:27.123" is
+// sent as ONE field named "gmt_payment=2024-05-01 18:20:28&gmt_refund"
+// whose value is "2024-05-01 18:20:27.123" (likewise
+// "notify_type=trade_status_sync&out_biz_no" = "RF-…"). The signed text is
+// byte for byte Alipay's, so the signature verifies; gmt_refund (or
+// out_biz_no) is gone, and with it the event id changes: the same refund
+// is forwarded again as a new "refunded" event, up to four times (either,
+// both or neither field dropped), and dedup does not stop it. (Merging
+// refund_fee itself, to turn the refund into a "succeeded" payment as in
+// 5a1c998, is stopped only incidentally: every such name holds an amount's
+// dot, which parseURLEncoded refuses in names.)
+func TestReviewAlipayRegroupThroughName(t *testing.T) {
+	v := mustNew(t, "alipay", alipayConfig)
+	genuine := reviewAlipayWith(map[string]string{"refund_fee": "20.00", "gmt_refund": "2024-05-01 18:20:27.123",
+		"out_biz_no": "RF-20240501-0002", "notify_time": "2024-05-01 18:20:30"})
+	sign := reviewAlipaySign(t, genuine)
+	withSign := func(pairs [][2]string) []byte {
+		return reviewAlipayBody(append(pairs, [2]string{"sign_type", "RSA2"}, [2]string{"sign", sign}))
+	}
+
+	// The genuine partial refund: a refund.
+	events, err := v.Verify(t.Context(), reviewAlipayRequest(withSign(genuine)))
+	require.NoError(t, err)
+	require.Equal(t, StatusRefunded, events[0].Status)
+	refundID := events[0].ID
+
+	// merge makes one field of a and b: a's name, "=", a's value, "&", b's
+	// name make the new name; b's value is its value.
+	merge := func(pairs [][2]string, a, b string) [][2]string {
+		var out [][2]string
+		var va, vb string
+		for _, kv := range pairs {
+			switch kv[0] {
+			case a:
+				va = kv[1]
+			case b:
+				vb = kv[1]
+			default:
+				out = append(out, kv)
+			}
+		}
+		return append(out, [2]string{a + "=" + va + "&" + b, vb})
+	}
+	for name, forged := range map[string][][2]string{
+		"gmt_refund merged": merge(genuine, "gmt_payment", "gmt_refund"),
+		"out_biz_no merged": merge(genuine, "notify_type", "out_biz_no"),
+		"both merged":       merge(merge(genuine, "gmt_payment", "gmt_refund"), "notify_type", "out_biz_no"),
+	} {
+		require.Equal(t, reviewAlipaySignContent(genuine), reviewAlipaySignContent(forged), "%s: the same signed text", name)
+		events, err := v.Verify(t.Context(), reviewAlipayRequest(withSign(forged)))
+		if err == nil {
+			t.Errorf("%s: a captured refund regrouped through a field name was accepted: status %s, amount %s, id %s (the genuine refund's id is %s)",
+				name, events[0].Status, events[0].Amount, events[0].ID, refundID)
+		}
+	}
+}
+
+// TestReviewAlipayRegroupThroughNameEmptyValue: the same through a name
+// holding "=" and an empty value, which the fallback over every parameter
+// (k= for an empty one) signs as "k=": passback_params=abc= (a base64 value
+// ending in "=") becomes a field named "passback_params=abc" with an empty
+// value. The event then has no passback_params (the merchant's own data,
+// which apps use to find the order or the tenant) although Alipay sent it.
+func TestReviewAlipayRegroupThroughNameEmptyValue(t *testing.T) {
+	v := mustNew(t, "alipay", alipayConfig)
+	genuine := reviewAlipayWith(map[string]string{"passback_params": "dGVuYW50PTQ="})
+	sign := reviewAlipaySign(t, genuine)
+	events, err := v.Verify(t.Context(), reviewAlipayRequest(reviewAlipayBody(append(genuine, [2]string{"sign", sign}))))
+	require.NoError(t, err)
+	require.Contains(t, string(events[0].Raw), `"passback_params":"dGVuYW50PTQ="`)
+
+	var moved [][2]string
+	for _, kv := range genuine {
+		if kv[0] != "passback_params" {
+			moved = append(moved, kv)
+		}
+	}
+	moved = append(moved, [2]string{"passback_params=dGVuYW50PTQ", ""})
+	events, err = v.Verify(t.Context(), reviewAlipayRequest(reviewAlipayBody(append(moved, [2]string{"sign", sign}))))
+	if err == nil {
+		t.Errorf("passback_params moved into a field name was accepted; raw: %s", events[0].Raw)
+	}
+	assert.Error(t, err)
+}
