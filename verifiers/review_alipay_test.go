@@ -185,3 +185,48 @@ func TestReviewAlipayRegroupThroughNameEmptyValue(t *testing.T) {
 	}
 	assert.Error(t, err)
 }
+
+// TestReviewAlipayPassbackQueryStringRefused: a GENUINE notification whose
+// passback_params (the merchant's own data, which Alipay returns as the
+// merchant sent it: apps commonly put "uid=1&shop=2" there) holds
+// "&shop=" is refused with 401, so Alipay resends it for 25 hours and the
+// payment never reaches the app; README's "Refused" list does not say so.
+// No regrouping is possible here: a field "shop" split out of it would
+// have to sort between passback_params and point_amount, which it does not
+// (the signed text would change). Only a "&<name>=" whose name sorts
+// between the holder's name and the next field's can regroup the text.
+func TestReviewAlipayPassbackQueryStringRefused(t *testing.T) {
+	v := mustNew(t, "alipay", alipayConfig)
+	genuine := reviewAlipayWith(map[string]string{"passback_params": "uid=1&shop=2"})
+	sign := reviewAlipaySign(t, genuine)
+	events, err := v.Verify(t.Context(), reviewAlipayRequest(reviewAlipayBody(append(genuine, [2]string{"sign_type", "RSA2"}, [2]string{"sign", sign}))))
+	require.NoError(t, err, "a genuine notification with passback_params uid=1&shop=2")
+	assert.Equal(t, StatusSucceeded, events[0].Status)
+	assert.Contains(t, string(events[0].Raw), `"passback_params":"uid=1\u0026shop=2"`)
+}
+
+// TestReviewAlipayContentTypeCharsetDisagrees: the Content-Type header is
+// not signed; the charset field is. A genuine UTF-8 notification resent
+// with "Content-Type: …; charset=GBK" (or a GBK one with charset=utf-8) is
+// accepted, and with forward original the app's framework decodes the
+// body by the header (Java servlets' getParameter, ASP.NET's Request.Form):
+// every non-ASCII value (subject, body, passback_params) is read as other
+// text than the one verified, and an ASCII byte after an odd number of
+// UTF-8 bytes is swallowed into a GBK character. A header that declares a
+// GB charset for a form whose signed charset field is utf-8 should be
+// refused. (The other direction, a GB form under a utf-8 header, is left
+// alone here: the golden gb18030 request is sent that way, and whether
+// Alipay does is not established.)
+func TestReviewAlipayContentTypeCharsetDisagrees(t *testing.T) {
+	v := mustNew(t, "alipay", alipayConfig)
+	for name, tc := range map[string]struct{ golden, contentType string }{
+		"UTF-8 form declared GBK":     {"success", FormType + "; charset=GBK"},
+		"UTF-8 form declared GB18030": {"success", FormType + "; charset=gb18030"},
+	} {
+		r := goldenRequest(t, "alipay/"+tc.golden)
+		r.Header = r.Header.Clone()
+		r.Header.Set("Content-Type", tc.contentType)
+		_, err := v.Verify(t.Context(), r)
+		assert.ErrorIs(t, err, ErrMalformed, name)
+	}
+}
