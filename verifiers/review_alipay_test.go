@@ -230,3 +230,20 @@ func TestReviewAlipayContentTypeCharsetDisagrees(t *testing.T) {
 		assert.ErrorIs(t, err, ErrMalformed, name)
 	}
 }
+
+// TestReviewAlipayPIDAsAppIDLoads: the commonest Alipay mix-up is the PID
+// (合作伙伴身份 / seller_id, 16 digits starting 2088) given where the APPID
+// belongs. It is digits, so it loads; then every genuine notification is
+// refused with 403 (its app_id is the APPID), Alipay resends for 25 hours
+// and gives up. App ids never start with 2088 (they start with the year the
+// app was created, 2014…, or 9021 in the sandbox); a 2088… app_id should
+// fail at load naming the option and saying it looks like the PID.
+func TestReviewAlipayPIDAsAppIDLoads(t *testing.T) {
+	_, err := newVerifier("alipay", options{Extra: map[string]any{
+		"public_keys": []string{alipayDER("test.pub")}, "app_ids": []string{"2088531891668739"},
+	}})
+	var oe *OptionError
+	if assert.ErrorAs(t, err, &oe, "app_id 2088531891668739 (a PID) loaded") {
+		assert.Equal(t, "app_id", oe.Option)
+	}
+}
