@@ -4,6 +4,10 @@ package verifiers
 // reproduces a defect and fails on the code as reviewed.
 
 import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"math/big"
 	"net/http"
 	"net/url"
 	"sort"
@@ -246,4 +250,32 @@ func TestReviewAlipayPIDAsAppIDLoads(t *testing.T) {
 	if assert.ErrorAs(t, err, &oe, "app_id 2088531891668739 (a PID) loaded") {
 		assert.Equal(t, "app_id", oe.Option)
 	}
+}
+
+// TestReviewAlipayLargeKeyPanics: VerifySHA256RSA slices its buffer to
+// base64's DecodedLen of the signature, which is the key size plus 1 or 2
+// when the size is not a multiple of 3; its buffer holds 1024 bytes, or
+// exactly the key size beyond that. With an 8192-bit public key (1024
+// bytes, which public_key accepts: only a minimum is checked) any request
+// whose sign has the key's base64 length (1368 characters) panics: the
+// connection is dropped (net/http's recovery), no 401, and a stack trace is
+// logged for every such request. Keys above 8192 bits whose byte size is
+// not a multiple of 3 do the same. Either cap the key size at load or size
+// the buffer to DecodedLen.
+func TestReviewAlipayLargeKeyPanics(t *testing.T) {
+	n := new(big.Int).Lsh(big.NewInt(1), 8191) // an 8192-bit modulus; never verified against
+	n.Add(n, big.NewInt(1))
+	der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n, E: 65537})
+	require.NoError(t, err)
+	v, err := newVerifier("alipay", options{Extra: map[string]any{
+		"public_keys": []string{base64.StdEncoding.EncodeToString(der)}, "app_ids": []string{alipayAppID},
+	}})
+	require.NoError(t, err, "an 8192-bit public_key loads")
+	req := goldenRequest(t, "alipay/success")
+	body, _, _ := strings.Cut(string(req.Body), "&sign=")
+	req.Body = []byte(body + "&sign=" + strings.Repeat("A", base64.StdEncoding.EncodedLen(1024)))
+	assert.NotPanics(t, func() {
+		_, err = v.Verify(t.Context(), req)
+	})
+	assert.ErrorIs(t, err, ErrSignature)
 }
