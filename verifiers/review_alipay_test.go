@@ -162,6 +162,30 @@ func TestReviewAlipayRegroupThroughName(t *testing.T) {
 	}
 }
 
+// TestReviewAlipayRegroupThroughNamePayment: the same on a payment: a
+// subject without a dot (Alipay's own vector's "语雀空间 500人规模") lets
+// total_amount be merged into a name "subject=语雀空间 500人规模&total_amount";
+// the "succeeded" event then has no amount (the id is the payment's, so
+// this matters when the forged copy arrives first). buyer_id merges
+// buyer_logon_id away, gmt_create gmt_payment (occurred_at moves).
+func TestReviewAlipayRegroupThroughNamePayment(t *testing.T) {
+	v := mustNew(t, "alipay", alipayConfig)
+	genuine := reviewAlipayBase()
+	sign := reviewAlipaySign(t, genuine)
+	var forged [][2]string
+	for _, kv := range genuine {
+		if kv[0] != "subject" && kv[0] != "total_amount" {
+			forged = append(forged, kv)
+		}
+	}
+	forged = append(forged, [2]string{"subject=语雀空间 500人规模&total_amount", "88.88"})
+	require.Equal(t, reviewAlipaySignContent(genuine), reviewAlipaySignContent(forged))
+	events, err := v.Verify(t.Context(), reviewAlipayRequest(reviewAlipayBody(append(forged, [2]string{"sign", sign}))))
+	if err == nil {
+		t.Errorf("total_amount merged into a name was accepted: status %s, amount %q", events[0].Status, events[0].Amount)
+	}
+}
+
 // TestReviewAlipayRegroupThroughNameEmptyValue: the same through a name
 // holding "=" and an empty value, which the fallback over every parameter
 // (k= for an empty one) signs as "k=": passback_params=abc= (a base64 value
