@@ -120,6 +120,9 @@ func (v *Alipay) Provision(ctx caddy.Context) error {
 		if !isDigits(resolved) {
 			return &OptionError{Option: "app_id", Msg: "an Alipay app id is a number such as 2021000000000000"}
 		}
+		if strings.HasPrefix(resolved, "2088") {
+			return &OptionError{Option: "app_id", Msg: "2088… is a merchant's PID (partner id, seller_id), not an app id: give the APPID of the app (2021…), shown in Alipay's open platform console"}
+		}
 		v.appIDs[i] = resolved
 	}
 	return nil
@@ -154,12 +157,19 @@ func (v *Alipay) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	if err := checkAlipayContentType(r.Header.Get("Content-Type")); err != nil {
+	gb, err := checkAlipayContentType(r.Header.Get("Content-Type"))
+	if err != nil {
 		return nil, err
 	}
 	form, err := parseAlipayForm(r.Body)
 	if err != nil {
 		return nil, err
+	}
+	// A GB charset in the header over a UTF-8 form: an app whose
+	// framework decodes by the header (a servlet, ASP.NET) reads other text
+	// than the signed one.
+	if enc, _ := alipayCharset(form.fields["charset"]); gb && enc == nil {
+		return nil, fmt.Errorf("%w: the Content-Type header declares a GB charset, the signed charset field says utf-8", ErrMalformed)
 	}
 	if err := v.checkSign(form, r.ReceivedAt); err != nil {
 		return nil, err
@@ -181,16 +191,17 @@ func (v *Alipay) Verify(_ context.Context, r *Request) ([]Event, error) {
 // charsets every form may declare, Alipay's GB ones are allowed: they read
 // every ASCII byte that delimits a form (& = % +) as itself and never as
 // the second byte of a character.
-func checkAlipayContentType(contentType string) error {
+// gb says whether it declares one of those.
+func checkAlipayContentType(contentType string) (gb bool, err error) {
 	if contentType == FormType {
-		return nil
+		return false, nil
 	}
 	if mediaType, params, err := mime.ParseMediaType(contentType); err == nil && mediaType == FormType {
 		if enc, ok := alipayCharset(params["charset"]); ok && enc != nil {
-			return nil
+			return true, nil
 		}
 	}
-	return CheckContentType(contentType, FormType)
+	return false, CheckContentType(contentType, FormType)
 }
 
 // alipayCharset is the encoding of a charset Alipay sends (utf-8, the
@@ -328,52 +339,90 @@ func (v *Alipay) checkSign(form alipayForm, now time.Time) error {
 		return fmt.Errorf("%w: no sign field", ErrSignature)
 	}
 	if name, ok := regroupable(form.raw); ok {
-		return fmt.Errorf("%w: field %.40q has a value with &<name>= in it: the signed text k=v&k=v… reads the same with that value split into two fields, or two fields merged into it, so it cannot tell which fields Alipay signed", ErrSignature, name)
-	}
-	if v.verifies(alipaySignContent(form.raw, false), sign, now) {
-		return nil
+		return fmt.Errorf("%w: field %.40q: its name holds a byte other than a letter, a digit or _, or its value holds &<name>= with a name that sorts before the next field's: the signed text k=v&k=v… then reads the same as another form (fields split or merged), so it cannot tell which fields Alipay signed", ErrSignature, name)
 	}
 	// Alipay's SDKs (Java rsaCheckV1, Node checkNotifySign) verify over
-	// every parameter, an empty one as k=. Alipay leaves empty parameters
-	// out of what it sends; should it ever sign one, its notification
-	// still passes. The event reads an empty value as an absent one
-	// either way.
-	if hasEmptyValue(form.raw) && v.verifies(alipaySignContent(form.raw, true), sign, now) {
+	// every parameter, an empty one as k=: a genuine notification with an
+	// empty parameter has it signed. One that verifies only without its
+	// empty parameters had them added by someone else; the event would
+	// read them as absent, but an app given the original reads
+	// isset($_POST['refund_fee']) as a refund.
+	if hasEmptyValue(form.raw) {
+		if v.verifies(alipaySignContent(form.raw, true), sign, now) {
+			return nil
+		}
+		if v.verifies(alipaySignContent(form.raw, false), sign, now) {
+			return fmt.Errorf("%w: an empty parameter that Alipay did not sign was added (Alipay's SDKs verify empty parameters as k=)", ErrSignature)
+		}
+	} else if v.verifies(alipaySignContent(form.raw, false), sign, now) {
 		return nil
 	}
 	return fmt.Errorf("%w: sign matches none of the %d configured public keys (or the notification was changed)%s", ErrSignature, len(v.keys), v.expiredNote(now))
 }
 
-// regroupable returns the name of a field whose value holds "&" followed
-// by a parameter name and "=": Alipay's signed text does not escape & or =,
-// so the same signature covers a form where that value is two fields, or
-// where two fields of the genuine form are merged into one. Merging is how
-// a captured refund notification loses its refund_fee and turns into a
-// "succeeded" payment event with an id of its own. Alipay's own values
-// (amounts, times, ids, fund_bill_list's JSON) never hold it; a subject such
-// as "Tom&Jerry" does not either.
+// regroupable returns the name of a field whose value or name lets the
+// signed text k=v&k=v… be read as another form. Alipay does not escape & or
+// = in it, so a form whose name holds "&" or "=", or whose value holds
+// "&x=" with x sorting between that field's name and the next one's, has
+// the same signed text as a form where that field is two, or where two of
+// Alipay's fields are merged into one. Merging is how a captured refund
+// loses its refund_fee (another "succeeded" payment) or its gmt_refund and
+// out_biz_no (the same refund under a new event id). Alipay's names are
+// letters, digits and _; a value such as passback_params "uid=1&shop=2"
+// is refused only when a split would keep the sort order, which Alipay's
+// own fields never allow.
 func regroupable(raw map[string]string) (string, bool) {
-	first, found := "", false // the same reason on every attempt
+	names := make([]string, 0, len(raw))
 	for name, value := range raw {
-		for rest := value; ; {
-			i := strings.IndexByte(rest, '&')
-			if i < 0 {
+		if !isParamName(name) {
+			return name, true
+		}
+		// The empty ones are out of the text PRODUCT.md signs: the gap to
+		// the next name is then the widest.
+		if value != "" && name != "sign" && name != "sign_type" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		next := ""
+		if i+1 < len(names) {
+			next = names[i+1]
+		}
+		for rest := raw[name]; ; {
+			amp := strings.IndexByte(rest, '&')
+			if amp < 0 {
 				break
 			}
-			rest = rest[i+1:]
+			rest = rest[amp+1:]
 			n := 0
-			for n < len(rest) && (rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= 'A' && rest[n] <= 'Z' || rest[n] >= '0' && rest[n] <= '9' || rest[n] == '_') {
+			for n < len(rest) && isParamNameByte(rest[n]) {
 				n++
 			}
-			if n > 0 && n < len(rest) && rest[n] == '=' {
-				if !found || name < first {
-					first, found = name, true
-				}
-				break
+			if x := rest[:n]; n > 0 && n < len(rest) && rest[n] == '=' && x > name && (next == "" || x < next) {
+				return name, true
 			}
 		}
 	}
-	return first, found
+	return "", false
+}
+
+// isParamName reports whether name is made of the bytes of Alipay's
+// parameter names.
+func isParamName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isParamNameByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isParamNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 // hasEmptyValue reports whether a parameter of raw has an empty value.
