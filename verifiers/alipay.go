@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -49,25 +48,13 @@ func (Alipay) CaddyModule() caddy.ModuleInfo {
 
 // Options implements Provider.
 func (v *Alipay) Options() []Option {
-	list := func(name string, dst *[]string) func(d *caddyfile.Dispenser) error {
-		return func(d *caddyfile.Dispenser) error {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("%s needs at least one value", name)
-			}
-			*dst = append(*dst, args...)
-			return nil
-		}
+	return []Option{
+		ListOption("public_key", "<key> [<key>...]",
+			"Alipay's public key (支付宝公钥, not the app's): PEM, base64 DER as the console shows it, or {file.*}; several are tried in turn (rotation)",
+			&v.PublicKeys),
+		ListOption("app_id", "<app-id> [<app-id>...]",
+			"the merchant's Alipay app id(s): a notification for another app is refused; {env.*} and {file.*} work", &v.AppIDs),
 	}
-	return []Option{{
-		Name: "public_key", Args: "<key> [<key>...]", Repeatable: true,
-		Doc:   "Alipay's public key (支付宝公钥, not the app's): PEM, base64 DER as the console shows it, or {file.*}; several are tried in turn (rotation)",
-		Parse: list("public_key", &v.PublicKeys),
-	}, {
-		Name: "app_id", Args: "<app-id> [<app-id>...]", Repeatable: true,
-		Doc:   "the merchant's Alipay app id(s): a notification for another app is refused; {env.*} and {file.*} work",
-		Parse: list("app_id", &v.AppIDs),
-	}}
 }
 
 // CheckConfig implements Provider.

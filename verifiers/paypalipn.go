@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"golang.org/x/text/encoding/htmlindex"
 )
 
@@ -46,18 +45,9 @@ func (PayPalIPN) CaddyModule() caddy.ModuleInfo {
 
 // Options implements Provider.
 func (v *PayPalIPN) Options() []Option {
-	return append([]Option{{
-		Name: "receiver", Args: "<email-or-id> [<email-or-id>...]", Repeatable: true,
-		Doc: "the merchant's PayPal account: its primary email (receiver_email) or merchant account id (receiver_id); an IPN for another account is refused; {env.*} and {file.*} work",
-		Parse: func(d *caddyfile.Dispenser) error {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("receiver needs at least one value")
-			}
-			v.Receivers = append(v.Receivers, args...)
-			return nil
-		},
-	}}, v.Inquiry.Options("PayPal's IPN postback URL (default "+paypalIPNPostback+")")...)
+	return append([]Option{ListOption("receiver", "<email-or-id> [<email-or-id>...]",
+		"the merchant's PayPal account: its primary email (receiver_email) or merchant account id (receiver_id); an IPN for another account is refused; {env.*} and {file.*} work",
+		&v.Receivers)}, v.Inquiry.Options("PayPal's IPN postback URL (default "+paypalIPNPostback+")")...)
 }
 
 // CheckConfig implements Provider.

@@ -89,6 +89,19 @@ func StringOption(name, args, doc string, dst *string) Option {
 	}}
 }
 
+// ListOption is a repeatable option with one or more values a line, all
+// appended to dst. Values are checked by CheckConfig.
+func ListOption(name, args, doc string, dst *[]string) Option {
+	return Option{Name: name, Args: args, Doc: doc, Repeatable: true, Parse: func(d *caddyfile.Dispenser) error {
+		values := d.RemainingArgs()
+		if len(values) == 0 {
+			return d.Errf("%s needs at least one value", name)
+		}
+		*dst = append(*dst, values...)
+		return nil
+	}}
+}
+
 // OneValue reads the single argument of the option d is on into dst.
 func OneValue(d *caddyfile.Dispenser, dst *string) error {
 	option := d.Val()
@@ -202,18 +215,7 @@ type Secrets []string
 // Option is the repeatable secret option; what says what the provider calls
 // its secret.
 func (s *Secrets) Option(what string) Option {
-	return Option{
-		Name: "secret", Args: "<secret> [<secret>...]", Repeatable: true,
-		Doc: what + "; several are tried in turn (rotation); {env.*} and {file.*} work",
-		Parse: func(d *caddyfile.Dispenser) error {
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.Errf("secret needs at least one value")
-			}
-			*s = append(*s, args...)
-			return nil
-		},
-	}
+	return ListOption("secret", "<secret> [<secret>...]", what+"; several are tried in turn (rotation); {env.*} and {file.*} work", (*[]string)(s))
 }
 
 // Check reports a missing or empty secret; what says what provider calls it.
