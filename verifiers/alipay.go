@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -227,12 +226,9 @@ func parseAlipayForm(body []byte) (alipayForm, error) {
 			return alipayForm{raw: fields, fields: fields}, nil
 		}
 	}
-	raw, err := url.ParseQuery(string(body))
+	raw, err := readRawForm(body)
 	if err != nil {
-		return alipayForm{}, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
-	}
-	if len(raw) > maxParams {
-		return alipayForm{}, fmt.Errorf("%w: more than %d form fields", ErrMalformed, maxParams)
+		return alipayForm{}, err
 	}
 	charset := ""
 	if cs := raw["charset"]; len(cs) == 1 {
@@ -258,25 +254,9 @@ func parseAlipayForm(body []byte) (alipayForm, error) {
 			return out, err == nil && back == s
 		}
 	}
-	decoded := make(url.Values, len(raw))
-	for name, values := range raw {
-		n, ok := decode(name)
-		if !ok {
-			return alipayForm{}, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
-		}
-		for _, value := range values {
-			s, ok := decode(value)
-			if !ok {
-				return alipayForm{}, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
-			}
-			decoded[n] = append(decoded[n], s)
-		}
-	}
-	// Checked as every form is: a field given twice (also after
-	// decoding), names the app's framework reads as another. Decoding
-	// maps distinct names to distinct names (it encodes back), so raw then
-	// holds one value per name too.
-	fields, err := parseURLEncoded("form field", decoded.Encode())
+	// Decoding maps distinct names to distinct names (it encodes back),
+	// so raw holds one value per name once decodeForm has checked.
+	fields, err := decodeForm(raw, charset, decode)
 	if err != nil {
 		return alipayForm{}, err
 	}

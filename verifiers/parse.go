@@ -84,6 +84,42 @@ func parseURLEncoded(what, encoded string) (map[string]string, error) {
 	return fields, nil
 }
 
+// readRawForm reads the percent-encoding of a form whose text is in the
+// charset one of its fields names: names and values as bytes, not yet
+// checked (decodeForm checks them once they are text).
+func readRawForm(body []byte) (url.Values, error) {
+	raw, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
+	}
+	if len(raw) > maxParams {
+		return nil, fmt.Errorf("%w: more than %d form fields", ErrMalformed, maxParams)
+	}
+	return raw, nil
+}
+
+// decodeForm turns the names and values of raw into UTF-8 with decode
+// (false: not text in charset) and checks the result as every form is
+// (parseURLEncoded): a field given twice, also after decoding, names the
+// app's framework reads as another.
+func decodeForm(raw url.Values, charset string, decode func(string) (string, bool)) (map[string]string, error) {
+	decoded := make(url.Values, len(raw))
+	for name, values := range raw {
+		n, ok := decode(name)
+		if !ok {
+			return nil, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
+		}
+		for _, value := range values {
+			s, ok := decode(value)
+			if !ok {
+				return nil, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
+			}
+			decoded[n] = append(decoded[n], s)
+		}
+	}
+	return parseURLEncoded("form field", decoded.Encode())
+}
+
 // refuseMeetingNames refuses two names among fields' that an app's framework
 // can read as one parameter.
 func refuseMeetingNames(what string, fields map[string]string) error {

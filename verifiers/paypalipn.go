@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,12 +168,9 @@ func (v *PayPalIPN) forUs(email, id string) bool {
 // there is none), and returns the fields in UTF-8, checked as every form is
 // (parseURLEncoded). The body itself is posted back unchanged.
 func parseIPNForm(body []byte) (map[string]string, error) {
-	raw, err := url.ParseQuery(string(body))
+	raw, err := readRawForm(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
-	}
-	if len(raw) > maxParams {
-		return nil, fmt.Errorf("%w: more than %d form fields", ErrMalformed, maxParams)
+		return nil, err
 	}
 	charset := "windows-1252"
 	if cs := raw["charset"]; len(cs) == 1 && cs[0] != "" {
@@ -190,23 +186,7 @@ func parseIPNForm(body []byte) (map[string]string, error) {
 			return out, err == nil && utf8.ValidString(out)
 		}
 	}
-	decoded := make(url.Values, len(raw))
-	for name, values := range raw {
-		n, ok := decode(name)
-		if !ok {
-			return nil, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
-		}
-		for _, value := range values {
-			s, ok := decode(value)
-			if !ok {
-				return nil, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
-			}
-			decoded[n] = append(decoded[n], s)
-		}
-	}
-	// Checked as every form is: a field given twice (also after
-	// decoding), names the app's framework reads as another.
-	return parseURLEncoded("form field", decoded.Encode())
+	return decodeForm(raw, charset, decode)
 }
 
 // ipnZones are the zones payment_date is written in: PayPal's clock is
