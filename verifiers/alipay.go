@@ -429,15 +429,15 @@ func (v *Alipay) expiredNote(now time.Time) string {
 	return fmt.Sprintf("; %d of them are certificates that have expired and are not used", n)
 }
 
-// alipayZone is China Standard Time, Alipay's clock: UTC+8, no daylight
-// saving time.
-var alipayZone = time.FixedZone("CST", 8*3600)
+// chinaStandardTime is Alipay's and WeChat Pay's clock: UTC+8, no
+// daylight saving time.
+var chinaStandardTime = time.FixedZone("CST", 8*3600)
 
 // parseAlipayTime reads "2024-05-01 18:20:28" (gmt_refund may add
 // milliseconds) in China Standard Time; the zero time when it is not in
 // that form.
 func parseAlipayTime(s string) time.Time {
-	t, err := time.ParseInLocation(time.DateTime, s, alipayZone)
+	t, err := time.ParseInLocation(time.DateTime, s, chinaStandardTime)
 	if err != nil {
 		return time.Time{}
 	}
@@ -538,7 +538,7 @@ func (v *Alipay) Example(order string, now time.Time) map[string]any {
 	if len(v.appIDs) > 0 {
 		appID = v.appIDs[0]
 	}
-	cst := now.In(alipayZone)
+	cst := now.In(chinaStandardTime)
 	return map[string]any{
 		"notify_time": cst.Format(alipayTimeLayout), "notify_type": "trade_status_sync",
 		"notify_id": fmt.Sprintf("%x", now.UnixNano()), "app_id": appID, "auth_app_id": appID,

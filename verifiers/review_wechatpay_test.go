@@ -31,7 +31,7 @@ func reviewWxNotification(t *testing.T, v *Wechatpay, priv *rsa.PrivateKey, seri
 	const nonce = "fdasflkja484"
 	sealed := v.aead.Seal(nil, []byte(nonce), []byte(plaintext), []byte(originalType))
 	body, err := json.Marshal(map[string]any{
-		"id": "EV-review-" + strconv.FormatInt(now.UnixNano(), 10), "create_time": now.In(wechatpayZone).Format(time.RFC3339),
+		"id": "EV-review-" + strconv.FormatInt(now.UnixNano(), 10), "create_time": now.In(chinaStandardTime).Format(time.RFC3339),
 		"resource_type": "encrypt-resource", "event_type": eventType, "summary": "支付成功",
 		"resource": map[string]any{"original_type": originalType, "algorithm": "AEAD_AES_256_GCM",
 			"associated_data": originalType, "nonce": nonce, "ciphertext": base64.StdEncoding.EncodeToString(sealed)},

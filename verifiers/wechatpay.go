@@ -514,9 +514,6 @@ func (v *Wechatpay) normalize(n *wechatpayNotification, plaintext []byte, r *Req
 	return e, nil
 }
 
-// wechatpayZone is the zone WeChat Pay writes times in (+08:00).
-var wechatpayZone = time.FixedZone("CST", 8*3600)
-
 // Example implements Signer: the decrypted transaction of a successful
 // payment. Sign encrypts it into a notification.
 func (v *Wechatpay) Example(order string, now time.Time) map[string]any {
@@ -524,7 +521,7 @@ func (v *Wechatpay) Example(order string, now time.Time) map[string]any {
 		"mchid": "1900000109", "appid": "wxd678efh567hg6787", "out_trade_no": order,
 		"transaction_id": fmt.Sprintf("42000%023d", now.Unix()),
 		"trade_type":     "JSAPI", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-		"attach": "", "success_time": now.In(wechatpayZone).Format(time.RFC3339),
+		"attach": "", "success_time": now.In(chinaStandardTime).Format(time.RFC3339),
 		"payer":  map[string]any{"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 		"amount": map[string]any{"total": json.Number("1050"), "payer_total": json.Number("1050"), "currency": "CNY", "payer_currency": "CNY"},
 	}
@@ -576,7 +573,7 @@ func (v *Wechatpay) Sign(d Draft) (Notification, error) {
 	id := hex.EncodeToString(sum[:16])
 	body, err := MarshalCompact(map[string]any{
 		"id":          id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:],
-		"create_time": d.Now.In(wechatpayZone).Format(time.RFC3339), "resource_type": wechatpayResourceType,
+		"create_time": d.Now.In(chinaStandardTime).Format(time.RFC3339), "resource_type": wechatpayResourceType,
 		"event_type": eventType, "summary": summary,
 		"resource": map[string]any{
 			"original_type": originalType, "algorithm": wechatpayAlgorithm, "associated_data": originalType,
