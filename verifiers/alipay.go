@@ -437,7 +437,7 @@ var chinaStandardTime = time.FixedZone("CST", 8*3600)
 // milliseconds) in China Standard Time; the zero time when it is not in
 // that form.
 func parseAlipayTime(s string) time.Time {
-	t, err := time.ParseInLocation(time.DateTime, s, chinaStandardTime)
+	t, err := time.ParseInLocation(alipayTimeLayout, s, chinaStandardTime)
 	if err != nil {
 		return time.Time{}
 	}

@@ -193,7 +193,7 @@ func VerifySHA256RSA(key *rsa.PublicKey, message []byte, sig string) bool {
 	}
 	// DecodedLen is up to two bytes over size (the padding).
 	var buf [1026]byte // up to 8192-bit keys without an allocation
-	raw := buf[:]
+	var raw []byte
 	if n := base64.StdEncoding.DecodedLen(len(sig)); n > len(buf) {
 		raw = make([]byte, n)
 	} else {
