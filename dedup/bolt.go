@@ -31,21 +31,23 @@ type Bolt struct {
 
 	mu     sync.Mutex
 	claims map[string]boltClaim // by key
+	queue  boltQueue            // the outbox's index; see boltqueue.go
 
-	marks chan boltMark // to the writer
+	writes chan boltWrite // to the writer
 }
 
-// boltMark is a delivered mark waiting for the writer.
-type boltMark struct {
-	key, record []byte
-	done        chan error
+// boltWrite is a change waiting for the writer: apply runs in the
+// transaction that commits it, and done gets the commit's outcome.
+type boltWrite struct {
+	apply func(tx *bolt.Tx) error
+	done  chan error
 }
 
-// maxMarksPerCommit bounds one transaction, maxMarkDelay its wait for the
+// maxWritesPerCommit bounds one transaction, maxMarkDelay its wait for the
 // marks of other claims in flight.
 const (
-	maxMarksPerCommit = 1000
-	maxMarkDelay      = time.Millisecond
+	maxWritesPerCommit = 1000
+	maxMarkDelay       = time.Millisecond
 )
 
 // inFlight is the number of claims held: the deliveries under way (and
@@ -85,15 +87,23 @@ func OpenBolt(path string, sweepEvery, timeout time.Duration) (*Bolt, error) {
 		return nil, fmt.Errorf("%w: opening %s: %v", ErrUnavailable, path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(boltBucket)
-		return err
+		for _, name := range [][]byte{boltBucket, boltQueueBucket, boltDeadBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), claims: map[string]boltClaim{}, marks: make(chan boltMark)}
+	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), claims: map[string]boltClaim{}, writes: make(chan boltWrite)}
+	if err := b.loadQueue(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: reading the queue in %s: %v", ErrUnavailable, path, err)
+	}
 	b.done.Add(1)
-	go b.writeMarks()
+	go b.writer()
 	if sweepEvery > 0 {
 		b.done.Add(1)
 		go b.sweepLoop(sweepEvery)
@@ -150,59 +160,77 @@ func (b *Bolt) forget(key, token string) {
 // Deliver implements Store. The record is written even if the claim expired
 // meanwhile: the app did accept the event.
 func (b *Bolt) Deliver(_ context.Context, key, token string, window time.Duration) error {
-	m := boltMark{key: []byte(key), record: encodeRecord(recDelivered, b.now().Add(window), ""), done: make(chan error, 1)}
-	select {
-	case b.marks <- m:
-	case <-b.stop:
-		return fmt.Errorf("%w: %v", ErrUnavailable, bolt.ErrDatabaseNotOpen)
-	}
-	if err := <-m.done; err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	record := encodeRecord(recDelivered, b.now().Add(window), "")
+	if err := b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltBucket).Put([]byte(key), record) }); err != nil {
+		return err
 	}
 	b.forget(key, token)
 	return nil
 }
 
-// writeMarks commits the delivered marks. A transaction starts at once when
-// its marks are those of every claim in flight (a lone notification waits
-// for nothing); otherwise it waits up to maxMarkDelay for the other
-// claimants' marks, so that under load one fsync serves many.
-func (b *Bolt) writeMarks() {
+// write has the writer commit apply, and returns once it is on disk.
+func (b *Bolt) write(apply func(tx *bolt.Tx) error) error {
+	w := boltWrite{apply: apply, done: make(chan error, 1)}
+	select {
+	case b.writes <- w:
+	case <-b.stop:
+		return fmt.Errorf("%w: %v", ErrUnavailable, bolt.ErrDatabaseNotOpen)
+	}
+	if err := <-w.done; err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// writer commits the writes: delivered marks, queued items and their
+// changes. A transaction takes every write already waiting, and starts at
+// once when its writes are those of every claim in flight (a lone
+// notification waits for nothing); otherwise it waits up to maxMarkDelay for
+// the other claimants' marks, so that under load one fsync serves many.
+func (b *Bolt) writer() {
 	defer b.done.Done()
 	delay := time.NewTimer(0)
 	<-delay.C
 	for {
-		var batch []boltMark
+		var batch []boltWrite
 		select {
-		case m := <-b.marks:
-			batch = append(batch, m)
+		case w := <-b.writes:
+			batch = append(batch, w)
 		case <-b.stop:
 			return
 		}
-		delay.Reset(maxMarkDelay)
 	waiting:
-		for len(batch) < maxMarksPerCommit && len(batch) < b.inFlight() {
+		for len(batch) < maxWritesPerCommit {
 			select {
-			case m := <-b.marks:
-				batch = append(batch, m)
+			case w := <-b.writes:
+				batch = append(batch, w)
+			default:
+				break waiting
+			}
+		}
+		delay.Reset(maxMarkDelay)
+	delaying:
+		for len(batch) < maxWritesPerCommit && len(batch) < b.inFlight() {
+			select {
+			case w := <-b.writes:
+				batch = append(batch, w)
 			case <-delay.C:
-				break waiting
+				break delaying
 			case <-b.stop:
-				break waiting
+				break delaying
 			}
 		}
 		delay.Stop()
 		err := b.db.Update(func(tx *bolt.Tx) error {
-			bucket := tx.Bucket(boltBucket)
-			for _, m := range batch {
-				if err := bucket.Put(m.key, m.record); err != nil {
+			for _, w := range batch {
+				if err := w.apply(tx); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		for _, m := range batch {
-			m.done <- err
+		for _, w := range batch {
+			w.done <- err
 		}
 	}
 }
