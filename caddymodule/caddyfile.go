@@ -41,6 +41,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    store           bolt [<path>] | redis <url>
 //	    ack             <text>
 //	    upstream_secret <whsec_...>
+//	    deliver         direct | queued { to <url>; retry_for; timeout; concurrency; backoff }
 //	    <the provider's options: secret <secret> [<secret>...], ...>
 //	}
 //
@@ -178,7 +179,8 @@ var handlerOptions = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 		h.BodyTimeout = caddy.Duration(timeout)
 		return nil
 	},
-	"store": (*Handler).unmarshalStore,
+	"store":   (*Handler).unmarshalStore,
+	"deliver": (*Handler).unmarshalDeliver,
 	"ack": func(h *Handler, d *caddyfile.Dispenser) error {
 		if err := verifiers.OneValue(d, &h.ACK); err != nil {
 			return err

@@ -196,8 +196,11 @@ func (h *Handler) openStore(ctx context.Context) error {
 		return fmt.Errorf("paynotify: store: %v", err)
 	}
 	h.storeKeyInPool = key
-	h.store = value.(pooledStore).Store
-	if r, ok := h.store.(*dedup.Redis); ok && !loaded {
+	h.pooled = value.(pooledStore).Store
+	if h.dedupWindow > 0 {
+		h.store = h.pooled
+	}
+	if r, ok := h.pooled.(*dedup.Redis); ok && !loaded {
 		if err := r.Ping(ctx); err != nil {
 			// Not fatal: Caddy starts, and notifications get 503 (no ACK,
 			// so the provider retries) until Redis answers.
@@ -360,3 +363,90 @@ func (c *claims) release(ctx context.Context) {
 // keep drops the claims without releasing them: the app may have the
 // events, so retries get 409 until the leases end rather than a second copy.
 func (c *claims) keep() { clear(c.keys) }
+
+// The outbox of deliver queued lives in the same bolt file (see
+// dedup.Queue); lazyBolt opens it on first use like the dedup records.
+
+var _ dedup.Queue = (*lazyBolt)(nil)
+
+func (l *lazyBolt) Enqueue(ctx context.Context, items []*dedup.Item, marks []dedup.Mark) error {
+	db, err := l.store()
+	if err != nil {
+		return err
+	}
+	return db.Enqueue(ctx, items, marks)
+}
+
+func (l *lazyBolt) Take(ctx context.Context, queue string, max int, lease time.Duration) ([]*dedup.Item, error) {
+	db, err := l.store()
+	if err != nil {
+		return nil, err
+	}
+	return db.Take(ctx, queue, max, lease)
+}
+
+func (l *lazyBolt) Delivered(ctx context.Context, it *dedup.Item) error {
+	db, err := l.store()
+	if err != nil {
+		return err
+	}
+	return db.Delivered(ctx, it)
+}
+
+func (l *lazyBolt) Retry(ctx context.Context, it *dedup.Item) error {
+	db, err := l.store()
+	if err != nil {
+		return err
+	}
+	return db.Retry(ctx, it)
+}
+
+func (l *lazyBolt) Bury(ctx context.Context, it *dedup.Item) error {
+	db, err := l.store()
+	if err != nil {
+		return err
+	}
+	return db.Bury(ctx, it)
+}
+
+func (l *lazyBolt) Stats(ctx context.Context, queue string) (dedup.QueueStats, error) {
+	db, err := l.store()
+	if err != nil {
+		return dedup.QueueStats{}, err
+	}
+	return db.Stats(ctx, queue)
+}
+
+func (l *lazyBolt) Dead(ctx context.Context) ([]*dedup.Item, error) {
+	db, err := l.store()
+	if err != nil {
+		return nil, err
+	}
+	return db.Dead(ctx)
+}
+
+func (l *lazyBolt) Revive(ctx context.Context, id string, now time.Time) (*dedup.Item, error) {
+	db, err := l.store()
+	if err != nil {
+		return nil, err
+	}
+	return db.Revive(ctx, id, now)
+}
+
+func (l *lazyBolt) DeleteDead(ctx context.Context, id string) error {
+	db, err := l.store()
+	if err != nil {
+		return err
+	}
+	return db.DeleteDead(ctx, id)
+}
+
+// marks are the delivered marks of the claims held, written with the
+// queued items that carry their events.
+func (c *claims) marks() []dedup.Mark {
+	marks := make([]dedup.Mark, 0, len(c.keys))
+	for id, key := range c.keys {
+		marks = append(marks, dedup.Mark{Key: key, Token: c.tokens[id], Window: c.h.dedupWindow})
+	}
+	return marks
+}

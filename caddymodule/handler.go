@@ -100,6 +100,11 @@ type Handler struct {
 	// resolved when the config is loaded.
 	UpstreamSecret string `json:"upstream_secret,omitempty"`
 
+	// Deliver selects direct delivery (the default: the next handler, and
+	// the ACK waits for the app) or queued delivery (the ACK once the
+	// notification is stored; paynotify delivers it to the app itself).
+	Deliver *Deliver `json:"deliver,omitempty"`
+
 	verifier          verifiers.Provider
 	inquirer          verifiers.Inquirer // the verifier, when it asks the provider's API
 	provider          string             // the provider's name
@@ -111,6 +116,8 @@ type Handler struct {
 	deliveryTimeout   time.Duration // see the package defaults of the same names
 	claimLease        time.Duration
 	store             dedup.Store // nil with dedup off
+	queue             *queueRoute // nil unless deliver queued
+	pooled            dedup.Store // the store from the pool: dedup records and the outbox
 	storeKeyInPool    string
 	redisURL          string                    // Store.URL with its placeholders resolved
 	upstreamSigner    *standardwebhooks.Webhook // nil without upstream_secret
@@ -211,7 +218,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Store.validate(h.redisURL, false); err != nil {
 		return fmt.Errorf("paynotify: store: %v", err)
 	}
-	if h.dedupWindow == 0 && h.Store != nil {
+	var to *url.URL
+	if h.Deliver != nil {
+		if to, err = h.Deliver.check(); err != nil {
+			return fmt.Errorf("paynotify: deliver: %v", err)
+		}
+	}
+	if h.dedupWindow == 0 && h.Store != nil && !h.Deliver.queued() {
 		return errors.New("paynotify: store: has no effect with dedup off; remove one of them")
 	}
 	h.scope = defaultScope
@@ -222,7 +235,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.scope = h.DedupScope
 	}
 	h.deliveryTimeout, h.claimLease = deliveryTimeout, claimLease
-	if h.dedupWindow > 0 {
+	if h.dedupWindow > 0 || h.Deliver.queued() {
 		if err := h.openStore(ctx); err != nil {
 			return err
 		}
@@ -242,6 +255,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// none, and its query would go unsigned.
 		if h.Forward == "original" && slices.Contains(v.Methods(), http.MethodGet) {
 			return fmt.Errorf("paynotify: upstream_secret: %s notifications may be GET requests, whose query a signature of the body would not cover with forward original; use forward normalized", h.provider)
+		}
+	}
+	if h.Deliver.queued() {
+		if err := h.provisionQueue(ctx, to); err != nil {
+			return err
 		}
 	}
 
@@ -363,6 +381,7 @@ const (
 	outcomeBadMethod        = "bad_method"
 	outcomeBodyTimeout      = "body_timeout"
 	outcomeInquiryFailed    = "inquiry_failed"
+	outcomeQueued           = "queued"
 )
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -478,6 +497,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if pending, answered, err = n.inquire(r.Context(), ctx, vr, held, pending); answered {
 			return err
 		}
+	}
+
+	if h.queue != nil {
+		return n.enqueue(ctx, r, body, pending, held)
 	}
 
 	// The delivery must end before the claims' leases do.
@@ -669,22 +692,47 @@ func rejection(err error) (int, string) {
 // as it did.
 func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler,
 	accepted func(verifiers.Event)) *upstreamFailure {
-	if h.Forward == "original" {
-		fail := h.forward(n, h.forwardRequest(r, body, events...), next)
+	requests, err := h.forwards(r, body, events, true)
+	if err != nil {
+		return &upstreamFailure{err: err}
+	}
+	for _, f := range requests {
+		fail := h.forward(n, f.request, next)
 		if fail == nil || fail.accepted {
-			for _, e := range events {
+			for _, e := range f.events {
 				accepted(e)
 			}
 		}
-		return fail
+		if fail != nil {
+			return fail
+		}
 	}
+	return nil
+}
+
+// forwarded is a request to the app and the events it carries.
+type forwarded struct {
+	request *http.Request
+	body    []byte
+	events  []verifiers.Event
+}
+
+// forwards builds what the app gets: in normalized mode each event as its
+// own JSON POST, in original mode the request as received. With sign, the
+// requests carry upstream_secret's signature (queued deliveries are signed
+// at each attempt instead).
+func (h *Handler) forwards(r *http.Request, body []byte, events []verifiers.Event, sign bool) ([]forwarded, error) {
+	if h.Forward == "original" {
+		return []forwarded{{h.forwardRequest(r, body, sign, events...), body, events}}, nil
+	}
+	requests := make([]forwarded, len(events))
 	for i := range events {
 		e := &events[i]
 		event, err := json.Marshal(e)
 		if err != nil {
-			return &upstreamFailure{err: fmt.Errorf("encoding event: %v", err)}
+			return nil, fmt.Errorf("encoding event: %v", err)
 		}
-		fr := h.forwardRequest(r, event, *e)
+		fr := h.forwardRequest(r, event, sign, *e)
 		fr.Method = http.MethodPost
 		fr.URL.RawQuery = ""
 		fr.RequestURI = fr.URL.RequestURI()
@@ -697,21 +745,15 @@ func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events 
 		for _, name := range h.credentialHeaders {
 			fr.Header.Del(name)
 		}
-		fail := h.forward(n, fr, next)
-		if fail == nil || fail.accepted {
-			accepted(*e)
-		}
-		if fail != nil {
-			return fail
-		}
+		requests[i] = forwarded{fr, event, events[i : i+1]}
 	}
-	return nil
+	return requests, nil
 }
 
 // forwardRequest copies r with body as its body, the Paynotify-* headers
-// describing events and, with upstream_secret, the Standard Webhooks
-// signature of body.
-func (h *Handler) forwardRequest(r *http.Request, body []byte, events ...verifiers.Event) *http.Request {
+// describing events and, with upstream_secret and sign, the Standard
+// Webhooks signature of body.
+func (h *Handler) forwardRequest(r *http.Request, body []byte, sign bool, events ...verifiers.Event) *http.Request {
 	fr := r.Clone(r.Context())
 	fr.Body = io.NopCloser(bytes.NewReader(body))
 	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -740,7 +782,7 @@ func (h *Handler) forwardRequest(r *http.Request, body []byte, events ...verifie
 	fr.Header.Set("Paynotify-Event-Id", id)
 	fr.Header.Set("Paynotify-Provider", h.provider)
 	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
-	if h.upstreamSigner != nil {
+	if h.upstreamSigner != nil && sign {
 		signUpstream(h.upstreamSigner, fr.Header, id, time.Now(), body)
 	}
 	return fr

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 var outcomes = []string{
 	outcomeDelivered, outcomeDuplicate, outcomeInFlight, outcomeUpstreamFailed, outcomeInvalidSignature,
 	outcomeForbiddenSource, outcomeMalformed, outcomeTooLarge, outcomeBadMethod, outcomeBodyTimeout, outcomeStoreUnavailable,
-	outcomeInquiryFailed,
+	outcomeInquiryFailed, outcomeQueued,
 }
 
 // Latency buckets from 5 µs (a verification) to 60 s (the delivery deadline).
@@ -109,5 +110,98 @@ func (m *metrics) observeUpstream(d time.Duration) {
 func (m *metrics) observeInquiry(d time.Duration) {
 	if m != nil {
 		m.inquiry.Observe(d.Seconds())
+	}
+}
+
+// queueMetrics are a queued route's series.
+type queueMetrics struct {
+	deliveries map[string]prometheus.Counter // by result
+}
+
+// newQueueMetrics registers the outbox's collectors in reg (or takes those
+// registered already) and returns provider's delivery counters, each
+// starting at zero.
+func newQueueMetrics(reg prometheus.Registerer, provider string) (*queueMetrics, error) {
+	deliveries, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "paynotify", Name: "deliveries_total",
+		Help: "Attempts to deliver queued notifications to the app, by provider and result (delivered, retry, dead).",
+	}, []string{"provider", "result"}))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := register(reg, prometheus.Collector(queueCollector{})); err != nil {
+		return nil, err
+	}
+	m := &queueMetrics{deliveries: map[string]prometheus.Counter{}}
+	for _, result := range deliveryResults {
+		m.deliveries[result] = deliveries.WithLabelValues(provider, result)
+	}
+	return m, nil
+}
+
+func (m *queueMetrics) count(result string) {
+	if m != nil {
+		m.deliveries[result].Inc()
+	}
+}
+
+// queueCollector reports the queues of the running config, per provider
+// (the sum of its routes' queues), read from the stores at each scrape.
+type queueCollector struct{}
+
+var (
+	queueDepthDesc = prometheus.NewDesc("caddy_paynotify_queue_depth",
+		"Queued notifications not yet delivered to the app (waiting or in flight), by provider.", []string{"provider"}, nil)
+	queueOldestDesc = prometheus.NewDesc("caddy_paynotify_queue_oldest_seconds",
+		"Age of the oldest queued notification not yet delivered, by provider; 0 when none waits.", []string{"provider"}, nil)
+	queueDeadDesc = prometheus.NewDesc("caddy_paynotify_dead_letters",
+		"Queued notifications whose retry_for ran out, kept until an operator retries or deletes them, by provider.", []string{"provider"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDepthDesc
+	ch <- queueOldestDesc
+	ch <- queueDeadDesc
+}
+
+// Collect implements prometheus.Collector. A queue whose store cannot be
+// read is left out of the sums (its route's worker logs why).
+func (queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	type sums struct {
+		depth, dead int
+		oldest      time.Time
+	}
+	byProvider := map[string]*sums{}
+	var order []string
+	for _, q := range running.routes() {
+		s := byProvider[q.provider]
+		if s == nil {
+			s = &sums{}
+			byProvider[q.provider] = s
+			order = append(order, q.provider)
+		}
+		st, err := q.queue.Stats(ctx, q.name)
+		if err != nil {
+			continue
+		}
+		s.depth += st.Depth
+		s.dead += st.Dead
+		if !st.Oldest.IsZero() && (s.oldest.IsZero() || st.Oldest.Before(s.oldest)) {
+			s.oldest = st.Oldest
+		}
+	}
+	now := time.Now()
+	for _, provider := range order {
+		s := byProvider[provider]
+		oldest := 0.0
+		if !s.oldest.IsZero() {
+			oldest = max(0, now.Sub(s.oldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(s.depth), provider)
+		ch <- prometheus.MustNewConstMetric(queueOldestDesc, prometheus.GaugeValue, oldest, provider)
+		ch <- prometheus.MustNewConstMetric(queueDeadDesc, prometheus.GaugeValue, float64(s.dead), provider)
 	}
 }
