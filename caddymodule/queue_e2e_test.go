@@ -1,0 +1,179 @@
+package caddymodule_test
+
+// End-to-end tests of deliver queued with the bolt store: the provider's
+// ACK does not wait for the app, and what was acknowledged reaches the app
+// however it misbehaves (down, slow, 5xx), once per event.
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// queueApp is the merchant app for queued routes: it answers with the
+// statuses of plan in turn (then 200), each after delay, and records what
+// it accepted (2xx) and every attempt.
+type queueApp struct {
+	t        *testing.T
+	listener net.Listener
+	server   *http.Server
+	mu       sync.Mutex
+	plan     []int
+	delay    time.Duration
+	attempts []received
+	accepted []received
+}
+
+// newQueueApp starts the app on a free loopback port.
+func newQueueApp(t *testing.T, plan ...int) *queueApp {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	a := &queueApp{t: t, plan: plan}
+	a.serve(l)
+	t.Cleanup(a.stop)
+	return a
+}
+
+func (a *queueApp) addr() string { return a.listener.Addr().String() }
+
+func (a *queueApp) serve(l net.Listener) {
+	a.listener = l
+	a.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got := received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), nil, body}
+		a.mu.Lock()
+		delay := a.delay
+		status := http.StatusOK
+		if len(a.plan) > 0 {
+			status, a.plan = a.plan[0], a.plan[1:]
+		}
+		a.attempts = append(a.attempts, got)
+		a.mu.Unlock()
+		time.Sleep(delay)
+		if status/100 == 2 {
+			a.mu.Lock()
+			a.accepted = append(a.accepted, got)
+			a.mu.Unlock()
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("app page"))
+	})}
+	go a.server.Serve(l)
+}
+
+// stop takes the app down (its port stays known for restart).
+func (a *queueApp) stop() { a.server.Close() }
+
+// restart brings the app back on the same port.
+func (a *queueApp) restart() {
+	l, err := net.Listen("tcp", a.addr())
+	require.NoError(a.t, err)
+	a.serve(l)
+}
+
+func (a *queueApp) snapshot() (attempts, accepted []received) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]received(nil), a.attempts...), append([]received(nil), a.accepted...)
+}
+
+// waitAccepted waits until the app accepted n requests (or fails the test
+// after within).
+func (a *queueApp) waitAccepted(n int, within time.Duration) []received {
+	a.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		_, accepted := a.snapshot()
+		if len(accepted) >= n || time.Now().After(deadline) {
+			require.Len(a.t, accepted, n, "requests the app accepted")
+			return accepted
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startQueueCaddy(t *testing.T, app string, deliver string) *caddytest.Tester {
+	tc := caddytest.NewTester(t)
+	tc.InitServer(globalOptions+strings.NewReplacer("APP", app, "STORE", filepath.Join(t.TempDir(), "queue.db"),
+		"WHSEC", upstreamSecret, "DELIVER", deliver).Replace(`
+http://localhost:9080 {
+	handle /queued {
+		paynotify octo3 {
+			secret octo3-test-secret
+			store bolt STORE
+			upstream_secret WHSEC
+			deliver queued {
+				to http://APP/webhooks/octo3
+				DELIVER
+			}
+		}
+	}
+}
+`), "caddyfile")
+	return tc
+}
+
+func TestQueuedAckDoesNotWaitForTheAppAndDeliveryRetriesUntil2xx(t *testing.T) {
+	app := newQueueApp(t, 503, 500, 502)
+	tc := startQueueCaddy(t, app.addr(), "backoff 50ms 200ms\n timeout 2s")
+
+	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
+	assert.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "ACK", r.Body, "the ACK once the event is stored")
+	assertNoAppLeak(t, r)
+
+	accepted := app.waitAccepted(1, 10*time.Second)
+	attempts, _ := app.snapshot()
+	require.Len(t, attempts, 4, "three failures, then the 2xx")
+	got := accepted[0]
+	assert.Equal(t, "/webhooks/octo3", got.Path)
+	assert.Equal(t, http.MethodPost, got.Method)
+	assert.Equal(t, "application/json", got.Header.Get("Content-Type"))
+	assert.Contains(t, string(got.Body), `"schema":"paynotify.v1"`)
+	assert.Equal(t, "127.0.0.1", got.Header.Get("X-Forwarded-For"))
+
+	// Every attempt is signed afresh, with the same webhook-id.
+	wh, err := standardwebhooks.NewWebhook(upstreamSecret)
+	require.NoError(t, err)
+	for i, a := range attempts {
+		assert.NoError(t, wh.Verify(a.Body, a.Header), "attempt %d's signature", i+1)
+		assert.Equal(t, got.Header.Get("Paynotify-Event-Id"), a.Header.Get("webhook-id"), "attempt %d's webhook-id", i+1)
+	}
+
+	// The provider's retry is a duplicate: acknowledged, not queued again.
+	r = send(t, tc, golden(t, "octo3/accepted", "/queued"))
+	assert.Equal(t, "ACK", r.Body)
+	time.Sleep(300 * time.Millisecond)
+	_, accepted = app.snapshot()
+	assert.Len(t, accepted, 1, "a retry of a queued event reaches the app again")
+}
+
+func TestQueuedEventWaitsForAnAppThatIsDown(t *testing.T) {
+	app := newQueueApp(t)
+	app.stop()
+	tc := startQueueCaddy(t, app.addr(), "backoff 50ms 100ms")
+
+	start := time.Now()
+	for _, name := range []string{"octo3/accepted", "octo3/declined"} {
+		r := send(t, tc, golden(t, name, "/queued"))
+		assert.Equal(t, http.StatusOK, r.Status, name)
+	}
+	fmt.Println("ACKs while the app is down took", time.Since(start))
+	time.Sleep(time.Second) // longer than a provider would wait, in this test's time
+	attempts, _ := app.snapshot()
+	assert.Empty(t, attempts)
+
+	app.restart()
+	app.waitAccepted(2, 5*time.Second)
+}
