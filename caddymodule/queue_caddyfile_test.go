@@ -111,3 +111,20 @@ func TestDeliverCheck(t *testing.T) {
 		assert.ErrorContains(t, err, c.want, "%+v", c.d)
 	}
 }
+
+// TestBackoff: the waits double from backoff up to the longest, each drawn
+// between half of it and all of it.
+func TestBackoff(t *testing.T) {
+	q := &queueRoute{settings: Deliver{Backoff: caddy.Duration(time.Second), BackoffMax: caddy.Duration(5 * time.Minute)}}
+	for attempts, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second,
+		9: 256 * time.Second, 10: 5 * time.Minute, 1000: 5 * time.Minute} {
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := q.backoff(attempts)
+			assert.GreaterOrEqual(t, d, want/2, "attempt %d", attempts)
+			assert.LessOrEqual(t, d, want, "attempt %d", attempts)
+			seen[d] = true
+		}
+		assert.Greater(t, len(seen), 100, "attempt %d: the waits are spread (jitter)", attempts)
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/paynotify/paynotify/internal/testredis"
 )
 
 // queueApp is the merchant app for queued routes: it answers with the
@@ -105,14 +107,20 @@ func (a *queueApp) waitAccepted(n int, within time.Duration) []received {
 }
 
 func startQueueCaddy(t *testing.T, app string, deliver string) *caddytest.Tester {
+	return startQueueCaddyOn(t, "bolt "+filepath.Join(t.TempDir(), "queue.db"), app, deliver)
+}
+
+// startQueueCaddyOn is startQueueCaddy with the store given ("bolt <path>"
+// or "redis <url>").
+func startQueueCaddyOn(t *testing.T, store, app, deliver string) *caddytest.Tester {
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("APP", app, "STORE", filepath.Join(t.TempDir(), "queue.db"),
+	tc.InitServer(globalOptions+strings.NewReplacer("APP", app, "STORE", store,
 		"WHSEC", upstreamSecret, "DELIVER", deliver).Replace(`
 http://localhost:9080 {
 	handle /queued {
 		paynotify octo3 {
 			secret octo3-test-secret
-			store bolt STORE
+			store STORE
 			upstream_secret WHSEC
 			deliver queued {
 				to http://APP/webhooks/octo3
@@ -326,4 +334,19 @@ func TestQueuedConfigErrors(t *testing.T) {
 		"caddyfile", "deliver: another octo3 route of this config queues under dedup_scope")
 	caddytest.AssertLoadError(t, site(route("/a", "{env.PAYNOTIFY_TEST_UNSET_URL}", "")), "caddyfile",
 		"deliver: to: evaluated placeholder {env.PAYNOTIFY_TEST_UNSET_URL} is empty")
+}
+
+func TestQueuedOnRedis(t *testing.T) {
+	app := newQueueApp(t, 503, 500)
+	tc := startQueueCaddyOn(t, "redis "+testredis.URL(t), app.addr(), "backoff 50ms 200ms")
+
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body, "the retry: a duplicate")
+	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/declined", "/queued")).Body)
+	accepted := app.waitAccepted(2, 10*time.Second)
+	assert.NotEqual(t, accepted[0].Header.Get("webhook-id"), accepted[1].Header.Get("webhook-id"))
+	time.Sleep(300 * time.Millisecond)
+	attempts, accepted := app.snapshot()
+	assert.Len(t, accepted, 2, "each event once")
+	assert.Len(t, attempts, 4, "two failures, then each event's 2xx")
 }
