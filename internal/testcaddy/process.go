@@ -84,7 +84,13 @@ func Start(t testing.TB, sites string, env ...string) *Process {
 	}
 	defer log.Close() // the child has its own descriptor
 
-	p.cmd = exec.Command(os.Args[0], "run", "--config", config, "--adapter", "caddyfile")
+	// os.Executable, not os.Args[0]: caddytest sets os.Args to "caddy run …"
+	// when it loads a Caddyfile.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(exe, "run", "--config", config, "--adapter", "caddyfile")
 	// In the test's directory: the test binary's package initialisation
 	// may read files relative to it.
 	p.cmd.Env = append(os.Environ(), env...)
