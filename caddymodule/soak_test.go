@@ -8,6 +8,21 @@ package caddymodule
 // every one the app accepted was ACKed, no hostile one reached the app, no
 // panic, and no secret, card number or body in the log.
 //
+// One route delivers queued (deliver queued, on the bolt store, with a short
+// backoff and a per-attempt timeout shorter than the slow answers of its
+// app, which fails as the other app does and is down for a while). After the
+// run its queue is drained (caddy_paynotify_queue_depth back to 0 on the
+// admin endpoint) and the run checks: every notification acknowledged on
+// that route was accepted by the app at least once; the app accepted no
+// event that no copy of its notification was acknowledged for (a 409 or 503
+// to one copy says nothing on its own: another copy may have queued the
+// event, so this is checked per event, not per reply); no hostile one
+// reached it; an event accepted more than once came with the same
+// webhook-id and Paynotify-Event-Id each time, correctly signed, and such
+// extra deliveries are no more than the attempts that timed out while the
+// app went on working on them (with a kill, plus the deliveries in flight
+// at the kill: at most the route's concurrency).
+//
 // With PAYNOTIFY_SOAK_CADDY=/path/to/caddy (the full run), Caddy is that
 // binary in a process of its own, reloaded through its admin API and killed
 // (SIGKILL) and restarted mid-run. A kill can fall between the app accepting
@@ -49,7 +64,19 @@ var soakKeys = simulator.Keys{
 // credential, never in the log.
 const soakMerchant = "SOAK-MERCHANT-5722306"
 
-func soakCaddyfile(app, store, logPath, api string, version int) string {
+// The queued route's settings: attempts time out well before the app's slow
+// answers end, and the backoff is short, so that the queue drains within a
+// second or two of the run's end.
+const (
+	soakQueuedPath        = "/notify/octo3-queued"
+	soakQueueTimeout      = 300 * time.Millisecond
+	soakQueueConcurrency  = 4
+	soakQueueSlowFor      = 3 * soakQueueTimeout
+	soakQueueOutage       = 3 * time.Second
+	soakQueueDrainTimeout = 30 * time.Second
+)
+
+func soakCaddyfile(app, queueApp, store, logPath, api string, version int) string {
 	route := func(provider, options string) string {
 		return fmt.Sprintf(`
 	handle /notify/%s {
@@ -82,6 +109,22 @@ func soakCaddyfile(app, store, logPath, api string, version int) string {
 }
 
 http://localhost:9080 {%s%s%s%s%s
+	handle %s {
+		# The ACK once the event is stored; the worker delivers it.
+		paynotify octo3 {
+			secret %s
+			allow_ip 127.0.0.1
+			%s
+			dedup_scope queued
+			upstream_secret %s
+			deliver queued {
+				to http://%s/webhooks/octo3
+				backoff 50ms 400ms
+				timeout %s
+				concurrency %d
+			}
+		}
+	}
 	handle /notify/oobit-inquiry {
 		# No allow_ip: getStatus.asp confirms every new event.
 		paynotify oobit {
@@ -108,6 +151,7 @@ http://localhost:9080 {%s%s%s%s%s
 		route("checkout", "secret "+soakKeys.Checkout+"\n\t\t\tauthorization "+soakKeys.CheckoutAuthorization),
 		route("octopus", "secret "+soakKeys.Octopus+"\n\t\t\tkey "+soakKeys.OctopusKey),
 		route("oobit", "secret "+soakKeys.Oobit),
+		soakQueuedPath, soakKeys.Octo3, store, soakUpstreamSecret, queueApp, soakQueueTimeout, soakQueueConcurrency,
 		soakKeys.Oobit, soakMerchant, api, store, app,
 		version)
 }
@@ -127,6 +171,8 @@ func TestSoak(t *testing.T) {
 	app := simulator.NewFaultyApp(simulator.Faults{Error5xx: 0.08, Slow: 0.03, SlowFor: 1500 * time.Millisecond, Reset: 0.04})
 	defer app.Server.Close()
 	appAddr := strings.TrimPrefix(app.Server.URL, "http://")
+	queueApp := newSoakQueueApp(simulator.Faults{Error5xx: 0.08, Slow: 0.05, SlowFor: soakQueueSlowFor, Reset: 0.04})
+	defer queueApp.server.Close()
 	store := "store bolt " + filepath.Join(t.TempDir(), "dedup.db")
 	logPath := filepath.Join(t.TempDir(), "caddy.log")
 	// oobit's getStatus.asp, failing part of the time: a fifth of the calls
@@ -138,7 +184,9 @@ func TestSoak(t *testing.T) {
 	api.SetSlowFor(1500 * time.Millisecond)
 	apiServer := httptest.NewServer(api)
 	defer apiServer.Close()
-	config := func(version int) string { return soakCaddyfile(appAddr, store, logPath, apiServer.URL, version) }
+	config := func(version int) string {
+		return soakCaddyfile(appAddr, queueApp.addr(), store, logPath, apiServer.URL, version)
+	}
 
 	var caddyProc *soakProcess
 	var reload func(version int)
@@ -161,11 +209,24 @@ func TestSoak(t *testing.T) {
 
 	// The mix: one notification in five is hostile; one in ten goes to the
 	// inquiring route, half of those genuine, half forged in a way only
-	// the inquiry catches.
+	// the inquiry catches; one in ten goes to the queued route (octo3), a
+	// quarter of those hostile.
 	var messages []simulator.Message
-	hostile, inquired := 0, 0
+	hostile, inquired, queued := 0, 0, 0
 	for i := range n {
 		provider := simulator.Providers[i%len(simulator.Providers)]
+		if i%10 == 7 {
+			queued++
+			m := simulator.Genuine("octo3", fmt.Sprintf("Q-%06d", i), soakKeys)
+			if i%40 == 17 {
+				attack := simulator.Attacks[(i/40)%len(simulator.Attacks)]
+				m = simulator.Hostile("octo3", fmt.Sprintf("QH-%06d", i), attack, soakKeys)
+				hostile++
+			}
+			m.Path = soakQueuedPath
+			messages = append(messages, m)
+			continue
+		}
 		if i%10 == 3 {
 			inquired++
 			order := fmt.Sprintf("I-%06d", i)
@@ -219,6 +280,7 @@ func TestSoak(t *testing.T) {
 			go reload(i)
 		case 2 * n / 5:
 			app.Outage(2 * time.Second)
+			queueApp.Outage(soakQueueOutage)
 		case 3 * n / 5:
 			if caddyProc != nil {
 				inFlight.Range(func(k, _ any) bool { atKill[messages[k.(int)].Order] = true; return true })
@@ -243,8 +305,16 @@ func TestSoak(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
+	// The queued route's queue drains: what was acknowledged is delivered.
+	depth, dead, drained, err := drainQueue("octo3", soakQueueDrainTimeout)
+	require.NoError(t, err, "reading the queue's depth from the metrics")
+	assert.Zero(t, depth, "caddy_paynotify_queue_depth %s after the run", drained.Round(time.Millisecond))
+	assert.Zero(t, dead, "caddy_paynotify_dead_letters: no queued event may run out of retry_for here")
+
 	// Invariants.
 	accepted := app.Accepted()
+	queueAccepted := queueApp.Accepted()
+	queuedAcked, queuedHostile, queueDuplicates, queueExtra := 0, 0, 0, 0
 	genuine, acked, attempts, crashDuplicates := 0, 0, 0, 0
 	statuses := map[int]int{}
 	for i, m := range messages {
@@ -256,9 +326,33 @@ func TestSoak(t *testing.T) {
 		if m.Hostile != "" {
 			assert.False(t, r.Acked, "hostile %s (%s) was acknowledged", m.Order, m.Hostile)
 			assert.Zero(t, accepted[m.Order], "hostile %s (%s) reached the app", m.Order, m.Hostile)
+			assert.Empty(t, queueAccepted[m.Order], "hostile %s (%s) reached the queued route's app", m.Order, m.Hostile)
+			if m.Path == soakQueuedPath {
+				queuedHostile++
+			}
 			continue
 		}
 		genuine++
+		if m.Path == soakQueuedPath {
+			if r.Acked {
+				acked++
+				queuedAcked++
+				assert.NotEmpty(t, queueAccepted[m.Order], "%s was acknowledged on the queued route: the app must have accepted it", m.Order)
+			}
+			if got := queueAccepted[m.Order]; len(got) > 1 {
+				queueDuplicates++
+				queueExtra += len(got) - 1
+				for k, a := range got {
+					assert.Equal(t, got[0].eventID, a.eventID, "%s: Paynotify-Event-Id of delivery %d", m.Order, k+1)
+					assert.Equal(t, got[0].eventID, a.webhookID, "%s: webhook-id of delivery %d", m.Order, k+1)
+				}
+			}
+			for k, a := range queueAccepted[m.Order] {
+				assert.NotEmpty(t, a.eventID, "%s: delivery %d has no Paynotify-Event-Id", m.Order, k+1)
+				assert.NoError(t, a.signature, "%s: upstream_secret's signature of delivery %d", m.Order, k+1)
+			}
+			continue
+		}
 		if r.Acked {
 			acked++
 			if atKill[m.Order] && accepted[m.Order] == 2 {
@@ -278,9 +372,29 @@ func TestSoak(t *testing.T) {
 	for order := range accepted {
 		assert.True(t, ackedOrders[order], "the app accepted %s but the provider never got its ACK", order)
 	}
+	// Per event, not per reply: a copy answered 409 or 503 may have been
+	// followed (or preceded) by one that queued the event and was
+	// acknowledged. An event the app has was queued by a copy that the
+	// provider then got the ACK of, unless that ACK was lost on the way
+	// (the provider's timeout, 10 s, or a kill between the store's write
+	// and the reply): the provider sends again until it gets one, and its
+	// copy is then a duplicate, acknowledged.
+	for order := range queueAccepted {
+		assert.True(t, ackedOrders[order], "the queued route's app accepted %s but the provider never got its ACK", order)
+	}
+	// Extra deliveries come only from attempts the app went on working on
+	// after the worker gave up on them (its timeout, or a kill).
+	queueFaults := queueApp.Injected.Snapshot()
+	timedOut := queueFaults["slow"]
+	bound := timedOut
+	if caddyProc != nil {
+		bound += soakQueueConcurrency // in flight at the kill
+	}
+	assert.LessOrEqual(t, queueExtra, bound,
+		"extra deliveries of queued events: more than the attempts that timed out while the app worked on them")
 
 	// The log: no panic, and nothing secret or raw above debug.
-	outcomes, inquiries := map[string]int{}, map[string]int{}
+	outcomes, inquiries, deliveries, deliveryTimeouts := map[string]int{}, map[string]int{}, map[string]int{}, 0
 	f, err := os.Open(logPath)
 	require.NoError(t, err)
 	defer f.Close()
@@ -291,17 +405,23 @@ func TestSoak(t *testing.T) {
 		line := scanner.Text()
 		lines++
 		assert.NotContains(t, strings.ToLower(line), "panic", "a panic in the log")
-		for _, secret := range []string{soakKeys.Octo3, soakKeys.TheDAO, soakKeys.Checkout, soakKeys.CheckoutAuthorization,
+		for _, secret := range []string{soakUpstreamSecret, soakKeys.Octo3, soakKeys.TheDAO, soakKeys.Checkout, soakKeys.CheckoutAuthorization,
 			soakKeys.Octopus, soakKeys.OctopusKey, soakKeys.Oobit, soakMerchant, "4111111111111111", "SOAK-RAW-MARKER"} {
 			assert.NotContains(t, line, secret, "a secret, card number or body in the log: %.200s", line)
 		}
 		var entry struct {
-			Msg, Outcome, Inquiry string
+			Msg, Outcome, Inquiry, Result, Reason string
 		}
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "notification" {
 			outcomes[entry.Outcome]++
 			if entry.Inquiry != "" {
 				inquiries[entry.Inquiry]++
+			}
+		}
+		if entry.Msg == "delivery" {
+			deliveries[entry.Result]++
+			if strings.Contains(entry.Reason, "did not answer within timeout") {
+				deliveryTimeouts++
 			}
 		}
 	}
@@ -325,9 +445,18 @@ func TestSoak(t *testing.T) {
 	t.Logf("inquiring route: %d notifications; calls to the stand-in %d; inquiries by result %v; inquiry_failed %d",
 		inquired, api.Calls("oobit"), inquiries, outcomes["inquiry_failed"])
 	t.Logf("faults injected %v; %d log lines checked; peak RSS %s", faults, lines, rss)
+	t.Logf("queued route: %d notifications (hostile %d), acknowledged %d (log: queued %d); the app got %d attempts, faults %v; "+
+		"attempts by result %v (timed out %d)", queued, queuedHostile, queuedAcked, outcomes["queued"], queueApp.attempts.Load(),
+		queueFaults, deliveries, deliveryTimeouts)
+	t.Logf("queued route: drained in %s after the run (depth %.0f, dead letters %.0f); the app accepted %d events, "+
+		"%d of them more than once (%d extra deliveries; bound %d: attempts that timed out while the app worked on them%s)",
+		drained.Round(time.Millisecond), depth, dead, len(queueAccepted), queueDuplicates, queueExtra, bound,
+		map[bool]string{true: ", plus the concurrency in flight at the kill", false: ""}[caddyProc != nil])
 	assert.Positive(t, outcomes["inquiry_failed"], "the stand-in API failed no inquiry")
 	assert.Positive(t, inquiries["refused"], "no forgery was refused by the inquiry")
 	assert.Greater(t, faults["5xx"]+faults["slow"]+faults["reset"], 0, "the app injected no fault")
+	assert.Greater(t, queueFaults["5xx"]+queueFaults["slow"]+queueFaults["reset"], 0, "the queued route's app injected no fault")
+	assert.Positive(t, deliveries["retry"], "no queued delivery was retried")
 	assert.Greater(t, outcomes["duplicate"], 0)
 }
 
