@@ -314,7 +314,7 @@ check "deliveries of ORD-CLUSTER-1 after the retries" "1" "$(deliveries ORD-CLUS
 
 echo "== bench/load.sh runs (one short round; its figures mean nothing here)"
 if ROUNDS=1 DURATION=1s LAT_DURATION=1s PER_RUN=30000 LAT_PER_RUN=15000 bench/load.sh >"$work/load.out" 2>&1; then
-	check "bench/load.sh table rows" "4" "$(grep -c '^| paynotify\|^| plain' "$work/load.out" || true)"
+	check "bench/load.sh table rows" "5" "$(grep -c '^| paynotify\|^| plain' "$work/load.out" || true)"
 else
 	check "bench/load.sh" "exit 0" "failed: $(tail -3 "$work/load.out")"
 fi
