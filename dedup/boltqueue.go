@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,22 +30,58 @@ var (
 // boltQueue is the in-memory index of the queued items and dead letters,
 // guarded by Bolt.mu.
 type boltQueue struct {
-	queues map[string]map[string]*boltQueued // queue → id → item
-	dead   map[string]int                    // queue → dead letters
+	queues map[string]*boltQueueIndex // by queue name
+	dead   map[string]int             // queue → dead letters
+}
+
+// boltQueueIndex is one queue's items: those not leased in a heap by due
+// time, so that Take costs O(log n) per item taken however long the queue
+// (an app down for hours leaves a long one), and those leased apart.
+type boltQueueIndex struct {
+	items  map[string]*boltQueued // every item, by id
+	due    dueHeap                // the items not leased
+	leased map[string]*boltQueued // the items leased to a delivery
 }
 
 // boltQueued is what the index knows of a queued item.
 type boltQueued struct {
+	id            string
 	due, enqueued time.Time
 	lease         string // token; "" when not leased
 	leaseEnds     time.Time
+	index         int // in the heap; -1 when not in it
+}
+
+// dueHeap orders items by due time, then id (container/heap).
+type dueHeap []*boltQueued
+
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	return cmp.Or(h[i].due.Compare(h[j].due), cmp.Compare(h[i].id, h[j].id)) < 0
+}
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *dueHeap) Push(x any) {
+	e := x.(*boltQueued)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
 }
 
 var _ Queue = (*Bolt)(nil)
 
 // loadQueue builds the index from the file.
 func (b *Bolt) loadQueue() error {
-	b.queue = boltQueue{queues: map[string]map[string]*boltQueued{}, dead: map[string]int{}}
+	b.queue = boltQueue{queues: map[string]*boltQueueIndex{}, dead: map[string]int{}}
 	return b.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(boltQueueBucket).ForEach(func(k, v []byte) error {
 			var it Item
@@ -69,21 +106,47 @@ func (b *Bolt) loadQueue() error {
 }
 
 func (q *boltQueue) add(it *Item) {
-	items := q.queues[it.Queue]
-	if items == nil {
-		items = map[string]*boltQueued{}
-		q.queues[it.Queue] = items
+	x := q.queues[it.Queue]
+	if x == nil {
+		x = &boltQueueIndex{items: map[string]*boltQueued{}, leased: map[string]*boltQueued{}}
+		q.queues[it.Queue] = x
 	}
-	items[it.ID] = &boltQueued{due: it.Due, enqueued: it.Enqueued}
+	if old := x.items[it.ID]; old != nil {
+		x.drop(old)
+	}
+	e := &boltQueued{id: it.ID, due: it.Due, enqueued: it.Enqueued, index: -1}
+	x.items[it.ID] = e
+	heap.Push(&x.due, e)
+}
+
+// drop takes e out of the heap or the leased set.
+func (x *boltQueueIndex) drop(e *boltQueued) {
+	if e.index >= 0 {
+		heap.Remove(&x.due, e.index)
+	}
+	delete(x.leased, e.id)
 }
 
 // leased returns the index entry of it if it still holds its lease.
 func (q *boltQueue) leased(it *Item) *boltQueued {
-	e := q.queues[it.Queue][it.ID]
+	x := q.queues[it.Queue]
+	if x == nil {
+		return nil
+	}
+	e := x.leased[it.ID]
 	if e == nil || e.lease == "" || e.lease != it.Lease {
 		return nil
 	}
 	return e
+}
+
+// requeue ends e's lease and makes it due at due.
+func (x *boltQueueIndex) requeue(e *boltQueued, due time.Time) {
+	delete(x.leased, e.id)
+	e.lease, e.due = "", due
+	if e.index < 0 {
+		heap.Push(&x.due, e)
+	}
 }
 
 // Enqueue implements Queue.
@@ -137,22 +200,28 @@ func (b *Bolt) Take(_ context.Context, queue string, max int, lease time.Duratio
 		e  *boltQueued
 	}
 	b.mu.Lock()
-	var due []candidate
-	for id, e := range b.queue.queues[queue] {
-		if !e.due.After(now) && (e.lease == "" || !now.Before(e.leaseEnds)) {
-			due = append(due, candidate{id, e})
+	x := b.queue.queues[queue]
+	if x == nil {
+		b.mu.Unlock()
+		return nil, nil
+	}
+	// A lease that ended (its delivery never reported, e.g. the store was
+	// closed under it) makes the item due again.
+	for _, e := range x.leased {
+		if !now.Before(e.leaseEnds) {
+			x.requeue(e, e.due)
 		}
 	}
-	slices.SortFunc(due, func(a, c candidate) int {
-		return cmp.Or(a.e.due.Compare(c.e.due), cmp.Compare(a.id, c.id))
-	})
-	if len(due) > max {
-		due = due[:max]
+	var due []candidate
+	for len(due) < max && x.due.Len() > 0 && !x.due[0].due.After(now) {
+		e := heap.Pop(&x.due).(*boltQueued)
+		due = append(due, candidate{e.id, e})
 	}
 	tokens := make([]string, len(due))
 	for i, c := range due {
 		tokens[i] = newToken()
 		c.e.lease, c.e.leaseEnds = tokens[i], now.Add(lease)
+		x.leased[c.id] = c.e
 	}
 	b.mu.Unlock()
 	if len(due) == 0 {
@@ -180,7 +249,7 @@ func (b *Bolt) Take(_ context.Context, queue string, max int, lease time.Duratio
 		b.mu.Lock()
 		for i, c := range due {
 			if c.e.lease == tokens[i] {
-				c.e.lease = ""
+				x.requeue(c.e, c.e.due)
 			}
 		}
 		b.mu.Unlock()
@@ -201,11 +270,16 @@ func (b *Bolt) Delivered(_ context.Context, it *Item) error {
 }
 
 func (q *boltQueue) remove(it *Item) {
-	if items := q.queues[it.Queue]; items != nil {
-		delete(items, it.ID)
-		if len(items) == 0 {
-			delete(q.queues, it.Queue)
-		}
+	x := q.queues[it.Queue]
+	if x == nil {
+		return
+	}
+	if e := x.items[it.ID]; e != nil {
+		x.drop(e)
+		delete(x.items, it.ID)
+	}
+	if len(x.items) == 0 {
+		delete(q.queues, it.Queue)
 	}
 }
 
@@ -230,7 +304,7 @@ func (b *Bolt) Retry(_ context.Context, it *Item) error {
 	}
 	b.mu.Lock()
 	if e := b.queue.leased(it); e != nil {
-		e.due, e.lease = it.Due, ""
+		b.queue.queues[it.Queue].requeue(e, it.Due)
 	}
 	b.mu.Unlock()
 	return nil
@@ -271,11 +345,17 @@ func (b *Bolt) Stats(_ context.Context, queue string) (QueueStats, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := QueueStats{Dead: b.queue.dead[queue]}
-	for _, e := range b.queue.queues[queue] {
-		s.Depth++
-		if e.lease != "" && now.Before(e.leaseEnds) {
+	x := b.queue.queues[queue]
+	if x == nil {
+		return s, nil
+	}
+	s.Depth = len(x.items)
+	for _, e := range x.leased {
+		if now.Before(e.leaseEnds) {
 			s.InFlight++
 		}
+	}
+	for _, e := range x.items {
 		if s.Oldest.IsZero() || e.enqueued.Before(s.Oldest) {
 			s.Oldest = e.enqueued
 		}

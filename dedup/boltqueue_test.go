@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -58,4 +59,40 @@ func TestBoltQueueSurvivesReopening(t *testing.T) {
 	require.Len(t, dead, 1)
 	assert.Equal(t, taken[0].ID, dead[0].ID)
 	assert.Equal(t, "the app answered 500", dead[0].LastError)
+}
+
+// BenchmarkBoltQueueTake: the cost of a worker's Take of 4 (and the Retry
+// that puts them back) beside the queue's depth; it should not grow with
+// the depth (an app down for an hour leaves a long queue).
+func BenchmarkBoltQueueTake(b *testing.B) {
+	for _, depth := range []int{1000, 20000} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := OpenBolt(filepath.Join(b.TempDir(), "dedup.db"), time.Minute, time.Second)
+			require.NoError(b, err)
+			defer db.Close()
+			past := time.Now().Add(-time.Hour)
+			items := make([]*Item, depth)
+			for i := range items {
+				items[i] = &Item{ID: NewItemID(), Queue: "q/default", Method: "POST", Body: []byte(`{}`), Enqueued: past, Since: past,
+					Due: past.Add(time.Duration(i) * time.Millisecond)}
+			}
+			for i := 0; i < depth; i += 1000 {
+				require.NoError(b, db.Enqueue(ctx, items[i:min(i+1000, depth)], nil))
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				taken, err := db.Take(ctx, "q/default", 4, time.Minute)
+				if err != nil || len(taken) != 4 {
+					b.Fatal(err, len(taken))
+				}
+				b.StopTimer()
+				for _, it := range taken {
+					it.Due = past
+					require.NoError(b, db.Retry(ctx, it))
+				}
+				b.StartTimer()
+			}
+		})
+	}
 }
