@@ -475,3 +475,11 @@ func warnRedisDurability(ctx context.Context, logger *zap.Logger, r *dedup.Redis
 			zap.String("maxmemory-policy", settings["maxmemory-policy"]))
 	}
 }
+
+func (l *lazyBolt) Queues(ctx context.Context) (map[string]int, error) {
+	db, err := l.store()
+	if err != nil {
+		return nil, err
+	}
+	return db.Queues(ctx)
+}

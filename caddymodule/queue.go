@@ -335,12 +335,44 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, q := range a.routes {
+	stores := map[string]dedup.Queue{}
+	served := map[string]bool{}
+	for key, q := range a.routes {
 		a.loops.Add(1)
 		go a.work(ctx, q)
 		running.add(q)
+		stores[q.storeKey] = q.queue
+		served[key] = true
 	}
+	a.loops.Add(1)
+	go func() {
+		defer a.loops.Done()
+		a.warnUnserved(ctx, stores, served)
+	}()
 	return nil
+}
+
+// warnUnserved warns about queued notifications in the stores of this
+// config that none of its routes delivers (a route removed, its dedup_scope
+// renamed): they were acknowledged, and wait in the store until a route of
+// that provider and scope is configured again.
+func (a *App) warnUnserved(ctx context.Context, stores map[string]dedup.Queue, served map[string]bool) {
+	for storeKey, queue := range stores {
+		depths, err := queue.Queues(ctx)
+		if err != nil {
+			continue // the workers log a store that cannot be read
+		}
+		for name, depth := range depths {
+			if served[storeKey+"\x00"+name] {
+				continue
+			}
+			provider, scope, _ := strings.Cut(name, "/")
+			a.logger.Warn("queued notifications that no route of this config delivers: they wait in the store until a route of "+
+				"that provider with that dedup_scope is configured again (restore it), or until they are deleted from the store",
+				zap.String("queue", name), zap.String("provider", provider), zap.String("dedup_scope", scope),
+				zap.Int("queued", depth), zap.String("store", redactedStoreKey(storeKey)))
+		}
+	}
 }
 
 // Stop implements caddy.App: the workers take no more items, and the
@@ -675,4 +707,13 @@ func sortRoutes(routes []*queueRoute) {
 	slices.SortFunc(routes, func(a, b *queueRoute) int {
 		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.storeKey, b.storeKey))
 	})
+}
+
+// redactedStoreKey is a store's pool key for people to read: "bolt <path>"
+// or "redis <url>" without the URL's password.
+func redactedStoreKey(key string) string {
+	if url, ok := strings.CutPrefix(key, "redis "); ok {
+		return "redis " + dedup.RedactedURL(url)
+	}
+	return key
 }

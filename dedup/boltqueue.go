@@ -458,3 +458,16 @@ func (b *Bolt) DeleteDead(_ context.Context, id string) error {
 	b.mu.Unlock()
 	return nil
 }
+
+// Queues implements Queue.
+func (b *Bolt) Queues(context.Context) (map[string]int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	depths := make(map[string]int, len(b.queue.queues))
+	for name, x := range b.queue.queues {
+		if len(x.items) > 0 {
+			depths[name] = len(x.items)
+		}
+	}
+	return depths, nil
+}

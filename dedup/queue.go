@@ -95,6 +95,9 @@ type Queue interface {
 	Revive(ctx context.Context, id string, now time.Time) (*Item, error)
 	// DeleteDead deletes the dead letter id, or returns ErrNoItem.
 	DeleteDead(ctx context.Context, id string) error
+	// Queues returns the depth of every queue of the store that holds
+	// items, so that items no configured route delivers are seen.
+	Queues(ctx context.Context) (map[string]int, error)
 }
 
 // ErrNoItem: no dead letter has that id.

@@ -345,6 +345,27 @@ func testQueueContract(t *testing.T, open func(t *testing.T) Queue) {
 		assert.Empty(t, got)
 	})
 
+	t.Run("Queues: the depth of every queue holding items", func(t *testing.T) {
+		q := open(t)
+		depths, err := q.Queues(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, depths)
+		a, b, c := newQueueTestItem(queue, time.Now()), newQueueTestItem(queue, time.Now()), newQueueTestItem("paddle/old", time.Now())
+		require.NoError(t, q.Enqueue(ctx, []*Item{a, b, c}, nil))
+		taken, err := q.Take(ctx, queue, 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, taken, 1)
+		depths, err = q.Queues(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{queue: 2, "paddle/old": 1}, depths, "leased items count")
+		taken, err = q.Take(ctx, "paddle/old", 1, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, q.Delivered(ctx, taken[0]))
+		depths, err = q.Queues(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{queue: 2}, depths, "an emptied queue is not listed")
+	})
+
 	t.Run("Stats: depth, in flight, oldest", func(t *testing.T) {
 		q := open(t)
 		s, err := q.Stats(ctx, queue)

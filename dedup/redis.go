@@ -40,7 +40,7 @@ return 0`)
 func OpenRedis(url string) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis url %s: %v", redactedURL(url), redactURLError(err, url))
+		return nil, fmt.Errorf("redis url %s: %v", RedactedURL(url), redactURLError(err, url))
 	}
 	// A Redis that is down must turn into a 503 quickly, not hold the
 	// provider's connection through go-redis' default retries.
@@ -117,8 +117,8 @@ func (r *Redis) Release(ctx context.Context, key, token string) error {
 // Close implements Store.
 func (r *Redis) Close() error { return r.client.Close() }
 
-// redactedURL is url with its password, if any, replaced by "xxxxx".
-func redactedURL(raw string) string {
+// RedactedURL is url with its password, if any, replaced by "xxxxx".
+func RedactedURL(raw string) string {
 	u, err := neturl.Parse(raw)
 	if err != nil {
 		return "(unparsable)"

@@ -426,3 +426,28 @@ func (r *Redis) DeleteDead(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Queues implements Queue.
+func (r *Redis) Queues(ctx context.Context) (map[string]int, error) {
+	names, err := r.client.SMembers(ctx, redisQueueKeysOf("").queues).Result()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	depths := map[string]int{}
+	for _, name := range names {
+		k := redisQueueKeysOf(name)
+		due, err := r.client.ZCard(ctx, k.due).Result()
+		if err == nil {
+			var leased int64
+			leased, err = r.client.ZCard(ctx, k.leased).Result()
+			due += leased
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if due > 0 {
+			depths[name] = int(due)
+		}
+	}
+	return depths, nil
+}
