@@ -196,6 +196,17 @@ done
 check "notifications of the new providers the app received" "9" \
 	"$(grep -c '"provider":"\(stripe\|paddle\|standardwebhooks\|hmac\|adyen\|gocardless\|razorpay\|square\|paystack\)","outcome":"delivered"' "$log")"
 check "counter of octo3 notifications delivered after the CLI's" "3" "$(metric octo3 delivered)"
+# deliver queued: the ACK once the event is stored, then paynotify's own
+# delivery to the demo app (its log line "delivery", result delivered).
+check "caddy paynotify sign stripe to the queued route" "HTTP/1.1 200 OK|exit 0" \
+	"$(cli sign stripe --secret whsec_stripe-demo-secret --url http://localhost:8080/notify/stripe-queued)"
+sleep 1
+check "queued stripe notifications" "1" "$(metric stripe queued)"
+check "queued deliveries the demo app accepted" "1" \
+	"$(grep '"msg":"delivery"' "$log" | grep -c '"provider":"stripe".*"result":"delivered"')"
+check "the queued event at the demo app" "1" "$(grep -c '"uri":"/webhooks/stripe"' "$log")"
+check "caddy_paynotify_queue_depth of stripe after the delivery" "0" \
+	"$(curl -fsS http://localhost:2019/metrics | sed -n 's/^caddy_paynotify_queue_depth{provider="stripe"} //p')"
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
 # The providers verified by inquiry, against the example's stand-in API
 # (localhost:8082): the ACK, and the log line says the API confirmed it.

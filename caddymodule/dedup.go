@@ -205,6 +205,8 @@ func (h *Handler) openStore(ctx context.Context) error {
 			// Not fatal: Caddy starts, and notifications get 503 (no ACK,
 			// so the provider retries) until Redis answers.
 			h.logger.Warn("dedup store unavailable at start", zap.Error(err))
+		} else if h.Deliver.queued() {
+			warnRedisDurability(ctx, h.logger, r)
 		}
 	}
 	return nil
@@ -449,4 +451,27 @@ func (c *claims) marks() []dedup.Mark {
 		marks = append(marks, dedup.Mark{Key: key, Token: c.tokens[id], Window: c.h.dedupWindow})
 	}
 	return marks
+}
+
+// warnRedisDurability warns when the Redis settings would lose queued
+// notifications that the provider was told were received.
+func warnRedisDurability(ctx context.Context, logger *zap.Logger, r *dedup.Redis) {
+	settings, err := r.Durability(ctx)
+	if err != nil {
+		logger.Info("could not read Redis' persistence settings (CONFIG GET); check them by hand: "+
+			"queued notifications need appendonly yes, appendfsync always or everysec, and maxmemory-policy noeviction", zap.Error(err))
+		return
+	}
+	if settings["appendonly"] != "yes" {
+		logger.Warn("Redis runs with appendonly no: a Redis restart loses the queued notifications written since its last snapshot, "+
+			"which their providers were told were received; set appendonly yes and appendfsync always (or everysec: up to a second lost on a power failure)",
+			zap.String("appendonly", settings["appendonly"]))
+	} else if settings["appendfsync"] == "no" {
+		logger.Warn("Redis runs with appendfsync no: a crash of its machine loses the queued notifications the kernel had not written yet (up to about 30 s); "+
+			"set appendfsync always or everysec", zap.String("appendfsync", settings["appendfsync"]))
+	}
+	if settings["maxmemory-policy"] != "noeviction" {
+		logger.Warn("Redis may evict keys when it is full: queued notifications and dedup records would be dropped; set maxmemory-policy noeviction",
+			zap.String("maxmemory-policy", settings["maxmemory-policy"]))
+	}
 }

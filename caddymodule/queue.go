@@ -207,6 +207,9 @@ func (h *Handler) unmarshalDeliver(d *caddyfile.Dispenser) error {
 				if _, scanErr := fmt.Sscan(v, &n); scanErr != nil || fmt.Sprint(n) != v {
 					return d.Errf("deliver: concurrency: %q is not a number", v)
 				}
+				if n < 1 {
+					return d.Errf("deliver: concurrency: %d is not between 1 and %d", n, maxConcurrency)
+				}
 				h.Deliver.Concurrency = n
 			}
 		case "backoff":

@@ -146,3 +146,19 @@ func redactURLError(err error, raw string) string {
 	}
 	return msg
 }
+
+// Durability returns the Redis settings that decide whether what was
+// written survives a restart (appendonly, appendfsync) and whether Redis
+// may drop keys when it is full (maxmemory-policy), as CONFIG GET reports
+// them. Managed Redis services often refuse CONFIG: that is an error.
+func (r *Redis) Durability(ctx context.Context) (map[string]string, error) {
+	settings := map[string]string{}
+	for _, name := range []string{"appendonly", "appendfsync", "maxmemory-policy"} {
+		values, err := r.client.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		settings[name] = values[name]
+	}
+	return settings, nil
+}

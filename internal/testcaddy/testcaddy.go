@@ -1,5 +1,5 @@
 // Package testcaddy keeps the Caddy that a test process runs in a scratch
-// directory.
+// directory, and runs Caddy processes for tests that kill or restart one.
 package testcaddy
 
 import (
@@ -8,11 +8,19 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
 // Main runs the tests of m with Caddy's config and data directories in a
 // scratch directory, removed afterwards, and exits. Call it from TestMain.
+//
+// Started by Start (PAYNOTIFY_TEST_CADDY_MAIN=1), the test binary is Caddy
+// instead: Main runs Caddy's command line with the binary's arguments.
 func Main(m *testing.M) {
+	if os.Getenv(envMain) == "1" {
+		caddycmd.Main()
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "paynotify-test")
 	if err != nil {
 		panic(err)
