@@ -32,30 +32,41 @@ import (
 // without its password.
 
 func init() {
-	caddy.RegisterModule(adminAPI{})
+	caddy.RegisterModule(new(adminAPI))
 }
 
 // adminAPI serves /paynotify/ on the admin endpoint. It reads the routes
-// of the running config (running), so it needs no state of its own.
-type adminAPI struct{}
+// of the running config (running). Caddy provisions it with each config
+// it loads, when it replaces the admin endpoint.
+type adminAPI struct {
+	// logger logs the operator's actions; the config's logs that
+	// include admin.api.paynotify get them.
+	logger *zap.Logger
+}
 
 // CaddyModule returns the Caddy module information.
-func (adminAPI) CaddyModule() caddy.ModuleInfo {
+func (*adminAPI) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "admin.api.paynotify",
-		New: func() caddy.Module { return adminAPI{} },
+		New: func() caddy.Module { return new(adminAPI) },
 	}
 }
 
+// Provision implements caddy.Provisioner.
+func (a *adminAPI) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger(a)
+	return nil
+}
+
 // Routes implements caddy.AdminRouter.
-func (a adminAPI) Routes() []caddy.AdminRoute {
+func (a *adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{{Pattern: "/paynotify/", Handler: caddy.AdminHandlerFunc(a.serve)}}
 }
 
 // adminStoreTimeout bounds the store reads and writes of one admin request.
 const adminStoreTimeout = 10 * time.Second
 
-func (a adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), adminStoreTimeout)
 	defer cancel()
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/paynotify/"), "/")
@@ -118,7 +129,7 @@ type queueListing struct {
 // queues answers GET /paynotify/queue: 200, or 503 with the same listing
 // when the store of every queue failed (a monitor sees the failure in the
 // status, the operator the reasons in the listing).
-func (adminAPI) queues(ctx context.Context, w http.ResponseWriter) error {
+func (*adminAPI) queues(ctx context.Context, w http.ResponseWriter) error {
 	listing := queueListing{Queues: []queueInfo{}}
 	failed := 0
 	now := time.Now()
@@ -132,7 +143,7 @@ func (adminAPI) queues(ctx context.Context, w http.ResponseWriter) error {
 		st, err := q.queue.Stats(ctx, q.name)
 		if err != nil {
 			failed++
-			info.Error = "the store cannot be read: " + redactStoreError(q.storeKey, err)
+			info.Error = redactStoreError(q.storeKey, err)
 		} else {
 			info.Depth, info.InFlight, info.Dead = st.Depth, st.InFlight, st.Dead
 			if !st.Oldest.IsZero() {
@@ -211,7 +222,7 @@ func deadLetters(ctx context.Context) []*deadStore {
 // the running routes, including those of queues no route delivers any more
 // (they are in the store; they can be deleted, not retried). 503 when
 // every store failed.
-func (adminAPI) dead(ctx context.Context, w http.ResponseWriter) error {
+func (*adminAPI) dead(ctx context.Context, w http.ResponseWriter) error {
 	listing := deadListing{Dead: []deadInfo{}}
 	stores := deadLetters(ctx)
 	for _, s := range stores {
@@ -261,7 +272,7 @@ func findDead(ctx context.Context, id string) (*deadStore, *dedup.Item, error) {
 // retry answers POST /paynotify/dead/<id>/retry: the dead letter is
 // queued again, due now, with a new retry_for period, and the route's
 // worker is woken. The answer is the dead letter as it was listed.
-func (adminAPI) retry(ctx context.Context, w http.ResponseWriter, id string) error {
+func (a *adminAPI) retry(ctx context.Context, w http.ResponseWriter, id string) error {
 	s, it, err := findDead(ctx, id)
 	if err != nil {
 		return err
@@ -285,14 +296,14 @@ func (adminAPI) retry(ctx context.Context, w http.ResponseWriter, id string) err
 			Err: fmt.Errorf("dead letter %s could not be queued again: %s", id, redactStoreError(s.key, err))}
 	}
 	route.signal()
-	adminLogger().Info("dead letter retried", zap.String("queue_id", id), zap.String("queue", it.Queue),
+	a.logger.Info("dead letter retried", zap.String("queue_id", id), zap.String("queue", it.Queue),
 		zap.String("provider", it.Provider), zap.String("event_id", it.EventID), zap.Int("attempts", it.Attempts),
 		zap.String("last_error", it.LastError))
 	return writeJSON(w, http.StatusOK, map[string]deadInfo{"retried": newDeadInfo(s.key, it)})
 }
 
 // delete answers DELETE /paynotify/dead/<id>.
-func (adminAPI) delete(ctx context.Context, w http.ResponseWriter, id string) error {
+func (a *adminAPI) delete(ctx context.Context, w http.ResponseWriter, id string) error {
 	s, it, err := findDead(ctx, id)
 	if err != nil {
 		return err
@@ -303,15 +314,11 @@ func (adminAPI) delete(ctx context.Context, w http.ResponseWriter, id string) er
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable,
 			Err: fmt.Errorf("dead letter %s could not be deleted: %s", id, redactStoreError(s.key, err))}
 	}
-	adminLogger().Info("dead letter deleted", zap.String("queue_id", id), zap.String("queue", it.Queue),
+	a.logger.Info("dead letter deleted", zap.String("queue_id", id), zap.String("queue", it.Queue),
 		zap.String("provider", it.Provider), zap.String("event_id", it.EventID), zap.Int("attempts", it.Attempts),
 		zap.String("last_error", it.LastError))
 	return writeJSON(w, http.StatusOK, map[string]string{"deleted": id})
 }
-
-// adminLogger is the logger of the operator's actions (the current
-// default logger: the logging config may change with a reload).
-func adminLogger() *zap.Logger { return caddy.Log().Named("admin.api.paynotify") }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
@@ -359,4 +366,7 @@ func redactStoreError(key string, err error) string {
 }
 
 // Interface guards.
-var _ caddy.AdminRouter = adminAPI{}
+var (
+	_ caddy.AdminRouter = (*adminAPI)(nil)
+	_ caddy.Provisioner = (*adminAPI)(nil)
+)

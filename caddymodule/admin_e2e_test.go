@@ -6,10 +6,12 @@ package caddymodule_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,22 +21,25 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/internal/testredis"
 )
 
 const adminAddr = "localhost:2999"
 
 // queuedSite is a config with one queued octo3 route at /queued whose
-// queue is in the bolt file store.
+// queue is in store ("bolt <path>" or "redis <url>").
 func queuedSite(app, store, options string) string {
 	return globalOptions + strings.NewReplacer("APP", app, "STORE", store, "WHSEC", upstreamSecret, "OPTIONS", options).Replace(`
 http://localhost:9080 {
 	handle /queued {
 		paynotify octo3 {
 			secret octo3-test-secret
-			store bolt STORE
+			store STORE
 			upstream_secret WHSEC
 			OPTIONS
 			deliver queued {
@@ -46,6 +51,13 @@ http://localhost:9080 {
 	}
 }
 `)
+}
+
+// withAdminLog adds to cfg's global options a log of the admin API's
+// paynotify actions, written to path as JSON lines.
+func withAdminLog(cfg, path string) string {
+	return strings.Replace(cfg, "\tgrace_period 1ns\n", "\tgrace_period 1ns\n\tlog paynotify_admin {\n\t\toutput file "+path+
+		"\n\t\tformat json\n\t\tinclude admin.api.paynotify\n\t}\n", 1)
 }
 
 // failingApp is a queueApp that answers 500 until fixed.
@@ -183,8 +195,9 @@ func TestAdminDeadLettersAreListedRetriedAndDeleted(t *testing.T) {
 	app := failingApp(t)
 	app.setDelay(2 * time.Second) // the first attempt is in flight for a while
 	store := filepath.Join(t.TempDir(), "queue.db")
+	adminLog := filepath.Join(t.TempDir(), "admin.log")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), store, ""), "caddyfile")
+	tc.InitServer(withAdminLog(queuedSite(app.addr(), "bolt "+store, ""), adminLog), "caddyfile")
 
 	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
 	require.Equal(t, "ACK", r.Body)
@@ -327,12 +340,30 @@ func TestAdminDeadLettersAreListedRetriedAndDeleted(t *testing.T) {
 	series = scrape(t)
 	assert.Equal(t, 2.0, series[`caddy_paynotify_deliveries_total{provider="octo3",result="delivered"}`])
 	assert.Equal(t, 0.0, series[`caddy_paynotify_dead_letters{provider="octo3"}`])
+
+	// Each retry and delete is logged, with what names the event.
+	type action struct{ Msg, ID, Queue, Event string }
+	var logged []action
+	for _, l := range readJSONLines(t, adminLog) {
+		logged = append(logged, action{l["msg"].(string), l["queue_id"].(string), l["queue"].(string), l["event_id"].(string)})
+		assert.Equal(t, "admin.api.paynotify", l["logger"])
+		assert.Equal(t, "the app answered 500", l["last_error"])
+	}
+	assert.Equal(t, []action{
+		{"dead letter deleted", ids[declinedEventID], "octo3/default", declinedEventID},
+		{"dead letter deleted", ids[refundEventID], "octo3/default", refundEventID},
+		{"dead letter retried", ids[acceptedEventID], "octo3/default", acceptedEventID},
+		{"dead letter retried", ids[voidedEventID], "octo3/default", voidedEventID},
+	}, logged)
+	logFile, err := os.ReadFile(adminLog)
+	require.NoError(t, err)
+	assert.NotContains(t, string(logFile), "ORD-20240501-0001")
 }
 
 func TestAdminRefusesWhatItDoesNotServe(t *testing.T) {
 	app := failingApp(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), filepath.Join(t.TempDir(), "queue.db"), ""), "caddyfile")
+	tc.InitServer(queuedSite(app.addr(), "bolt "+filepath.Join(t.TempDir(), "queue.db"), ""), "caddyfile")
 	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
 	id := waitDead(t, 1)[0]["id"].(string)
 
@@ -393,11 +424,11 @@ func TestAdminDeadLettersOfAQueueNoRouteDelivers(t *testing.T) {
 	app := failingApp(t)
 	store := filepath.Join(t.TempDir(), "queue.db")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), store, ""), "caddyfile")
+	tc.InitServer(queuedSite(app.addr(), "bolt "+store, ""), "caddyfile")
 	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
 	id := waitDead(t, 1)[0]["id"].(string)
 
-	tc.InitServer(queuedSite(app.addr(), store, "dedup_scope shop-2"), "caddyfile")
+	tc.InitServer(queuedSite(app.addr(), "bolt "+store, "dedup_scope shop-2"), "caddyfile")
 	q := queues(t)
 	require.Len(t, q, 1)
 	assert.Equal(t, "octo3/shop-2", q[0].Queue)
@@ -423,4 +454,78 @@ func TestAdminDeadLettersOfAQueueNoRouteDelivers(t *testing.T) {
 	adminJSON(t, http.MethodDelete, "/paynotify/dead/"+id, http.StatusOK, &deleted)
 	dead, _ = deadLetters(t)
 	assert.Empty(t, dead)
+}
+
+// TestAdminRedisStore: a Redis store is shown without its password; a
+// Redis that is down is a 503 that says why, and the CLI fails with the
+// reason.
+func TestAdminRedisStore(t *testing.T) {
+	const password = "redis-pw-7c1f0e"
+	plain := testredis.URL(t)
+	opts, err := goredis.ParseURL(plain)
+	require.NoError(t, err)
+	client := goredis.NewClient(opts)
+	defer client.Close()
+	require.NoError(t, client.ConfigSet(context.Background(), "requirepass", password).Err())
+	url := strings.Replace(plain, "redis://", "redis://:"+password+"@", 1)
+	shown := "redis " + strings.Replace(plain, "redis://", "redis://:xxxxx@", 1)
+
+	app := failingApp(t)
+	tc := caddytest.NewTester(t)
+	tc.InitServer(queuedSite(app.addr(), "redis "+url, ""), "caddyfile")
+	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
+	dead := waitDead(t, 1)
+	assert.Equal(t, shown, dead[0]["store"])
+	q := queues(t)
+	require.Len(t, q, 1)
+	assert.Equal(t, shown, q[0].Store)
+	assert.Equal(t, 1, q[0].Dead)
+	out, err := paynotifyCLI(t, "queue", "--address", adminAddr, "--json")
+	require.NoError(t, err)
+	assert.Contains(t, out, shown)
+	assert.NotContains(t, out, password)
+
+	app.fix()
+	var retried map[string]any
+	adminJSON(t, http.MethodPost, "/paynotify/dead/"+dead[0]["id"].(string)+"/retry", http.StatusOK, &retried)
+	accepted := app.waitAccepted(1, 5*time.Second)
+	assert.Equal(t, acceptedEventID, accepted[0].Header.Get("webhook-id"))
+
+	// Redis goes away.
+	client = goredis.NewClient(&goredis.Options{Addr: opts.Addr, Password: password})
+	defer client.Close()
+	_ = client.ShutdownNoSave(context.Background()).Err() // the connection ends with it
+	status, body := admin(t, http.MethodGet, "/paynotify/queue")
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%s", body)
+	var listing struct {
+		Queues []queueEntry `json:"queues"`
+	}
+	require.NoError(t, json.Unmarshal(body, &listing), "%s", body)
+	require.Len(t, listing.Queues, 1)
+	assert.Contains(t, listing.Queues[0].Error, "connection refused")
+	assert.Equal(t, shown, listing.Queues[0].Store)
+	assert.NotContains(t, string(body), password)
+	status, body = admin(t, http.MethodGet, "/paynotify/dead")
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%s", body)
+	var deadListing struct {
+		Dead   []map[string]any    `json:"dead"`
+		Errors []map[string]string `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(body, &deadListing), "%s", body)
+	assert.Empty(t, deadListing.Dead)
+	require.Len(t, deadListing.Errors, 1)
+	assert.Equal(t, shown, deadListing.Errors[0]["store"])
+	assert.NotEmpty(t, deadListing.Errors[0]["error"])
+	assert.NotContains(t, string(body), password)
+	status, body = admin(t, http.MethodPost, "/paynotify/dead/q0123456789abcdef01234567/retry")
+	assert.Equal(t, http.StatusServiceUnavailable, status, "an unread store may hold it: %s", body)
+	assert.NotContains(t, string(body), password)
+
+	out, err = paynotifyCLI(t, "queue", "--address", adminAddr)
+	require.ErrorContains(t, err, "a store cannot be read:\n  queue octo3/default (store "+shown+"): ")
+	require.ErrorContains(t, err, "\n  dead letters of store "+shown+": ")
+	assert.Contains(t, out, "No dead letters in the stores that could be read.")
+	assert.NotContains(t, err.Error(), password)
+	assert.Regexp(t, `(?m)^octo3 +octo3/default +\? +\? +\? +\? +http://`, out)
+	assert.NotContains(t, out, password)
 }

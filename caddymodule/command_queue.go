@@ -250,9 +250,12 @@ func printQueues(out io.Writer, queues queueListing, dead deadListing, now time.
 		}
 	}
 	fmt.Fprintln(tw)
-	if len(dead.Dead) == 0 {
+	switch {
+	case len(dead.Dead) == 0 && len(dead.Errors) > 0:
+		fmt.Fprintln(tw, "No dead letters in the stores that could be read.")
+	case len(dead.Dead) == 0:
 		fmt.Fprintln(tw, "No dead letters.")
-	} else {
+	default:
 		fmt.Fprintln(tw, "DEAD LETTER\tQUEUE\tEVENT ID\tDIED\tATTEMPTS\tLAST ERROR")
 		for _, d := range dead.Dead {
 			died := d.Died.UTC().Format(time.RFC3339) + " (" + ago(now.Sub(d.Died)) + " ago)"
