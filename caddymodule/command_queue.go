@@ -221,9 +221,15 @@ func (o *queueOptions) show(out io.Writer) error {
 // say why.
 func (o *queueOptions) listing(uri string, v any) ([]byte, error) {
 	body, err := o.request(http.MethodGet, uri)
-	if ae, ok := errors.AsType[*adminError](err); ok && ae.status == http.StatusServiceUnavailable &&
-		json.Unmarshal(ae.body, v) == nil {
-		return ae.body, nil
+	if ae, ok := errors.AsType[*adminError](err); ok && ae.status == http.StatusServiceUnavailable {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(ae.body, &members) == nil {
+			_, isQueues := members["queues"]
+			_, isDead := members["dead"]
+			if (isQueues || isDead) && json.Unmarshal(ae.body, v) == nil {
+				return ae.body, nil
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
