@@ -1,7 +1,8 @@
 // The `caddy paynotify` command: `sign` builds
 // a correctly signed test notification for any supported provider and sends
 // it or prints it as a curl command; `schema` prints the JSON Schema of
-// paynotify.v1.
+// paynotify.v1; `queue` shows and acts on queued deliveries
+// (command_queue.go).
 
 package caddymodule
 
@@ -33,8 +34,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "paynotify",
-		Usage: "sign <provider> [--secret <secret>] [flags] | providers | schema",
-		Short: "Sends signed test notifications, lists the providers and prints the paynotify.v1 JSON Schema",
+		Usage: "sign <provider> [--secret <secret>] [flags] | providers | schema | queue [retry|delete <id>]",
+		Short: "Sends signed test notifications, lists the providers, prints the paynotify.v1 JSON Schema, shows queued deliveries",
 		Long: `
 Tools for operating paynotify.
 
@@ -51,9 +52,16 @@ Tools for operating paynotify.
 
   caddy paynotify schema
       Prints the JSON Schema (draft 2020-12) of the paynotify.v1 event.
+
+  caddy paynotify queue [--address <admin address>] [--json]
+  caddy paynotify queue retry <id>
+  caddy paynotify queue delete <id>
+      Shows, through the running Caddy's admin API, the routes with deliver
+      queued (depth, in flight, oldest age, dead letters) and the dead
+      letters; queues a dead letter again or deletes it.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(signCommand(), providersCommand(), schemaCommand())
+			cmd.AddCommand(signCommand(), providersCommand(), schemaCommand(), queueCommand())
 		},
 	})
 }
