@@ -135,7 +135,7 @@ func (*adminAPI) queues(ctx context.Context, w http.ResponseWriter) error {
 	now := time.Now()
 	for _, q := range running.routes() {
 		info := queueInfo{
-			Provider: q.provider, Queue: q.name, To: q.to.String(), Store: storeName(q.storeKey),
+			Provider: q.provider, Queue: q.name, To: q.to.String(), Store: redactedStoreKey(q.storeKey),
 			RetryFor:    time.Duration(q.settings.RetryFor).String(),
 			Timeout:     time.Duration(q.settings.Timeout).String(),
 			Concurrency: q.settings.Concurrency,
@@ -178,7 +178,7 @@ type deadInfo struct {
 func newDeadInfo(storeKey string, it *dedup.Item) deadInfo {
 	return deadInfo{
 		ID: it.ID, Queue: it.Queue, Provider: it.Provider, EventID: it.EventID, Method: it.Method,
-		Enqueued: it.Enqueued, Died: it.Died, Attempts: it.Attempts, LastError: it.LastError, Store: storeName(storeKey),
+		Enqueued: it.Enqueued, Died: it.Died, Attempts: it.Attempts, LastError: it.LastError, Store: redactedStoreKey(storeKey),
 	}
 }
 
@@ -227,7 +227,7 @@ func (*adminAPI) dead(ctx context.Context, w http.ResponseWriter) error {
 	stores := deadLetters(ctx)
 	for _, s := range stores {
 		if s.err != nil {
-			listing.Errors = append(listing.Errors, storeError{storeName(s.key), redactStoreError(s.key, s.err)})
+			listing.Errors = append(listing.Errors, storeError{redactedStoreKey(s.key), redactStoreError(s.key, s.err)})
 			continue
 		}
 		for _, it := range s.dead {
@@ -253,7 +253,7 @@ func findDead(ctx context.Context, id string) (*deadStore, *dedup.Item, error) {
 	var unread []string
 	for _, s := range deadLetters(ctx) {
 		if s.err != nil {
-			unread = append(unread, storeName(s.key)+": "+redactStoreError(s.key, s.err))
+			unread = append(unread, redactedStoreKey(s.key)+": "+redactStoreError(s.key, s.err))
 			continue
 		}
 		for _, it := range s.dead {
@@ -287,7 +287,7 @@ func (a *adminAPI) retry(ctx context.Context, w http.ResponseWriter, id string) 
 	if route == nil {
 		return caddy.APIError{HTTPStatus: http.StatusConflict,
 			Err: fmt.Errorf("no running route delivers queue %s (in %s): dead letter %s stays; configure the route again, or delete it",
-				it.Queue, storeName(s.key), id)}
+				it.Queue, redactedStoreKey(s.key), id)}
 	}
 	if _, err := s.queue.Revive(ctx, id, time.Now()); errors.Is(err, dedup.ErrNoItem) {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no dead letter %s (it was retried or deleted meanwhile)", id)}
@@ -331,19 +331,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
-// storeName is a store's key in the pool ("bolt <path>", "redis <url>") as
-// the admin API shows it: a Redis URL without its password.
-func storeName(key string) string {
-	kind, where, _ := strings.Cut(key, " ")
-	if kind != "redis" {
-		return key
-	}
-	u, err := url.Parse(where)
-	if err != nil {
-		return "redis (an unparsable URL)"
-	}
-	return "redis " + u.Redacted()
-}
 
 // redactStoreError is err's message without the user information of the
 // store's Redis URL.
