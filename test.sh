@@ -205,6 +205,8 @@ check "queued stripe notifications" "1" "$(metric stripe queued)"
 check "queued deliveries the demo app accepted" "1" \
 	"$(grep '"msg":"delivery"' "$log" | grep -c '"provider":"stripe".*"result":"delivered"')"
 check "the queued event at the demo app" "1" "$(grep -c '"uri":"/webhooks/stripe"' "$log")"
+check "caddy paynotify queue: the queued route, its depth and dead letters" "stripe stripe/stripe-queued 0 0" \
+	"$(./caddy paynotify queue --address localhost:2019 | awk '$2 == "stripe/stripe-queued" { print $1, $2, $3, $6 }')"
 check "caddy_paynotify_queue_depth of stripe after the delivery" "0" \
 	"$(curl -fsS http://localhost:2019/metrics | sed -n 's/^caddy_paynotify_queue_depth{provider="stripe"} //p')"
 check "caddy paynotify schema" "paynotify.v1" "$(./caddy paynotify schema | sed -n 's/^  "title": "\(.*\)",$/\1/p')"
