@@ -331,7 +331,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
-
 // redactStoreError is err's message without the user information of the
 // store's Redis URL.
 func redactStoreError(key string, err error) string {
