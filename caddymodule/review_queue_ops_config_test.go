@@ -1,6 +1,6 @@
 package caddymodule
 
-// Review of deliver queued (ops): durations that Deliver.check accepts must
+// Review of deliver queued (ops): settings that Deliver.check accepts must
 // give the worker a lease longer than an attempt and waits that are
 // positive. caddy.Duration takes any int64 of nanoseconds from JSON (and
 // "2000000h" from a Caddyfile); check bounds none of them above.
@@ -48,5 +48,19 @@ func TestReviewQueueOpsHugeBackoffMaxNeverPanicsOrWaitsNegative(t *testing.T) {
 			return
 		}
 		assert.GreaterOrEqual(t, wait, time.Duration(d.Backoff)/2, "the wait after failure %d", attempts)
+	}
+}
+
+// A to whose port is out of range (a typo: 80800) passes check; every
+// attempt then fails before it leaves the machine ("invalid port") for
+// retry_for (72 h by default), and every event becomes a dead letter. It is
+// known at load: check should refuse it, naming to.
+func TestReviewQueueOpsToWithAnImpossiblePortFailsAtLoad(t *testing.T) {
+	for _, to := range []string{"http://127.0.0.1:80800/n", "http://localhost:0/n", "https://app.internal:65536/n"} {
+		d := Deliver{Mode: "queued", To: to}
+		_, err := d.check()
+		if assert.Error(t, err, "to %s", to) {
+			assert.Contains(t, err.Error(), "to:", "the refusal names the option")
+		}
 	}
 }
