@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/paynotify/paynotify/dedup"
@@ -180,7 +181,7 @@ func (f *fileNames) canonical(path string) (string, error) {
 
 // openStore provisions the dedup store, shared through the pool. A bolt file
 // is opened at the first notification (see lazyBolt).
-func (h *Handler) openStore(ctx context.Context) error {
+func (h *Handler) openStore(ctx caddy.Context) error {
 	key, boltPath, err := h.storeKey()
 	if err != nil {
 		return fmt.Errorf("paynotify: store: %v", err)
@@ -197,6 +198,14 @@ func (h *Handler) openStore(ctx context.Context) error {
 	}
 	h.storeKeyInPool = key
 	h.pooled = value.(pooledStore).Store
+	if app, err := ctx.App("paynotify"); err == nil {
+		app.(*App).registerStore(key, h.pooled)
+	}
+	// The queue gauges also count what an earlier config queued in this
+	// store, whether or not a route of this one still queues.
+	if _, err := register(ctx.GetMetricsRegistry(), prometheus.Collector(queueCollector{})); err != nil {
+		return fmt.Errorf("paynotify: registering metrics: %v", err)
+	}
 	if h.dedupWindow > 0 {
 		h.store = h.pooled
 	}

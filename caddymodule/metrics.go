@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -165,8 +166,10 @@ func (queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDeadDesc
 }
 
-// Collect implements prometheus.Collector. A queue whose store cannot be
-// read is left out of the sums (its route's worker logs why).
+// Collect implements prometheus.Collector: every queue of the stores of
+// the running config, those of its queued routes and any that an earlier
+// config left items in (counted, so that they are not out of sight). A
+// store that cannot be read is left out of the sums (the workers log why).
 func (queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -176,21 +179,53 @@ func (queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	byProvider := map[string]*sums{}
 	var order []string
-	for _, q := range running.routes() {
-		s := byProvider[q.provider]
+	sum := func(provider string) *sums {
+		s := byProvider[provider]
 		if s == nil {
 			s = &sums{}
-			byProvider[q.provider] = s
-			order = append(order, q.provider)
+			byProvider[provider] = s
+			order = append(order, provider)
 		}
-		st, err := q.queue.Stats(ctx, q.name)
-		if err != nil {
+		return s
+	}
+	queues := map[string]map[string]string{} // store key → queue name → provider
+	for _, q := range running.routes() {
+		sum(q.provider) // a queued route's series exist from the start
+		if queues[q.storeKey] == nil {
+			queues[q.storeKey] = map[string]string{}
+		}
+		queues[q.storeKey][q.name] = q.provider
+	}
+	for key, store := range running.allStores() {
+		if depths, err := store.Queues(ctx); err == nil {
+			for name := range depths {
+				if queues[key] == nil {
+					queues[key] = map[string]string{}
+				}
+				if _, ok := queues[key][name]; !ok {
+					provider, _, _ := strings.Cut(name, "/")
+					queues[key][name] = provider
+				}
+			}
+		}
+	}
+	stores := running.allStores()
+	for key, names := range queues {
+		store := stores[key]
+		if store == nil {
 			continue
 		}
-		s.depth += st.Depth
-		s.dead += st.Dead
-		if !st.Oldest.IsZero() && (s.oldest.IsZero() || st.Oldest.Before(s.oldest)) {
-			s.oldest = st.Oldest
+		for name, provider := range names {
+			st, err := store.Stats(ctx, name)
+			if err != nil {
+				continue
+			}
+			s := sum(provider)
+			s.depth += st.Depth
+			s.dead += st.Dead
+			if !st.Oldest.IsZero() && (s.oldest.IsZero() || st.Oldest.Before(s.oldest)) {
+				s.oldest = st.Oldest
+			}
 		}
 	}
 	now := time.Now()

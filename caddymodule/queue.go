@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -288,6 +289,7 @@ type App struct {
 	logger *zap.Logger
 	mu     sync.Mutex
 	routes map[string]*queueRoute // by store key and queue name
+	stores map[string]dedup.Queue // every store of the config's handlers, by key
 	cancel context.CancelFunc
 	loops  sync.WaitGroup // the workers' loops
 	flight sync.WaitGroup // the attempts in flight
@@ -309,7 +311,19 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.routes = map[string]*queueRoute{}
+	a.stores = map[string]dedup.Queue{}
 	return nil
+}
+
+// registerStore records a store the config's handlers use, queued or not:
+// queued notifications a route of an earlier config left in it are then
+// seen (warned about at start, counted in the metrics).
+func (a *App) registerStore(key string, store dedup.Store) {
+	if q, ok := store.(dedup.Queue); ok {
+		a.mu.Lock()
+		a.stores[key] = q
+		a.mu.Unlock()
+	}
 }
 
 // register adds the queue of a handler; a second handler of the same queue
@@ -335,14 +349,16 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	stores := map[string]dedup.Queue{}
 	served := map[string]bool{}
 	for key, q := range a.routes {
 		a.loops.Add(1)
 		go a.work(ctx, q)
 		running.add(q)
-		stores[q.storeKey] = q.queue
 		served[key] = true
+	}
+	stores := maps.Clone(a.stores)
+	for key, q := range stores {
+		running.addStore(key, q)
 	}
 	a.loops.Add(1)
 	go func() {
@@ -387,6 +403,9 @@ func (a *App) Stop() error {
 	a.mu.Lock()
 	for _, q := range a.routes {
 		running.remove(q)
+	}
+	for key := range a.stores {
+		running.removeStore(key)
 	}
 	a.mu.Unlock()
 	ended := make(chan struct{})
@@ -592,11 +611,51 @@ func (q *queueRoute) send(ctx context.Context, it *dedup.Item) (int, error) {
 
 // running lists the queued routes of the configs running now, for the
 // admin API: during a reload, the new config's route replaces the old one.
-var running = &runningRoutes{byKey: map[string]*queueRoute{}}
+var running = &runningRoutes{byKey: map[string]*queueRoute{}, stores: map[string]*runningStore{}}
 
 type runningRoutes struct {
 	sync.Mutex
-	byKey map[string]*queueRoute
+	byKey  map[string]*queueRoute
+	stores map[string]*runningStore // the stores of the running configs' handlers
+}
+
+// runningStore is a store and the number of running configs using it
+// (during a reload, two).
+type runningStore struct {
+	queue dedup.Queue
+	users int
+}
+
+func (r *runningRoutes) addStore(key string, q dedup.Queue) {
+	r.Lock()
+	defer r.Unlock()
+	if s := r.stores[key]; s != nil {
+		s.queue = q
+		s.users++
+		return
+	}
+	r.stores[key] = &runningStore{queue: q, users: 1}
+}
+
+func (r *runningRoutes) removeStore(key string) {
+	r.Lock()
+	defer r.Unlock()
+	if s := r.stores[key]; s != nil {
+		if s.users--; s.users == 0 {
+			delete(r.stores, key)
+		}
+	}
+}
+
+// allStores returns the stores of the running configs, by key.
+func (r *runningRoutes) allStores() map[string]dedup.Queue {
+	r.Lock()
+	defer r.Unlock()
+	stores := make(map[string]dedup.Queue, len(r.stores))
+	for key, s := range r.stores {
+		stores[key] = s.queue
+	}
+	return stores
 }
 
 func (r *runningRoutes) add(q *queueRoute) {
