@@ -18,6 +18,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paynotify/paynotify/internal/testredis"
 )
 
 func reviewQueueOrphanConfig(store, app, scope, deliver string) string {
@@ -53,9 +55,11 @@ func TestReviewQueueReloadWithAnotherScopeDeliversWhatWasQueued(t *testing.T) {
 	require.Equal(t, "ACK", r.Body, "the provider was told the event is safe")
 
 	// A second octo3 route is coming: the operator names this one's scope,
-	// as the load error for two routes of one provider asks.
-	app.restart()
+	// as the load error for two routes of one provider asks. The app is
+	// back once the new config runs (so that the old config's worker
+	// cannot deliver it before it stops).
 	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "dedup_scope shop", deliver), "caddyfile")
+	app.restart()
 
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -84,8 +88,8 @@ func TestReviewQueueReloadToDirectDeliversWhatWasQueued(t *testing.T) {
 	require.Equal(t, "ACK", r.Body)
 
 	// The app is fast again: back to deliver direct.
-	app.restart()
 	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", "deliver direct"), "caddyfile")
+	app.restart()
 
 	time.Sleep(3 * time.Second)
 	_, accepted := app.snapshot()
@@ -106,4 +110,25 @@ func reviewQueueMetric(t *testing.T, name string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Scaling out: the route moves from the bolt file (one node) to Redis
+// (several nodes), as the README suggests. What the bolt file held was ACKed.
+func TestReviewQueueReloadFromBoltToRedisDeliversWhatWasQueued(t *testing.T) {
+	app := newQueueApp(t)
+	app.stop()
+	store := filepath.Join(t.TempDir(), "queue.db")
+	redisURL := testredis.URL(t)
+	tc := caddytest.NewTester(t)
+	deliver := strings.ReplaceAll(reviewQueuedDeliver, "APP", app.addr())
+	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
+	require.Equal(t, "ACK", r.Body)
+
+	tc.InitServer(strings.Replace(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "store bolt "+store, "store redis "+redisURL, 1), "caddyfile")
+	app.restart()
+
+	time.Sleep(3 * time.Second)
+	_, accepted := app.snapshot()
+	assert.Len(t, accepted, 1, "the ACKed event queued in the bolt file before the move to Redis reaches the app")
 }
