@@ -40,6 +40,7 @@ type Bolt struct {
 // transaction that commits it, and done gets the commit's outcome.
 type boltWrite struct {
 	apply func(tx *bolt.Tx) error
+	after func() // run by the writer once the commit succeeded, in commit order
 	done  chan error
 }
 
@@ -161,16 +162,19 @@ func (b *Bolt) forget(key, token string) {
 // meanwhile: the app did accept the event.
 func (b *Bolt) Deliver(_ context.Context, key, token string, window time.Duration) error {
 	record := encodeRecord(recDelivered, b.now().Add(window), "")
-	if err := b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltBucket).Put([]byte(key), record) }); err != nil {
+	if err := b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltBucket).Put([]byte(key), record) }, nil); err != nil {
 		return err
 	}
 	b.forget(key, token)
 	return nil
 }
 
-// write has the writer commit apply, and returns once it is on disk.
-func (b *Bolt) write(apply func(tx *bolt.Tx) error) error {
-	w := boltWrite{apply: apply, done: make(chan error, 1)}
+// write has the writer commit apply, and returns once it is on disk. after,
+// if not nil, updates the in-memory state: the writer runs it once the
+// commit succeeded, so that the index sees the changes in the order the
+// file does.
+func (b *Bolt) write(apply func(tx *bolt.Tx) error, after func()) error {
+	w := boltWrite{apply: apply, after: after, done: make(chan error, 1)}
 	select {
 	case b.writes <- w:
 	case <-b.stop:
@@ -230,6 +234,9 @@ func (b *Bolt) writer() {
 			return nil
 		})
 		for _, w := range batch {
+			if err == nil && w.after != nil {
+				w.after()
+			}
 			w.done <- err
 		}
 	}

@@ -174,15 +174,16 @@ func (b *Bolt) Enqueue(_ context.Context, items []*Item, marks []Mark) error {
 			}
 		}
 		return nil
+	}, func() {
+		b.mu.Lock()
+		for _, it := range items {
+			b.queue.add(it)
+		}
+		b.mu.Unlock()
 	})
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	for _, it := range items {
-		b.queue.add(it)
-	}
-	b.mu.Unlock()
 	for _, m := range marks {
 		b.forget(m.Key, m.Token)
 	}
@@ -260,13 +261,11 @@ func (b *Bolt) Take(_ context.Context, queue string, max int, lease time.Duratio
 
 // Delivered implements Queue.
 func (b *Bolt) Delivered(_ context.Context, it *Item) error {
-	if err := b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)) }); err != nil {
-		return err
-	}
-	b.mu.Lock()
-	b.queue.remove(it)
-	b.mu.Unlock()
-	return nil
+	return b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)) }, func() {
+		b.mu.Lock()
+		b.queue.remove(it)
+		b.mu.Unlock()
+	})
 }
 
 func (q *boltQueue) remove(it *Item) {
@@ -298,16 +297,14 @@ func (b *Bolt) Retry(_ context.Context, it *Item) error {
 			return nil
 		}
 		return tx.Bucket(boltQueueBucket).Put([]byte(it.ID), v)
+	}, func() {
+		b.mu.Lock()
+		if e := b.queue.leased(it); held && e != nil {
+			b.queue.queues[it.Queue].requeue(e, it.Due)
+		}
+		b.mu.Unlock()
 	})
-	if err != nil || !held {
-		return err
-	}
-	b.mu.Lock()
-	if e := b.queue.leased(it); e != nil {
-		b.queue.queues[it.Queue].requeue(e, it.Due)
-	}
-	b.mu.Unlock()
-	return nil
+	return err
 }
 
 // Bury implements Queue.
@@ -328,15 +325,16 @@ func (b *Bolt) Bury(_ context.Context, it *Item) error {
 			return err
 		}
 		return tx.Bucket(boltDeadBucket).Put([]byte(it.ID), v)
+	}, func() {
+		if !held {
+			return
+		}
+		b.mu.Lock()
+		b.queue.remove(it)
+		b.queue.dead[it.Queue]++
+		b.mu.Unlock()
 	})
-	if err != nil || !held {
-		return err
-	}
-	b.mu.Lock()
-	b.queue.remove(it)
-	b.queue.dead[it.Queue]++
-	b.mu.Unlock()
-	return nil
+	return err
 }
 
 // Stats implements Queue.
@@ -408,6 +406,14 @@ func (b *Bolt) Revive(_ context.Context, id string, now time.Time) (*Item, error
 			return err
 		}
 		return tx.Bucket(boltQueueBucket).Put([]byte(id), nv)
+	}, func() {
+		if it == nil {
+			return
+		}
+		b.mu.Lock()
+		b.queue.add(it)
+		b.queue.dead[it.Queue]--
+		b.mu.Unlock()
 	})
 	if err != nil {
 		return nil, err
@@ -415,10 +421,6 @@ func (b *Bolt) Revive(_ context.Context, id string, now time.Time) (*Item, error
 	if it == nil {
 		return nil, ErrNoItem
 	}
-	b.mu.Lock()
-	b.queue.add(it)
-	b.queue.dead[it.Queue]--
-	b.mu.Unlock()
 	return it, nil
 }
 
@@ -446,6 +448,12 @@ func (b *Bolt) DeleteDead(_ context.Context, id string) error {
 		}
 		queue, found = it.Queue, true
 		return dead.Delete([]byte(id))
+	}, func() {
+		if found {
+			b.mu.Lock()
+			b.queue.dead[queue]--
+			b.mu.Unlock()
+		}
 	})
 	if err != nil {
 		return err
@@ -453,9 +461,6 @@ func (b *Bolt) DeleteDead(_ context.Context, id string) error {
 	if !found {
 		return ErrNoItem
 	}
-	b.mu.Lock()
-	b.queue.dead[queue]--
-	b.mu.Unlock()
 	return nil
 }
 

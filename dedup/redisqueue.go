@@ -224,7 +224,11 @@ func (r *Redis) Take(ctx context.Context, queue string, max int, lease time.Dura
 	for i := 0; i+1 < len(reply); i += 2 {
 		it := new(Item)
 		if err := json.Unmarshal([]byte(reply[i]), it); err != nil {
-			return nil, fmt.Errorf("queue %s: an item in Redis is not an item: %v", queue, err)
+			// Written by something else (another version, a hand edit):
+			// skipped, so that it does not hold up the items taken with it.
+			// It stays in the queue, counted in its depth, and is taken
+			// (and skipped) again when its lease ends.
+			continue
 		}
 		it.Lease = reply[i+1]
 		items = append(items, it)

@@ -43,7 +43,7 @@ func TestReviewQueueBoltRevivedDeadLetterIsTakenAgain(t *testing.T) {
 
 		// Hold the writer busy so that Bury and then Revive wait for it.
 		release, busy := make(chan struct{}), make(chan struct{})
-		go b.write(func(*bolt.Tx) error { close(busy); <-release; return nil })
+		go b.write(func(*bolt.Tx) error { close(busy); <-release; return nil }, nil)
 		<-busy
 		buried, revived := make(chan error, 1), make(chan error, 1)
 		go func() { buried <- b.Bury(ctx, got[0]) }()
@@ -68,9 +68,9 @@ func TestReviewQueueBoltRevivedDeadLetterIsTakenAgain(t *testing.T) {
 				return nil
 			}))
 			b.mu.Lock()
-			delete(b.queue.queues[queue], it.ID) // keep the next rounds apart
+			b.queue.remove(it) // keep the next rounds apart
 			b.mu.Unlock()
-			require.NoError(t, b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)) }))
+			require.NoError(t, b.write(func(tx *bolt.Tx) error { return tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)) }, nil))
 			continue
 		}
 		for _, a := range again {
