@@ -769,7 +769,8 @@ func (h *Handler) forwardRequest(r *http.Request, body []byte, sign bool, events
 			fr.Header.Del(strings.TrimSpace(listed))
 		}
 	}
-	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect"} {
+	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect",
+		"Proxy-Authorization", "Proxy-Authenticate", "Alt-Svc"} {
 		fr.Header.Del(name)
 	}
 	// Providers send no cookies; ASP.NET's Request[] and PHP's $_REQUEST read them as parameters.

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 
@@ -46,6 +48,11 @@ const (
 	DefaultBackoff     = time.Second
 	DefaultBackoffMax  = 5 * time.Minute
 	maxConcurrency     = 256
+	// Bounds that keep the time arithmetic (leases, waits, deadlines) far
+	// from overflowing.
+	maxRetryFor = 365 * 24 * time.Hour
+	maxTimeout  = time.Hour
+	maxBackoff  = 24 * time.Hour
 )
 
 var (
@@ -114,6 +121,11 @@ func (d *Deliver) check() (*url.URL, error) {
 	case to.Fragment != "":
 		return nil, errors.New("to: a URL without #fragment is required")
 	}
+	if port := to.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("to: port %q is not between 1 and 65535", port)
+		}
+	}
 	if d.RetryFor == 0 {
 		d.RetryFor = caddy.Duration(DefaultRetryFor)
 	}
@@ -132,8 +144,14 @@ func (d *Deliver) check() (*url.URL, error) {
 	switch {
 	case d.RetryFor < 0:
 		return nil, errors.New("retry_for: must be positive")
+	case time.Duration(d.RetryFor) > maxRetryFor:
+		return nil, fmt.Errorf("retry_for: at most %v", maxRetryFor)
 	case d.Timeout < 0:
 		return nil, errors.New("timeout: must be positive")
+	case time.Duration(d.Timeout) > maxTimeout:
+		return nil, fmt.Errorf("timeout: at most %v per attempt", maxTimeout)
+	case time.Duration(d.BackoffMax) > maxBackoff:
+		return nil, fmt.Errorf("backoff: the longest wait is at most %v", maxBackoff)
 	case d.Concurrency < 1 || d.Concurrency > maxConcurrency:
 		return nil, fmt.Errorf("concurrency: %d is not between 1 and %d", d.Concurrency, maxConcurrency)
 	case d.Backoff < 0:
@@ -332,6 +350,14 @@ func (a *App) register(q *queueRoute) (*queueRoute, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	key := q.storeKey + "\x00" + q.name
+	// Compared by queue name across stores too: no string comparison can
+	// tell two spellings of one Redis apart (localhost and 127.0.0.1).
+	for _, known := range a.routes {
+		if known.name == q.name && known.storeKey != q.storeKey && !known.same(q) {
+			return nil, fmt.Errorf("paynotify: deliver: another %s route of this config queues under dedup_scope %q "+
+				"and delivers differently; give each route its own dedup_scope", q.provider, strings.TrimPrefix(q.name, q.provider+"/"))
+		}
+	}
 	if known, ok := a.routes[key]; ok {
 		if !known.same(q) {
 			return nil, fmt.Errorf("paynotify: deliver: another %s route of this config queues under dedup_scope %q in the same store "+
@@ -383,7 +409,7 @@ func (a *App) warnUnserved(ctx context.Context, stores map[string]dedup.Queue, s
 				continue
 			}
 			provider, scope, _ := strings.Cut(name, "/")
-			a.logger.Warn("queued notifications that no route of this config delivers: they wait in the store until a route of "+
+			a.logger.Error("queued notifications that no route of this config delivers: they wait in the store until a route of "+
 				"that provider with that dedup_scope is configured again (restore it), or until they are deleted from the store",
 				zap.String("queue", name), zap.String("provider", provider), zap.String("dedup_scope", scope),
 				zap.Int("queued", depth), zap.String("store", redactedStoreKey(storeKey)))
@@ -512,8 +538,8 @@ func (q *queueRoute) attempt(it *dedup.Item) {
 		q.metrics.count(deliveryDelivered)
 		fields = append(fields, zap.String("result", deliveryDelivered), zap.Duration("queued_for", time.Since(it.Enqueued)))
 		if serr := q.queue.Delivered(store, it); serr != nil {
-			q.logger.Error("delivery: the app has the event but the queue could not be told; it will be delivered again",
-				append(fields, zap.Error(serr))...)
+			q.logger.Error("delivery", append(fields, zap.String("store_error",
+				"the app has the event but the queue could not be told; it will be delivered again: "+serr.Error()))...)
 			return
 		}
 		q.logger.Info("delivery", fields...)
@@ -527,8 +553,8 @@ func (q *queueRoute) attempt(it *dedup.Item) {
 		it.Died = now
 		q.metrics.count(deliveryDead)
 		if serr := q.queue.Bury(store, it); serr != nil {
-			q.logger.Error("delivery: retry_for ran out but the dead letter could not be stored; it stays queued",
-				append(fields, zap.Error(serr))...)
+			q.logger.Error("delivery", append(fields, zap.String("result", deliveryRetry), zap.String("store_error",
+				"retry_for ran out but the dead letter could not be stored; it stays queued and is tried again once its lease ends: "+serr.Error()))...)
 			return
 		}
 		q.logger.Error("delivery", append(fields, zap.String("result", deliveryDead),
@@ -542,8 +568,8 @@ func (q *queueRoute) attempt(it *dedup.Item) {
 	}
 	q.metrics.count(deliveryRetry)
 	if serr := q.queue.Retry(store, it); serr != nil {
-		q.logger.Error("delivery: the next attempt could not be scheduled; it is retried once its lease ends",
-			append(fields, zap.Error(serr))...)
+		q.logger.Error("delivery", append(fields, zap.String("result", deliveryRetry), zap.String("store_error",
+			"the next attempt could not be scheduled; it is made once its lease ends: "+serr.Error()))...)
 		return
 	}
 	q.logger.Warn("delivery", append(fields, zap.String("result", deliveryRetry), zap.Duration("next_attempt_in", it.Due.Sub(now)))...)
@@ -693,6 +719,12 @@ var (
 // provisionQueue sets up the route's queue in the paynotify app of the
 // config being loaded, which starts its worker with the config.
 func (h *Handler) provisionQueue(ctx caddy.Context, to *url.URL) error {
+	if sr, ok := h.verifier.(verifiers.StorageRisker); ok && h.Forward == "original" {
+		if risk := sr.StorageRisk(); risk != "" {
+			return fmt.Errorf("paynotify: deliver: queued with forward original would store %s requests as sent, and %s: "+
+				"use forward normalized with deliver queued, or deliver direct", h.provider, risk)
+		}
+	}
 	queue, ok := h.pooled.(dedup.Queue)
 	if !ok {
 		return errors.New("paynotify: deliver: queued: the store cannot hold queued notifications")
@@ -732,19 +764,28 @@ func (n *notification) enqueue(ctx context.Context, r *http.Request, body []byte
 	if err != nil {
 		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, err)
 	}
-	proto := "http"
+	// As reverse_proxy tells the app in direct mode: from a trusted proxy
+	// (a balancer that ends TLS), the proto and host it forwarded.
+	proto, host := "http", r.Host
 	if r.TLS != nil {
 		proto = "https"
+	}
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
+		if v := r.Header.Get("X-Forwarded-Proto"); v != "" {
+			proto = v
+		}
+		if v := r.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
 	}
 	now := time.Now()
 	items := make([]*dedup.Item, len(requests))
 	for i, f := range requests {
 		header := f.request.Header.Clone()
 		header.Del("Content-Length")
-		// As reverse_proxy would tell the app in direct mode.
 		header.Set("X-Forwarded-For", n.clientIP.String())
 		header.Set("X-Forwarded-Proto", proto)
-		header.Set("X-Forwarded-Host", r.Host)
+		header.Set("X-Forwarded-Host", host)
 		items[i] = &dedup.Item{
 			ID: dedup.NewItemID(), Queue: h.queue.name, Provider: h.provider,
 			EventID: header.Get("Paynotify-Event-Id"), Method: f.request.Method, Query: f.request.URL.RawQuery,

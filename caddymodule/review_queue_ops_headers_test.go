@@ -18,8 +18,8 @@ import (
 )
 
 // startDirectAndQueued serves the same octo3 notification on /direct
-// (forward original through reverse_proxy) and on /queued (forward
-// original, deliver queued), both to app. globalOptions trusts 127.0.0.1
+// (through reverse_proxy) and on /queued (deliver queued), both to app,
+// normalized (octo3 with forward original cannot be queued: card_num). globalOptions trusts 127.0.0.1
 // as a proxy, as a Caddy behind a TLS-terminating balancer is configured
 // (README, "Behind a load balancer").
 func startDirectAndQueued(t *testing.T, app *queueApp) *caddytest.Tester {
@@ -29,7 +29,6 @@ http://localhost:9080 {
 	handle /direct {
 		paynotify octo3 {
 			secret octo3-test-secret
-			forward original
 			dedup off
 		}
 		reverse_proxy APP
@@ -37,7 +36,6 @@ http://localhost:9080 {
 	handle /queued {
 		paynotify octo3 {
 			secret octo3-test-secret
-			forward original
 			dedup_scope queued
 			store bolt STORE
 			deliver queued {

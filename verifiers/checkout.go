@@ -244,3 +244,12 @@ func (v *Checkout) Sign(d Draft) (Notification, error) {
 	}
 	return n, nil
 }
+
+// StorageRisk implements StorageRisker: with authorization, the
+// Authorization header is this config's credential.
+func (v *Checkout) StorageRisk() string {
+	if v.Authorization == "" {
+		return ""
+	}
+	return "its Authorization header is this config's authorization credential, which the normalized event leaves out"
+}

@@ -539,3 +539,9 @@ func (v *Octo3) Sign(d Draft) (Notification, error) {
 	}
 	return newNotification(d.Path, FormType, []byte(EncodeForm(f))), nil
 }
+
+// StorageRisk implements StorageRisker: card_num may hold the full card
+// number (it is masked in the normalized event).
+func (v *Octo3) StorageRisk() string {
+	return "its notifications may carry the full card number (card_num), which the normalized event masks"
+}

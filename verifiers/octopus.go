@@ -569,3 +569,12 @@ func octopusAnsweredOrder(body []byte) (map[string]json.RawMessage, error) {
 	}
 	return order, nil
 }
+
+// StorageRisk implements StorageRisker: with key, the OC-Key header is this
+// config's credential.
+func (v *Octopus) StorageRisk() string {
+	if v.Key == "" {
+		return ""
+	}
+	return "its OC-Key header is this config's key credential, which the normalized event leaves out"
+}

@@ -84,6 +84,16 @@ type CredentialHeaderer interface {
 	CredentialHeaders() []string
 }
 
+// StorageRisker is implemented by a provider whose notifications, as sent,
+// can carry what must not be stored at rest: a full card number, or a
+// credential of this config. With forward original, deliver queued would
+// write the request into its store (and its dead letters), so that
+// combination is refused at load with StorageRisk's reason; "" when there
+// is none as configured.
+type StorageRisker interface {
+	StorageRisk() string
+}
+
 // The kinds of rejection. Verify wraps one of them with the reason, which
 // never contains secret material.
 var (
