@@ -233,7 +233,7 @@ func TestProvidersCommandListsTheRegistry(t *testing.T) {
 	stdout, _, err := run(t, "providers")
 	require.NoError(t, err)
 	for _, want := range []string{
-		"Every provider also takes the options ack, allow_ip, body_timeout, dedup, dedup_scope, forward, max_body, store, upstream_secret.",
+		"Every provider also takes the options ack, allow_ip, body_timeout, dedup, dedup_scope, deliver, forward, max_body, store, upstream_secret.",
 		"octo3", "thedao", "checkout", "octopus", "oobit", "(http.handlers.paynotify.providers.oobit)",
 		`200 text/plain; charset=utf-8 "ACK"`, "200, empty body", "required with signature off", "required without merchant_number",
 		"algorithm hmac-sha1 | hmac-sha256", "secret <secret> [<secret>...] (repeatable)",

@@ -198,8 +198,8 @@ func (h *Handler) openStore(ctx caddy.Context) error {
 	}
 	h.storeKeyInPool = key
 	h.pooled = value.(pooledStore).Store
-	if app, err := ctx.App("paynotify"); err == nil {
-		app.(*App).registerStore(key, h.pooled)
+	if app, err := paynotifyApp(ctx); err == nil {
+		app.registerStore(key, h.pooled)
 	}
 	// The queue gauges also count what an earlier config queued in this
 	// store, whether or not a route of this one still queues.

@@ -733,7 +733,7 @@ func (h *Handler) provisionQueue(ctx caddy.Context, to *url.URL) error {
 	if err != nil {
 		return fmt.Errorf("paynotify: registering metrics: %v", err)
 	}
-	app, err := ctx.App("paynotify")
+	app, err := paynotifyApp(ctx)
 	if err != nil {
 		return fmt.Errorf("paynotify: deliver: %v", err)
 	}
@@ -751,8 +751,24 @@ func (h *Handler) provisionQueue(ctx caddy.Context, to *url.URL) error {
 		metrics:  m,
 		wake:     make(chan struct{}, 1),
 	}
-	h.queue, err = app.(*App).register(q)
+	h.queue, err = app.register(q)
 	return err
+}
+
+// paynotifyApp loads the config's paynotify app. A handler provisioned
+// outside a config (a library caller's caddy.NewContext) has none:
+// caddy.Context.App dereferences the missing config, hence the recover.
+func paynotifyApp(ctx caddy.Context) (app *App, err error) {
+	defer func() {
+		if recover() != nil {
+			app, err = nil, errors.New("the handler is not provisioned within a Caddy config")
+		}
+	}()
+	a, err := ctx.App("paynotify")
+	if err != nil {
+		return nil, err
+	}
+	return a.(*App), nil
 }
 
 // enqueue stores what forward would have sent, with the delivered marks of
