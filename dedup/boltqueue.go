@@ -284,57 +284,50 @@ func (q *boltQueue) remove(it *Item) {
 
 // Retry implements Queue.
 func (b *Bolt) Retry(_ context.Context, it *Item) error {
-	v, err := json.Marshal(it)
-	if err != nil {
-		return fmt.Errorf("encoding item %s: %v", it.ID, err)
-	}
-	var held bool
-	err = b.write(func(tx *bolt.Tx) error {
-		b.mu.Lock()
-		held = b.queue.leased(it) != nil
-		b.mu.Unlock()
-		if !held {
-			return nil
-		}
+	return b.writeLeased(it, func(tx *bolt.Tx, v []byte) error {
 		return tx.Bucket(boltQueueBucket).Put([]byte(it.ID), v)
-	}, func() {
-		b.mu.Lock()
-		if e := b.queue.leased(it); held && e != nil {
-			b.queue.queues[it.Queue].requeue(e, it.Due)
-		}
-		b.mu.Unlock()
+	}, func(x *boltQueueIndex, e *boltQueued) {
+		x.requeue(e, it.Due)
 	})
-	return err
 }
 
 // Bury implements Queue.
 func (b *Bolt) Bury(_ context.Context, it *Item) error {
+	return b.writeLeased(it, func(tx *bolt.Tx, v []byte) error {
+		if err := tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(boltDeadBucket).Put([]byte(it.ID), v)
+	}, func(*boltQueueIndex, *boltQueued) {
+		b.queue.remove(it)
+		b.queue.dead[it.Queue]++
+	})
+}
+
+// writeLeased writes it (as JSON, v) with apply and then updates the index
+// with after (under b.mu), both only while it still holds its lease: a
+// delivery whose item was taken over changes nothing.
+func (b *Bolt) writeLeased(it *Item, apply func(tx *bolt.Tx, v []byte) error, after func(*boltQueueIndex, *boltQueued)) error {
 	v, err := json.Marshal(it)
 	if err != nil {
 		return fmt.Errorf("encoding item %s: %v", it.ID, err)
 	}
 	var held bool
-	err = b.write(func(tx *bolt.Tx) error {
+	return b.write(func(tx *bolt.Tx) error {
 		b.mu.Lock()
 		held = b.queue.leased(it) != nil
 		b.mu.Unlock()
 		if !held {
 			return nil
 		}
-		if err := tx.Bucket(boltQueueBucket).Delete([]byte(it.ID)); err != nil {
-			return err
-		}
-		return tx.Bucket(boltDeadBucket).Put([]byte(it.ID), v)
+		return apply(tx, v)
 	}, func() {
-		if !held {
-			return
-		}
 		b.mu.Lock()
-		b.queue.remove(it)
-		b.queue.dead[it.Queue]++
-		b.mu.Unlock()
+		defer b.mu.Unlock()
+		if e := b.queue.leased(it); held && e != nil {
+			after(b.queue.queues[it.Queue], e)
+		}
 	})
-	return err
 }
 
 // Stats implements Queue.
