@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -201,18 +202,14 @@ type deadStore struct {
 	err   error
 }
 
-// deadLetters reads the dead letters of each store of the running routes,
-// once per store (routes share a store).
+// deadLetters reads the dead letters of each store of the running config
+// (routes share a store), in the order of the stores' names.
 func deadLetters(ctx context.Context) []*deadStore {
-	var stores []*deadStore
-	seen := map[string]bool{}
-	for _, q := range running.routes() {
-		if seen[q.storeKey] {
-			continue
-		}
-		seen[q.storeKey] = true
-		s := &deadStore{key: q.storeKey, queue: q.queue}
-		s.dead, s.err = q.queue.Dead(ctx)
+	all := running.allStores()
+	stores := make([]*deadStore, 0, len(all))
+	for _, key := range slices.Sorted(maps.Keys(all)) {
+		s := &deadStore{key: key, queue: all[key]}
+		s.dead, s.err = s.queue.Dead(ctx)
 		stores = append(stores, s)
 	}
 	return stores

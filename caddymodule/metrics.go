@@ -196,7 +196,8 @@ func (queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		queues[q.storeKey][q.name] = q.provider
 	}
-	for key, store := range running.allStores() {
+	stores := running.allStores()
+	for key, store := range stores {
 		if depths, err := store.Queues(ctx); err == nil {
 			for name := range depths {
 				if queues[key] == nil {
@@ -209,7 +210,6 @@ func (queueCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	stores := running.allStores()
 	for key, names := range queues {
 		store := stores[key]
 		if store == nil {

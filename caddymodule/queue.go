@@ -349,20 +349,16 @@ func (a *App) registerStore(key string, store dedup.Store) {
 func (a *App) register(q *queueRoute) (*queueRoute, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	key := q.storeKey + "\x00" + q.name
-	// Compared by queue name across stores too: no string comparison can
+	// Compared by queue name whatever the store: no string comparison can
 	// tell two spellings of one Redis apart (localhost and 127.0.0.1).
 	for _, known := range a.routes {
-		if known.name == q.name && known.storeKey != q.storeKey && !known.same(q) {
+		if known.name == q.name && !known.same(q) {
 			return nil, fmt.Errorf("paynotify: deliver: another %s route of this config queues under dedup_scope %q "+
 				"and delivers differently; give each route its own dedup_scope", q.provider, strings.TrimPrefix(q.name, q.provider+"/"))
 		}
 	}
+	key := q.storeKey + "\x00" + q.name
 	if known, ok := a.routes[key]; ok {
-		if !known.same(q) {
-			return nil, fmt.Errorf("paynotify: deliver: another %s route of this config queues under dedup_scope %q in the same store "+
-				"and delivers differently; give each route its own dedup_scope", q.provider, strings.TrimPrefix(q.name, q.provider+"/"))
-		}
 		return known, nil
 	}
 	a.routes[key] = q
