@@ -35,7 +35,8 @@
 # routes, named base-off, base-bolt and base-redis, take part in the same
 # interleaved rounds, so that before and after are compared in one run). On a
 # machine with two or more CPUs, Caddy runs on CPU 1 and wrk and Redis on
-# CPU 0, so that the load generator does not take Caddy's CPU.
+# CPU 0, so that the load generator does not take Caddy's CPU. PROFILE=<route>
+# profiles Caddy on one route instead of running the rounds (see below).
 # Needs go, curl, wrk and redis-server (apt-get install wrk redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -213,6 +214,26 @@ run() { # run <route> <phase> <connections> <duration> <first line> <lines>
 	fi
 	echo "$1 $2 ${out#RESULT }$extra" | tee -a "$results"
 }
+
+if [ -n "${PROFILE:-}" ]; then
+	# PROFILE=<route>: a CPU profile of Caddy while wrk drives that route
+	# with CONNS connections for DURATION, instead of the rounds; its top
+	# entries are printed (the profile is kept as PROFILE_OUT, default
+	# bench-<route>.pprof).
+	[[ " ${routes[*]} " == *" $PROFILE "* && $PROFILE != base-* ]] || { echo "PROFILE: no route $PROFILE" >&2; exit 1; }
+	run "$PROFILE" warmup 4 2s 0 $((2 * lat_per_run)) >/dev/null
+	secs=${duration%s}
+	out=${PROFILE_OUT:-bench-$PROFILE.pprof}
+	curl -fsS -o "$out" "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=$((secs - 1))" &
+	curl_pid=$!
+	run "$PROFILE" throughput "$conns" "$duration" $((2 * lat_per_run)) "$per_run"
+	wait "$curl_pid"
+	echo "== profile of /$PROFILE: $out"
+	go tool pprof -top -nodecount="${PROFILE_TOP:-40}" ./caddy "$out" 2>/dev/null | sed -n '4,$p'
+	echo "== cumulative"
+	go tool pprof -top -cum -nodecount="${PROFILE_TOP:-40}" ./caddy "$out" 2>/dev/null | sed -n '6,$p'
+	exit 0
+fi
 
 echo "== warm-up"
 for route in "${routes[@]}"; do
