@@ -3,10 +3,11 @@
 # the race detector (the Redis tests start their own redis-server on a free
 # loopback port), the fuzz targets' seed corpora, a smoke test of the built
 # binary on Caddyfile.example with the README's test notifications and a
-# restart, two Caddy nodes sharing one redis-server, and one short round of
-# bench/load.sh (needs wrk). Every Caddy it starts keeps its state in
-# scratch directories, and it fails if the user's own Caddy directories
-# (~/.config/caddy, ~/.local/share/caddy) were created or changed.
+# restart, two Caddy nodes sharing one redis-server, one short round of
+# bench/load.sh (needs wrk), its profile mode, and bench/verify.sh once.
+# Every Caddy it starts keeps its state in scratch directories, and it
+# fails if the user's own Caddy directories (~/.config/caddy,
+# ~/.local/share/caddy) were created or changed.
 #
 # SKIP_GO_TESTS=1 skips `go test -race ./...` (the longest part), for a
 # quick run of the smoke test; the summary then says it is not the whole
@@ -319,6 +320,21 @@ if ROUNDS=1 DURATION=1s LAT_DURATION=1s PER_RUN=30000 LAT_PER_RUN=15000 bench/lo
 	check "bench/load.sh table rows" "5" "$(grep -c '^| paynotify\|^| plain' "$work/load.out" || true)"
 else
 	check "bench/load.sh" "exit 0" "failed: $(tail -3 "$work/load.out")"
+fi
+
+echo "== bench/load.sh PROFILE=off runs (a CPU profile of Caddy on one route)"
+if PROFILE=off DURATION=3s PER_RUN=30000 LAT_PER_RUN=15000 PROFILE_OUT="$work/off.pprof" bench/load.sh >"$work/profile.out" 2>&1; then
+	check "bench/load.sh PROFILE=off shows the handler" "yes" \
+		"$(grep -q 'caddymodule.(\*Handler).ServeHTTP' "$work/profile.out" && echo yes || tail -3 "$work/profile.out")"
+else
+	check "bench/load.sh PROFILE=off" "exit 0" "failed: $(tail -3 "$work/profile.out")"
+fi
+
+echo "== bench/verify.sh runs (each benchmark once, 200 notifications; figures mean nothing here)"
+if COUNT=1 bench/verify.sh -benchtime 200x >"$work/verify.out" 2>&1; then
+	check "bench/verify.sh rows with a ratio to a floor" "19" "$(grep -c '^| .* | \(yes\|no\) |$' "$work/verify.out" || true)"
+else
+	check "bench/verify.sh" "exit 0" "failed: $(tail -3 "$work/verify.out")"
 fi
 
 check "files the cluster nodes wrote in their config directories" "" \
