@@ -330,30 +330,61 @@ func (h *Handler) claimScope(ctx caddy.Context, config string) error {
 }
 
 // claims are the claims one notification holds, by event id, until each is
-// settled: marked delivered or released.
+// settled: marked delivered or released. A notification carries one event
+// or a few (a batch), so they are a list, and the first lives in the
+// struct: no allocation beyond the claims themselves.
 type claims struct {
-	h      *Handler
-	keys   map[string]string // event id → key
-	tokens map[string]string // event id → token
+	h     *Handler
+	held  []claim
+	first [1]claim
 }
+
+// claim is one event's claim: its id, its key in the store and the token
+// that holds it.
+type claim struct{ id, key, token string }
 
 func newClaims(h *Handler) *claims {
-	return &claims{h: h, keys: map[string]string{}, tokens: map[string]string{}}
+	c := &claims{h: h}
+	c.held = c.first[:0]
+	return c
 }
 
-func (c *claims) holds(id string) bool { _, ok := c.keys[id]; return ok }
+// find is the index of the claim of id in held, or -1.
+func (c *claims) find(id string) int {
+	for i := range c.held {
+		if c.held[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
 
-func (c *claims) add(id, key, token string) { c.keys[id], c.tokens[id] = key, token }
+func (c *claims) holds(id string) bool { return c.find(id) >= 0 }
+
+func (c *claims) add(id, key, token string) {
+	if i := c.find(id); i >= 0 {
+		c.held[i] = claim{id, key, token}
+		return
+	}
+	c.held = append(c.held, claim{id, key, token})
+}
+
+// take removes the claim at i from held and returns it.
+func (c *claims) take(i int) claim {
+	cl := c.held[i]
+	c.held = append(c.held[:i], c.held[i+1:]...)
+	return cl
+}
 
 // delivered marks the event delivered for the dedup window. The app has it,
 // so a failure is logged, not returned: the provider still gets its ACK.
 func (c *claims) delivered(ctx context.Context, id string) {
-	key, ok := c.keys[id]
-	if !ok {
+	i := c.find(id)
+	if i < 0 {
 		return
 	}
-	delete(c.keys, id)
-	if err := c.h.store.Deliver(ctx, key, c.tokens[id], c.h.dedupWindow); err != nil {
+	cl := c.take(i)
+	if err := c.h.store.Deliver(ctx, cl.key, cl.token, c.h.dedupWindow); err != nil {
 		c.h.logger.Error("marking an event delivered; a retry of it may reach the app again",
 			zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
 	}
@@ -362,18 +393,18 @@ func (c *claims) delivered(ctx context.Context, id string) {
 // release frees every claim still held, so that the provider's retry is
 // forwarded. A failed release is logged; the lease expires on its own.
 func (c *claims) release(ctx context.Context) {
-	for id, key := range c.keys {
-		delete(c.keys, id)
-		if err := c.h.store.Release(ctx, key, c.tokens[id]); err != nil {
+	for len(c.held) > 0 {
+		cl := c.take(len(c.held) - 1)
+		if err := c.h.store.Release(ctx, cl.key, cl.token); err != nil {
 			c.h.logger.Warn("releasing a dedup claim; a retry gets 409 until its lease ends",
-				zap.String("provider", c.h.provider), zap.String("event_id", id), zap.Error(err))
+				zap.String("provider", c.h.provider), zap.String("event_id", cl.id), zap.Error(err))
 		}
 	}
 }
 
 // keep drops the claims without releasing them: the app may have the
 // events, so retries get 409 until the leases end rather than a second copy.
-func (c *claims) keep() { clear(c.keys) }
+func (c *claims) keep() { c.held = c.held[:0] }
 
 // The outbox of deliver queued lives in the same bolt file (see
 // dedup.Queue); lazyBolt opens it on first use like the dedup records.
@@ -455,9 +486,9 @@ func (l *lazyBolt) DeleteDead(ctx context.Context, id string) error {
 // marks are the delivered marks of the claims held, written with the
 // queued items that carry their events.
 func (c *claims) marks() []dedup.Mark {
-	marks := make([]dedup.Mark, 0, len(c.keys))
-	for id, key := range c.keys {
-		marks = append(marks, dedup.Mark{Key: key, Token: c.tokens[id], Window: c.h.dedupWindow})
+	marks := make([]dedup.Mark, 0, len(c.held))
+	for _, cl := range c.held {
+		marks = append(marks, dedup.Mark{Key: cl.key, Token: cl.token, Window: c.h.dedupWindow})
 	}
 	return marks
 }
