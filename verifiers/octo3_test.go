@@ -111,7 +111,7 @@ func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
 	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field",
 		"refund_regrouped", "refund_regrouped_short", "shift_between_amounts"} {
 		req := goldenRequest(t, "octo3/"+name)
-		fields, err := ParseForm(req.Header.Get("Content-Type"), req.Body)
+		fields, err := parseFormBody(req.Header.Get("Content-Type"), req.Body)
 		require.NoError(t, err)
 		require.NoError(t, v.checkSignature(fields), name)
 	}
