@@ -1,7 +1,6 @@
 package verifiers
 
 import (
-	"cmp"
 	"fmt"
 	"iter"
 	"net/url"
@@ -125,9 +124,10 @@ func unescapeComponent(s string) (string, error) {
 	return url.QueryUnescape(s)
 }
 
-// sortPairs sorts pairs by name, keeping the order of equal names.
+// sortPairs sorts pairs by name. The order of equal names does not
+// matter: a name given twice is refused whatever its values.
 func sortPairs(pairs []formField) {
-	slices.SortStableFunc(pairs, func(a, b formField) int { return cmp.Compare(a.name, b.name) })
+	slices.SortFunc(pairs, func(a, b formField) int { return strings.Compare(a.name, b.name) })
 }
 
 // distinctNames is the number of names among sorted pairs.
@@ -145,7 +145,10 @@ func distinctNames(pairs []formField) int {
 // parseURLEncoded documents; what names its parameters in errors. Of
 // several faulty names, the first in byte order is named.
 func parseFormFields(what, encoded string) (formFields, error) {
-	pairs, err := scanForm(encoded, make([]formField, 0, strings.Count(encoded, "&")+1))
+	// The parameters are read and sorted in a stack array when they fit
+	// (swapping them there costs no write barrier), then copied once.
+	var stack [64]formField
+	pairs, err := scanForm(encoded, stack[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
 	}
@@ -153,12 +156,15 @@ func parseFormFields(what, encoded string) (formFields, error) {
 	if distinctNames(pairs) > maxParams {
 		return nil, fmt.Errorf("%w: more than %d %ss", ErrMalformed, maxParams, what)
 	}
-	return checkPairs(what, pairs)
+	if err := checkPairs(what, pairs); err != nil {
+		return nil, err
+	}
+	return slices.Clone(formFields(pairs)), nil
 }
 
 // checkPairs makes the checks of parseURLEncoded after the parse on pairs,
-// sorted by sortPairs, and returns them as fields.
-func checkPairs(what string, pairs []formField) (formFields, error) {
+// sorted by sortPairs.
+func checkPairs(what string, pairs []formField) error {
 	plain := true // every name is its own only key
 	for i := 0; i < len(pairs); {
 		name := pairs[i].name
@@ -168,24 +174,21 @@ func checkPairs(what string, pairs []formField) (formFields, error) {
 		}
 		switch {
 		case name == "":
-			return nil, fmt.Errorf("%w: %s without a name", ErrMalformed, what)
+			return fmt.Errorf("%w: %s without a name", ErrMalformed, what)
 		case j-i > 1:
-			return nil, fmt.Errorf("%w: %s %.40q given %d times", ErrMalformed, what, name, j-i)
+			return fmt.Errorf("%w: %s %.40q given %d times", ErrMalformed, what, name, j-i)
 		case !utf8.ValidString(name) || !utf8.ValidString(pairs[i].value):
-			return nil, fmt.Errorf("%w: %s %.40q is not valid UTF-8", ErrMalformed, what, name)
+			return fmt.Errorf("%w: %s %.40q is not valid UTF-8", ErrMalformed, what, name)
 		case strings.ContainsAny(name, "[]."):
-			return nil, fmt.Errorf("%w: %s %.40q: a name with a bracket or a dot is read as another or a nested parameter by web frameworks", ErrMalformed, what, name)
+			return fmt.Errorf("%w: %s %.40q: a name with a bracket or a dot is read as another or a nested parameter by web frameworks", ErrMalformed, what, name)
 		}
 		plain = plain && isPlainParam(name)
 		i = j
 	}
-	fields := formFields(pairs)
 	if !plain {
-		if err := refuseMeetingNames(what, fields); err != nil {
-			return nil, err
-		}
+		return refuseMeetingNames(what, formFields(pairs))
 	}
-	return fields, nil
+	return nil
 }
 
 // rawForm is a form's parameters as readRawForm reads them: percent-decoded

@@ -108,7 +108,10 @@ func decodeForm(raw rawForm, charset string, decode func(string) (string, bool))
 		decoded = append(decoded, formField{n, s})
 	}
 	sortPairs(decoded)
-	return checkPairs("form field", decoded)
+	if err := checkPairs("form field", decoded); err != nil {
+		return nil, err
+	}
+	return formFields(decoded), nil
 }
 
 // refuseMeetingNames refuses two names among fields' that an app's framework
@@ -416,7 +419,14 @@ func RefuseShadowingQuery[V any](rawQuery string, body map[string]V, documented 
 	if rawQuery == "" {
 		return nil
 	}
-	return refuseShadowing(rawQuery, maps.Keys(body), func(name string) bool { _, ok := body[name]; return ok }, documented)
+	plain := true // each body field is its own only key
+	for name := range body {
+		if !isPlainParam(name) {
+			plain = false
+			break
+		}
+	}
+	return refuseShadowing(rawQuery, plain, maps.Keys(body), func(name string) bool { _, ok := body[name]; return ok }, documented)
 }
 
 // refuseShadowingForm is RefuseShadowingQuery for a form's fields.
@@ -424,41 +434,57 @@ func refuseShadowingForm(rawQuery string, body formFields, documented map[string
 	if rawQuery == "" {
 		return nil
 	}
-	return refuseShadowing(rawQuery, body.Names(), body.Has, documented)
+	plain := true // each body field is its own only key
+	for _, p := range body {
+		if !isPlainParam(p.name) {
+			plain = false
+			break
+		}
+	}
+	return refuseShadowing(rawQuery, plain, body.Names(), body.Has, documented)
 }
 
 // refuseShadowing is RefuseShadowingQuery of a body whose names are
-// bodyNames and has; the query's parameters are tried in byte order.
-func refuseShadowing(rawQuery string, bodyNames iter.Seq[string], has func(string) bool, documented map[string]bool) error {
+// bodyNames and has; plain says whether each of them is its own only key
+// (isPlainParam). The query's parameters are tried in byte order.
+func refuseShadowing(rawQuery string, plain bool, bodyNames iter.Seq[string], has func(string) bool, documented map[string]bool) error {
 	query, err := parseFormFields("query parameter", rawQuery)
 	if err != nil {
 		return err
 	}
 	var bodyKeys map[string]string // key → body field; nil while each body field is its own only key
-	for name := range bodyNames {
-		if !isPlainParam(name) {
-			bodyKeys = make(map[string]string)
-			for name := range bodyNames {
-				for _, key := range paramKeys(name) {
-					bodyKeys[key] = name
-				}
+	if !plain {
+		bodyKeys = make(map[string]string)
+		for name := range bodyNames {
+			for _, key := range paramKeys(name) {
+				bodyKeys[key] = name
 			}
-			break
 		}
 	}
-	for _, p := range query {
-		name := p.name
-		for _, key := range paramKeys(name) {
-			field, shadows := key, documented[key]
-			if bodyKeys != nil {
-				if f, ok := bodyKeys[key]; ok {
-					field, shadows = f, true
-				}
-			} else if has(key) {
-				shadows = true
+	shadows := func(name, key string) error {
+		field, shadows := key, documented[key]
+		if bodyKeys != nil {
+			if f, ok := bodyKeys[key]; ok {
+				field, shadows = f, true
 			}
-			if shadows {
-				return fmt.Errorf("%w: query parameter %.40q would shadow the field %.40q: web frameworks read them as one", ErrMalformed, name, field)
+		} else if has(key) {
+			shadows = true
+		}
+		if shadows {
+			return fmt.Errorf("%w: query parameter %.40q would shadow the field %.40q: web frameworks read them as one", ErrMalformed, name, field)
+		}
+		return nil
+	}
+	for _, p := range query {
+		if isPlainParam(p.name) { // its own only key: paramKeys(p.name) is just p.name
+			if err := shadows(p.name, p.name); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, key := range paramKeys(p.name) {
+			if err := shadows(p.name, key); err != nil {
+				return err
 			}
 		}
 	}
