@@ -22,7 +22,16 @@ type formFields []formField
 
 // index returns the position of name, and whether it is there.
 func (f formFields) index(name string) (int, bool) {
-	return slices.BinarySearchFunc(f, name, func(p formField, name string) int { return strings.Compare(p.name, name) })
+	lo, hi := 0, len(f)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if f[mid].name < name {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(f) && f[lo].name == name
 }
 
 // Get returns the value of name, "" when it is absent.
@@ -71,30 +80,62 @@ func (f formFields) Map() map[string]string {
 func scanForm(encoded string, pairs []formField) ([]formField, error) {
 	var err error
 	semicolon := false
-	for rest := encoded; rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, "&")
-		if strings.IndexByte(pair, ';') >= 0 {
+	for start := 0; start < len(encoded); {
+		// One pass over the parameter: where it ends, where its name
+		// ends, and whether it holds ';' or something to unescape.
+		end, eq := start, -1
+		semi, escName, escValue := false, false, false
+		for ; end < len(encoded); end++ {
+			c := encoded[end]
+			if c == '&' {
+				break
+			}
+			switch c {
+			case ';':
+				semi = true
+			case '=':
+				if eq < 0 {
+					eq = end
+				}
+			case '%', '+':
+				if eq < 0 {
+					escName = true
+				} else {
+					escValue = true
+				}
+			}
+		}
+		pair := encoded[start:end]
+		start = end + 1
+		if semi {
 			semicolon = true
 			continue
 		}
 		if pair == "" {
 			continue
 		}
-		name, value, _ := strings.Cut(pair, "=")
-		name, err1 := unescapeComponent(name)
-		if err1 != nil {
-			if err == nil {
-				err = err1
-			}
-			continue
+		name, value := pair, ""
+		if eq >= 0 {
+			name, value = encoded[end-len(pair):eq], encoded[eq+1:end]
 		}
-		value, err1 = unescapeComponent(value)
-		if err1 != nil {
-			if err == nil {
-				err = err1
+		var err1 error
+		if escName {
+			name, err1 = url.QueryUnescape(name)
+			if err1 != nil {
+				if err == nil {
+					err = err1
+				}
+				continue
 			}
-			continue
+		}
+		if escValue {
+			value, err1 = url.QueryUnescape(value)
+			if err1 != nil {
+				if err == nil {
+					err = err1
+				}
+				continue
+			}
 		}
 		pairs = append(pairs, formField{name, value})
 	}
@@ -114,15 +155,6 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 
 // errSemicolon is url.ParseQuery's error for a parameter holding ';'.
 var errSemicolon = fmt.Errorf("invalid semicolon separator in query")
-
-// unescapeComponent is url.QueryUnescape, without a copy when s has
-// nothing to unescape.
-func unescapeComponent(s string) (string, error) {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s, nil
-	}
-	return url.QueryUnescape(s)
-}
 
 // sortPairs sorts pairs by name. The order of equal names does not
 // matter: a name given twice is refused whatever its values.
@@ -145,21 +177,40 @@ func distinctNames(pairs []formField) int {
 // parseURLEncoded documents; what names its parameters in errors. Of
 // several faulty names, the first in byte order is named.
 func parseFormFields(what, encoded string) (formFields, error) {
-	// The parameters are read and sorted in a stack array when they fit
-	// (swapping them there costs no write barrier), then copied once.
+	// The parameters are read into a stack array when they fit and sorted
+	// by their positions, so that sorting writes no pointer (each such
+	// write costs a write barrier while the GC runs); they are then
+	// copied once, in order.
 	var stack [64]formField
 	pairs, err := scanForm(encoded, stack[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
 	}
-	sortPairs(pairs)
-	if distinctNames(pairs) > maxParams {
+	var fields formFields
+	if len(pairs) <= len(stack) {
+		var order [64]uint8
+		for i := range pairs {
+			order[i] = uint8(i)
+			// Insertion sort: forms are small, and often nearly sorted.
+			for j := i; j > 0 && pairs[order[j]].name < pairs[order[j-1]].name; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
+			}
+		}
+		fields = make(formFields, len(pairs))
+		for i := range fields {
+			fields[i] = pairs[order[i]]
+		}
+	} else {
+		fields = slices.Clone(formFields(pairs))
+		sortPairs(fields)
+	}
+	if distinctNames(fields) > maxParams {
 		return nil, fmt.Errorf("%w: more than %d %ss", ErrMalformed, maxParams, what)
 	}
-	if err := checkPairs(what, pairs); err != nil {
+	if err := checkPairs(what, fields); err != nil {
 		return nil, err
 	}
-	return slices.Clone(formFields(pairs)), nil
+	return fields, nil
 }
 
 // checkPairs makes the checks of parseURLEncoded after the parse on pairs,
@@ -172,6 +223,7 @@ func checkPairs(what string, pairs []formField) error {
 		for j < len(pairs) && pairs[j].name == name {
 			j++
 		}
+		isPlain := isPlainParam(name)
 		switch {
 		case name == "":
 			return fmt.Errorf("%w: %s without a name", ErrMalformed, what)
@@ -179,10 +231,10 @@ func checkPairs(what string, pairs []formField) error {
 			return fmt.Errorf("%w: %s %.40q given %d times", ErrMalformed, what, name, j-i)
 		case !utf8.ValidString(name) || !utf8.ValidString(pairs[i].value):
 			return fmt.Errorf("%w: %s %.40q is not valid UTF-8", ErrMalformed, what, name)
-		case strings.ContainsAny(name, "[]."):
+		case !isPlain && strings.ContainsAny(name, "[]."):
 			return fmt.Errorf("%w: %s %.40q: a name with a bracket or a dot is read as another or a nested parameter by web frameworks", ErrMalformed, what, name)
 		}
-		plain = plain && isPlainParam(name)
+		plain = plain && isPlain
 		i = j
 	}
 	if !plain {
