@@ -326,6 +326,9 @@ func TestOobitSignedStringMatchesReference(t *testing.T) {
 		if got, want := oobitSignedString(fields), refOobitSignedString(fields); got != want {
 			t.Errorf("%v: %q, reference %q", fields, got, want)
 		}
+		if got, want := oobitSignedFields(fieldsOf(fields)), refOobitSignedString(fields); got != want {
+			t.Errorf("sorted fields %v: %q, reference %q", fields, got, want)
+		}
 	}
 }
 
