@@ -75,11 +75,20 @@ func (f formFields) Map() map[string]string {
 // wins over any other (url.ParseQuery overwrites its error with it); else
 // the first bad escape ('%' not followed by two hex digits), in a name
 // before its value, is the error. A name or a value with neither '%' nor
-// '+' is a substring of encoded; the others are unescaped by
-// url.QueryUnescape itself.
+// '+' is a substring of encoded; the others are unescaped as
+// url.QueryUnescape does into one buffer, made one string at the end.
 func scanForm(encoded string, pairs []formField) ([]formField, error) {
 	var err error
 	semicolon := false
+	// The escaped names and values: unescaped into dec, and where each
+	// goes once dec is a string.
+	type fixup struct {
+		pair, start, end int
+		value            bool
+	}
+	var fixStack [16]fixup
+	var decStack [512]byte
+	fixups, dec := fixStack[:0], decStack[:0]
 	for start := 0; start < len(encoded); {
 		// One pass over the parameter: where it ends, where its name
 		// ends, and whether it holds ';' or something to unescape.
@@ -87,6 +96,9 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 		semi, escName, escValue := false, false, false
 		for ; end < len(encoded); end++ {
 			c := encoded[end]
+			if formByte[c] == 0 {
+				continue
+			}
 			if c == '&' {
 				break
 			}
@@ -97,7 +109,7 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 				if eq < 0 {
 					eq = end
 				}
-			case '%', '+':
+			default: // '%', '+'
 				if eq < 0 {
 					escName = true
 				} else {
@@ -106,6 +118,14 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 			}
 		}
 		pair := encoded[start:end]
+		nameEnd := end
+		if eq >= 0 {
+			nameEnd = eq
+		}
+		name, value := encoded[start:nameEnd], ""
+		if eq >= 0 {
+			value = encoded[eq+1 : end]
+		}
 		start = end + 1
 		if semi {
 			semicolon = true
@@ -114,30 +134,42 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 		if pair == "" {
 			continue
 		}
-		name, value := pair, ""
-		if eq >= 0 {
-			name, value = encoded[end-len(pair):eq], encoded[eq+1:end]
-		}
-		var err1 error
-		if escName {
-			name, err1 = url.QueryUnescape(name)
+		if escName || escValue {
+			mark := len(dec)
+			var err1 error
+			if escName {
+				if dec, err1 = appendUnescaped(dec, name); err1 == nil {
+					fixups = append(fixups, fixup{len(pairs), mark, len(dec), false})
+				}
+			}
+			if err1 == nil && escValue {
+				from := len(dec)
+				if dec, err1 = appendUnescaped(dec, value); err1 == nil {
+					fixups = append(fixups, fixup{len(pairs), from, len(dec), true})
+				}
+			}
 			if err1 != nil {
 				if err == nil {
 					err = err1
 				}
-				continue
-			}
-		}
-		if escValue {
-			value, err1 = url.QueryUnescape(value)
-			if err1 != nil {
-				if err == nil {
-					err = err1
+				dec = dec[:mark]
+				if escName && len(fixups) > 0 && fixups[len(fixups)-1].pair == len(pairs) {
+					fixups = fixups[:len(fixups)-1]
 				}
 				continue
 			}
 		}
 		pairs = append(pairs, formField{name, value})
+	}
+	if len(fixups) > 0 {
+		text := string(dec)
+		for _, f := range fixups {
+			if f.value {
+				pairs[f.pair].value = text[f.start:f.end]
+			} else {
+				pairs[f.pair].name = text[f.start:f.end]
+			}
+		}
 	}
 	if strings.Count(encoded, "&")+1 > maxParams {
 		// Only a query with more parameters than a form may hold can meet
@@ -152,6 +184,40 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 	}
 	return pairs, err
 }
+
+// formByte marks the bytes scanForm looks at: '&', '=', ';', '%', '+'.
+var formByte = [256]byte{'&': 1, '=': 1, ';': 1, '%': 1, '+': 1}
+
+// appendUnescaped appends s unescaped as url.QueryUnescape unescapes it
+// ("%41" is A, '+' a space), or returns url.QueryUnescape's error: '%' not
+// followed by two hex digits.
+func appendUnescaped(dst []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
+			bad := s[i:]
+			if len(bad) > 3 {
+				bad = bad[:3]
+			}
+			return dst, url.EscapeError(bad)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '%':
+			hi, _ := fromHexChar(s[i+1])
+			lo, _ := fromHexChar(s[i+2])
+			dst = append(dst, hi<<4|lo)
+			i += 2
+		case '+':
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, nil
+}
+
+func isHex(c byte) bool { _, ok := fromHexChar(c); return ok }
 
 // errSemicolon is url.ParseQuery's error for a parameter holding ';'.
 var errSemicolon = fmt.Errorf("invalid semicolon separator in query")
@@ -177,6 +243,13 @@ func distinctNames(pairs []formField) int {
 // parseURLEncoded documents; what names its parameters in errors. Of
 // several faulty names, the first in byte order is named.
 func parseFormFields(what, encoded string) (formFields, error) {
+	return parseFormFieldsInto(what, encoded, nil)
+}
+
+// parseFormFieldsInto is parseFormFields writing the fields into dst when
+// it has room for them (a caller that keeps them no longer than itself can
+// give a stack array).
+func parseFormFieldsInto(what, encoded string, dst formFields) (formFields, error) {
 	// The parameters are read into a stack array when they fit and sorted
 	// by their positions, so that sorting writes no pointer (each such
 	// write costs a write barrier while the GC runs); they are then
@@ -196,7 +269,11 @@ func parseFormFields(what, encoded string) (formFields, error) {
 				order[j], order[j-1] = order[j-1], order[j]
 			}
 		}
-		fields = make(formFields, len(pairs))
+		fields = dst[:0]
+		if cap(fields) < len(pairs) {
+			fields = make(formFields, 0, len(pairs))
+		}
+		fields = fields[:len(pairs)]
 		for i := range fields {
 			fields[i] = pairs[order[i]]
 		}

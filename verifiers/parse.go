@@ -448,7 +448,8 @@ func refuseShadowingForm(rawQuery string, body formFields, documented map[string
 // bodyNames and has; plain says whether each of them is its own only key
 // (isPlainParam). The query's parameters are tried in byte order.
 func refuseShadowing(rawQuery string, plain bool, bodyNames iter.Seq[string], has func(string) bool, documented map[string]bool) error {
-	query, err := parseFormFields("query parameter", rawQuery)
+	var stack [16]formField // the query's fields are not kept
+	query, err := parseFormFieldsInto("query parameter", rawQuery, stack[:0])
 	if err != nil {
 		return err
 	}
