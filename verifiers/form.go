@@ -42,6 +42,22 @@ func (f formFields) Get(name string) string {
 	return ""
 }
 
+// lookup sets values[i] to the value of names[i] ("" when absent); names
+// are sorted, so that one walk over f finds them all.
+func (f formFields) lookup(names []string, values []string) {
+	i := 0
+	for j, name := range names {
+		for i < len(f) && f[i].name < name {
+			i++
+		}
+		if i < len(f) && f[i].name == name {
+			values[j] = f[i].value
+		} else {
+			values[j] = ""
+		}
+	}
+}
+
 // Has reports whether name is one of the fields.
 func (f formFields) Has(name string) bool {
 	_, ok := f.index(name)

@@ -213,6 +213,16 @@ var octo3Formats = map[string]func(string) bool{
 	"customer_ip_address": func(s string) bool { _, err := netip.ParseAddr(s); return err == nil },
 }
 
+// octo3Known are octo3Fields with their formats (nil for free text), for
+// one lookup per field.
+var octo3Known = map[string]struct{ valid func(string) bool }{}
+
+func init() {
+	for name := range octo3Fields {
+		octo3Known[name] = struct{ valid func(string) bool }{octo3Formats[name]}
+	}
+}
+
 // octo3Amounts are the amount fields, in their signed order.
 var octo3Amounts = []string{"authorized_amount", "captured_amount", "original_amount", "refunded_amount", "vat_amount"}
 
@@ -347,10 +357,11 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, err
 	}
 	for _, p := range fields {
-		if !octo3Fields[p.name] {
+		known, ok := octo3Known[p.name]
+		if !ok {
 			return nil, fmt.Errorf("%w: unknown field %.40q (field names are not signed, so only documented fields are accepted)", ErrMalformed, p.name)
 		}
-		if valid := octo3Formats[p.name]; valid != nil && p.value != "" && !valid(p.value) {
+		if valid := known.valid; valid != nil && p.value != "" && !valid(p.value) {
 			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, p.name)
 		}
 	}
@@ -488,33 +499,75 @@ func octo3Status(action, txnStatus string) Status {
 	return status
 }
 
+// octo3Read are the fields normalize reads, sorted (formFields.lookup),
+// and o3* their positions.
+var octo3Read = [...]string{
+	"action", "authorized_amount", "bill_to_email_address", "bill_to_first_name", "bill_to_last_name",
+	"captured_amount", "currency", "customer_ip_address", "dr_count", "merch_id", "merch_order_id",
+	"merch_txn_id", "original_amount", "pay_type", "refunded_amount", "term_id", "txn_message", "txn_no",
+	"txn_response_code", "txn_status", "txn_time", "version",
+}
+
+const (
+	o3Action = iota
+	o3AuthorizedAmount
+	o3BillToEmail
+	o3BillToFirstName
+	o3BillToLastName
+	o3CapturedAmount
+	o3Currency
+	o3CustomerIP
+	o3DRCount
+	o3MerchID
+	o3MerchOrderID
+	o3MerchTxnID
+	o3OriginalAmount
+	o3PayType
+	o3RefundedAmount
+	o3TermID
+	o3TxnMessage
+	o3TxnNo
+	o3TxnResponseCode
+	o3TxnStatus
+	o3TxnTime
+	o3Version
+	o3Read // the number of fields read
+)
+
+// octo3MandatoryRead are octo3Mandatory's positions in octo3Read.
+var octo3MandatoryRead = [...]int{o3Version, o3Action, o3MerchOrderID, o3MerchID, o3TermID,
+	o3Currency, o3TxnTime, o3TxnStatus, o3TxnResponseCode, o3DRCount}
+
 func (v *Octo3) normalize(fields formFields, r *Request) (Event, error) {
-	f := fields.Get
-	for _, name := range octo3Mandatory {
-		if f(name) == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+	var f [o3Read]string
+	fields.lookup(octo3Read[:], f[:])
+	for i, slot := range octo3MandatoryRead {
+		if f[slot] == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, octo3Mandatory[i])
 		}
 	}
 	e := NewEvent(v.provider, r)
-	e.ProviderStatus = f("txn_status")
-	e.Status = octo3Status(f("action"), e.ProviderStatus)
-	e.OrderID = f("merch_order_id")
-	e.TransactionID = f("txn_no")
-	e.MerchantID = f("merch_id")
-	e.ResponseCode = f("txn_response_code")
-	e.Reason = f("txn_message")
-	e.PaymentMethod = f("pay_type")
-	e.OccurredAt = parseOcto3Time(f("txn_time"))
-	e.Customer = NewCustomer(f("bill_to_first_name")+" "+f("bill_to_last_name"),
-		f("bill_to_email_address"), "", f("customer_ip_address"))
+	e.ProviderStatus = f[o3TxnStatus]
+	e.Status = octo3Status(f[o3Action], e.ProviderStatus)
+	e.OrderID = f[o3MerchOrderID]
+	e.TransactionID = f[o3TxnNo]
+	e.MerchantID = f[o3MerchID]
+	e.ResponseCode = f[o3TxnResponseCode]
+	e.Reason = f[o3TxnMessage]
+	e.PaymentMethod = f[o3PayType]
+	e.OccurredAt = parseOcto3Time(f[o3TxnTime])
+	e.Customer = NewCustomer(f[o3BillToFirstName]+" "+f[o3BillToLastName],
+		f[o3BillToEmail], "", f[o3CustomerIP])
 
-	amountFields := []string{"captured_amount", "authorized_amount", "original_amount"}
+	// The first amount given, in this order (a refund's own first).
+	amounts := [...]int{o3RefundedAmount, o3CapturedAmount, o3AuthorizedAmount, o3OriginalAmount}
+	from := 1
 	if e.Status == StatusRefunded {
-		amountFields = append([]string{"refunded_amount"}, amountFields...)
+		from = 0
 	}
-	for _, field := range amountFields {
-		if f(field) != "" {
-			if err := SetAmount(&e, field, f(field), f("currency"), v.unit); err != nil {
+	for _, slot := range amounts[from:] {
+		if f[slot] != "" {
+			if err := SetAmount(&e, octo3Read[slot], f[slot], f[o3Currency], v.unit); err != nil {
 				return Event{}, err
 			}
 			break
@@ -525,15 +578,15 @@ func (v *Octo3) normalize(fields formFields, r *Request) (Event, error) {
 	// dr_count, the attempt counter, is left out. The action and the amounts
 	// are in, so that a refund, or a second partial capture of an order
 	// without txn_no, is not mistaken for a retry of an earlier event.
-	transaction := f("txn_no")
+	transaction := f[o3TxnNo]
 	if transaction == "" {
-		transaction = f("merch_txn_id")
+		transaction = f[o3MerchTxnID]
 	}
 	// The currency is in too: moved across a boundary (from the end of
 	// card_num, into customer_ip_address or dr_count) it makes another
 	// event, which must not stand in for the genuine one by arriving first.
-	e.ID = EventID(v.provider, f("merch_id"), f("merch_order_id"), transaction, f("action"), e.ProviderStatus,
-		f("captured_amount"), f("authorized_amount"), f("original_amount"), f("refunded_amount"), f("currency"))
+	e.ID = EventID(v.provider, f[o3MerchID], f[o3MerchOrderID], transaction, f[o3Action], e.ProviderStatus,
+		f[o3CapturedAmount], f[o3AuthorizedAmount], f[o3OriginalAmount], f[o3RefundedAmount], f[o3Currency])
 
 	// json.Marshal of the fields with card_num masked, which cannot fail.
 	e.Raw = marshalFields(fields, nil, octo3RawValue)

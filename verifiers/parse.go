@@ -500,12 +500,20 @@ func isPlainParam(name string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+		if !plainParamByte[name[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainParamByte marks the bytes of plain names: a-z, 0-9, '_' and '-'.
+var plainParamByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	return t
+}()
 
 // paramKeys returns the keys under which the web frameworks an app may be
 // written with can read a parameter (of a query or a form, or a top-level

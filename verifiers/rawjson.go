@@ -80,7 +80,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if jsonHTMLSafe(b) {
+			if jsonSafe[b] {
 				i++
 				continue
 			}
@@ -125,6 +125,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// jsonSafe is jsonHTMLSafe as a table.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := range t {
+		t[b] = jsonHTMLSafe(byte(b))
+	}
+	return t
+}()
 
 // jsonHTMLSafe is encoding/json's htmlSafeSet: an ASCII byte copied as it
 // is, all but the control characters (0-31), '"', '\\', '<', '>' and '&'.
