@@ -154,16 +154,16 @@ func (v *Alipay) Verify(_ context.Context, r *Request) ([]Event, error) {
 	// A GB charset in the header over a UTF-8 form: an app whose
 	// framework decodes by the header (a servlet, ASP.NET) reads other text
 	// than the signed one.
-	if enc, _ := alipayCharset(form.fields["charset"]); gb && enc == nil {
+	if enc, _ := alipayCharset(form.fields.Get("charset")); gb && enc == nil {
 		return nil, fmt.Errorf("%w: the Content-Type header declares a GB charset, the signed charset field says utf-8", ErrMalformed)
 	}
 	if err := v.checkSign(form, r.ReceivedAt); err != nil {
 		return nil, err
 	}
-	if err := RefuseShadowingQuery(r.RawQuery, form.fields, alipayFields); err != nil {
+	if err := refuseShadowingForm(r.RawQuery, form.fields, alipayFields); err != nil {
 		return nil, err
 	}
-	if appID := form.fields["app_id"]; !slices.Contains(v.appIDs, appID) {
+	if appID := form.fields.Get("app_id"); !slices.Contains(v.appIDs, appID) {
 		return nil, fmt.Errorf("%w: app_id is none of the configured app ids (a notification of another Alipay app)", ErrForbidden)
 	}
 	e, err := v.normalize(form.fields, r)
@@ -208,8 +208,8 @@ func alipayCharset(name string) (encoding.Encoding, bool) {
 // (the names and values percent-decoded, bytes in the form's charset) and
 // as the event reads it (the same in UTF-8).
 type alipayForm struct {
-	raw    map[string]string
-	fields map[string]string
+	raw    formFields
+	fields formFields
 }
 
 // parseAlipayForm reads a notification body, whose values are
@@ -221,8 +221,8 @@ type alipayForm struct {
 func parseAlipayForm(body []byte) (alipayForm, error) {
 	// Most notifications are in UTF-8: then the bytes are the text, and
 	// one strict parse reads both.
-	if fields, err := parseURLEncoded("form field", string(body)); err == nil {
-		if enc, ok := alipayCharset(fields["charset"]); ok && enc == nil {
+	if fields, err := parseFormFields("form field", string(body)); err == nil {
+		if enc, ok := alipayCharset(fields.Get("charset")); ok && enc == nil {
 			return alipayForm{raw: fields, fields: fields}, nil
 		}
 	}
@@ -231,8 +231,8 @@ func parseAlipayForm(body []byte) (alipayForm, error) {
 		return alipayForm{}, err
 	}
 	charset := ""
-	if cs := raw["charset"]; len(cs) == 1 {
-		charset = cs[0]
+	if cs, once := raw.Value("charset"); once {
+		charset = cs
 	}
 	enc, ok := alipayCharset(charset)
 	if !ok {
@@ -260,48 +260,41 @@ func parseAlipayForm(body []byte) (alipayForm, error) {
 	if err != nil {
 		return alipayForm{}, err
 	}
-	signed := make(map[string]string, len(raw))
-	for name, values := range raw {
-		signed[name] = values[0]
-	}
-	return alipayForm{raw: signed, fields: fields}, nil
+	return alipayForm{raw: raw.sorted(), fields: fields}, nil
 }
 
 // alipaySignContent is what Alipay signs: the parameters except sign and
 // sign_type, sorted by name, written k=v (decoded, not escaped) and joined
 // by &; with withEmpty false, the parameters with an empty value are left
 // out.
-func alipaySignContent(raw map[string]string, withEmpty bool) []byte {
-	names := make([]string, 0, len(raw))
+func alipaySignContent(raw formFields, withEmpty bool) []byte {
 	size := 0
-	for name, value := range raw {
-		if name == "sign" || name == "sign_type" || !withEmpty && value == "" {
+	for _, p := range raw {
+		size += len(p.name) + len(p.value) + 2
+	}
+	content := make([]byte, 0, size)
+	for _, p := range raw { // sorted by name
+		if p.name == "sign" || p.name == "sign_type" || !withEmpty && p.value == "" {
 			continue
 		}
-		names = append(names, name)
-		size += len(name) + len(value) + 2
-	}
-	slices.Sort(names)
-	content := make([]byte, 0, size)
-	for i, name := range names {
-		if i > 0 {
+		if len(content) > 0 {
 			content = append(content, '&')
 		}
-		content = append(append(append(content, name...), '='), raw[name]...)
+		content = append(append(append(content, p.name...), '='), p.value...)
 	}
 	return content
 }
 
 // checkSign checks sign_type and sign.
 func (v *Alipay) checkSign(form alipayForm, now time.Time) error {
-	switch form.fields["sign_type"] {
+	switch form.fields.Get("sign_type") {
 	case "RSA2", "": // sign_type is not signed: the check is RSA2 either way
 	case "RSA":
 		return fmt.Errorf("%w: sign_type RSA (SHA1withRSA) is not accepted: switch the app's signing method (接口加签方式) to RSA2 in Alipay's console", ErrSignature)
 	default:
 		return fmt.Errorf("%w: sign_type is not RSA2", ErrSignature)
 	}
-	sign := form.fields["sign"]
+	sign := form.fields.Get("sign")
 	if sign == "" {
 		return fmt.Errorf("%w: no sign field", ErrSignature)
 	}
@@ -338,25 +331,28 @@ func (v *Alipay) checkSign(form alipayForm, now time.Time) error {
 // letters, digits and _; a value such as passback_params "uid=1&shop=2"
 // is refused only when a split would keep the sort order, which Alipay's
 // own fields never allow.
-func regroupable(raw map[string]string) (string, bool) {
-	names := make([]string, 0, len(raw))
-	for name, value := range raw {
-		if !isParamName(name) {
-			return name, true
-		}
-		// The empty ones are out of the text PRODUCT.md signs: the gap to
-		// the next name is then the widest.
-		if value != "" && name != "sign" && name != "sign_type" {
-			names = append(names, name)
+func regroupable(raw formFields) (string, bool) {
+	for _, p := range raw {
+		if !isParamName(p.name) {
+			return p.name, true
 		}
 	}
-	slices.Sort(names)
-	for i, name := range names {
-		next := ""
-		if i+1 < len(names) {
-			next = names[i+1]
+	var stack [64]formField
+	signed := stack[:0] // sorted, as raw is
+	for _, p := range raw {
+		// The empty ones are out of the text PRODUCT.md signs: the gap to
+		// the next name is then the widest.
+		if p.value != "" && p.name != "sign" && p.name != "sign_type" {
+			signed = append(signed, p)
 		}
-		for rest := raw[name]; ; {
+	}
+	for i, p := range signed {
+		name := p.name
+		next := ""
+		if i+1 < len(signed) {
+			next = signed[i+1].name
+		}
+		for rest := p.value; ; {
 			amp := strings.IndexByte(rest, '&')
 			if amp < 0 {
 				break
@@ -393,9 +389,9 @@ func isParamNameByte(c byte) bool {
 }
 
 // hasEmptyValue reports whether a parameter of raw has an empty value.
-func hasEmptyValue(raw map[string]string) bool {
-	for name, value := range raw {
-		if value == "" && name != "sign" && name != "sign_type" {
+func hasEmptyValue(raw formFields) bool {
+	for _, p := range raw {
+		if p.value == "" && p.name != "sign" && p.name != "sign_type" {
 			return true
 		}
 	}
@@ -453,20 +449,21 @@ var alipayStatuses = map[string]Status{
 	"TRADE_CLOSED":   StatusCancelled,
 }
 
-func (v *Alipay) normalize(f map[string]string, r *Request) (Event, error) {
+func (v *Alipay) normalize(fields formFields, r *Request) (Event, error) {
+	f := fields.Get
 	for _, name := range []string{"trade_no", "trade_status"} {
-		if f[name] == "" {
+		if f(name) == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
 		}
 	}
 	e := NewEvent(v.Provider(), r)
-	e.ProviderStatus = f["trade_status"]
+	e.ProviderStatus = f("trade_status")
 	e.Status = alipayStatuses[e.ProviderStatus]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
 	refunded := false
-	if fee := f["refund_fee"]; fee != "" {
+	if fee := f("refund_fee"); fee != "" {
 		d, err := parseDecimal(fee)
 		if err != nil {
 			return Event{}, fmt.Errorf("%w: refund_fee is not an unsigned decimal number", ErrMalformed)
@@ -484,47 +481,47 @@ func (v *Alipay) normalize(f map[string]string, r *Request) (Event, error) {
 	// payment, each partial refund and the closing are events of their
 	// own. notify_id, unchanged across resends, is not signed apart from
 	// the rest and says nothing more. An empty field is an absent one.
-	e.ID = EventID(e.Provider, f["trade_no"], f["trade_status"], f["refund_fee"], f["gmt_refund"], f["out_biz_no"])
-	e.TransactionID = f["trade_no"]
-	e.OrderID = f["out_trade_no"]
+	e.ID = EventID(e.Provider, f("trade_no"), f("trade_status"), f("refund_fee"), f("gmt_refund"), f("out_biz_no"))
+	e.TransactionID = f("trade_no")
+	e.OrderID = f("out_trade_no")
 	if e.OrderID == "" && e.Status != StatusUnknown {
 		return Event{}, fmt.Errorf("%w: mandatory field out_trade_no is missing", ErrMalformed)
 	}
-	e.MerchantID = f["seller_id"]
-	currency := f["trans_currency"]
+	e.MerchantID = f("seller_id")
+	currency := f("trans_currency")
 	if currency == "" {
 		currency = "CNY"
 	}
 	var err error
 	if e.Status == StatusRefunded {
-		err = SetAmount(&e, "refund_fee", f["refund_fee"], currency, MajorUnits)
+		err = SetAmount(&e, "refund_fee", f("refund_fee"), currency, MajorUnits)
 	} else {
-		err = SetAmount(&e, "total_amount", f["total_amount"], currency, MajorUnits)
+		err = SetAmount(&e, "total_amount", f("total_amount"), currency, MajorUnits)
 	}
 	if err != nil {
 		return Event{}, err
 	}
-	occurred := map[Status]string{StatusSucceeded: "gmt_payment", StatusRefunded: "gmt_refund", StatusCancelled: "gmt_close"}[e.Status]
-	if e.OccurredAt = parseAlipayTime(f[occurred]); e.OccurredAt.IsZero() {
-		e.OccurredAt = parseAlipayTime(f["notify_time"])
+	occurred := ""
+	switch e.Status {
+	case StatusSucceeded:
+		occurred = "gmt_payment"
+	case StatusRefunded:
+		occurred = "gmt_refund"
+	case StatusCancelled:
+		occurred = "gmt_close"
+	}
+	if e.OccurredAt = parseAlipayTime(f(occurred)); e.OccurredAt.IsZero() {
+		e.OccurredAt = parseAlipayTime(f("notify_time"))
 	}
 	// buyer_logon_id is the buyer's Alipay login, masked: an e-mail
 	// address (xud***@126.com) or a phone number (159****5620).
-	if login := f["buyer_logon_id"]; strings.Contains(login, "@") {
+	if login := f("buyer_logon_id"); strings.Contains(login, "@") {
 		e.Customer = NewCustomer("", login, "", "")
 	} else {
 		e.Customer = NewCustomer("", "", login, "")
 	}
-	shown := f // the fields, in UTF-8, without the empty ones
-	if hasEmptyValue(f) {
-		shown = make(map[string]string, len(f))
-		for k, s := range f {
-			if s != "" {
-				shown[k] = s
-			}
-		}
-	}
-	e.Raw = marshalStringMap(shown, nil)
+	// The fields, in UTF-8, without the empty ones.
+	e.Raw = marshalFields(fields, func(_, value string) bool { return value != "" }, nil)
 	return e, nil
 }
 
@@ -582,7 +579,7 @@ func (v *Alipay) Sign(d Draft) (Notification, error) {
 	if raw["sign_type"] == "" {
 		raw["sign_type"] = "RSA2"
 	}
-	if raw["sign"], err = SignSHA256RSA(d.PrivateKey, alipaySignContent(raw, false)); err != nil {
+	if raw["sign"], err = SignSHA256RSA(d.PrivateKey, alipaySignContent(fieldsOf(raw), false)); err != nil {
 		return Notification{}, err
 	}
 	// EncodeForm escapes byte by byte: GBK text stays GBK.

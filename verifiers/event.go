@@ -1,10 +1,13 @@
 package verifiers
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,13 +184,23 @@ func lookupCurrency(code string) *money.Currency {
 	if isDigits(code) {
 		return iso4217().numeric[code]
 	}
-	return iso4217().alpha[strings.ToUpper(code)]
+	// strings.ToUpper, without its allocation for a lower-case ASCII code;
+	// a code with a byte beyond ASCII is left to strings.ToUpper itself.
+	var upper [3]byte
+	for i := 0; i < 3; i++ {
+		c := code[i]
+		if c >= 0x80 {
+			return iso4217().alpha[strings.ToUpper(code)]
+		}
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		upper[i] = c
+	}
+	return iso4217().alpha[string(upper[:])]
 }
 
-func isDecimal(s string) bool {
-	_, err := parseDecimal(s)
-	return err == nil
-}
+func isDecimal(s string) bool { return isPlainDecimal(s) }
 
 // isAlnum reports whether s is min to max ASCII letters, digits or underscores.
 func isAlnum(s string, min, max int) bool {
@@ -233,12 +246,17 @@ func SetAmount(e *Event, field, value, currencyCode string, unit Unit) error {
 		}
 		return nil
 	}
-	d, err := parseDecimal(value)
-	if err != nil {
+	if !isPlainDecimal(value) {
 		return fmt.Errorf("%w: %s is not an unsigned decimal number", ErrMalformed, field)
 	}
-	if unit == MinorUnits && !d.IsInteger() {
-		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
+	if m, scale, ok := smallDecimal(value); ok {
+		return setSmallAmount(e, field, value, m, scale, lookupCurrency(currencyCode), unit)
+	}
+	// More digits than an int64 holds: in decimal arithmetic.
+	if unit == MinorUnits {
+		if d, err := decimal.NewFromString(value); err != nil || !d.IsInteger() {
+			return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
+		}
 	}
 	cur := lookupCurrency(currencyCode)
 	if cur == nil {
@@ -246,6 +264,109 @@ func SetAmount(e *Event, field, value, currencyCode string, unit Unit) error {
 			e.Amount = value // already checked to be a plain decimal
 		}
 		return nil
+	}
+	return setBigAmount(e, field, value, cur, unit)
+}
+
+// pow10 are the powers of ten an int64 holds.
+var pow10 = [...]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// smallDecimal reads a plain decimal (isPlainDecimal) of at most 18 digits
+// as m·10^-scale; ok is false for a longer one, which SetAmount leaves to
+// shopspring/decimal.
+func smallDecimal(s string) (m int64, scale int, ok bool) {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '.' {
+			scale = len(s) - i - 1
+		} else {
+			m = m*10 + int64(c-'0')
+			if digits++; digits > 18 {
+				return 0, 0, false
+			}
+		}
+	}
+	return m, scale, true
+}
+
+// setSmallAmount is SetAmount of value, a plain decimal m·10^-scale of at
+// most 18 digits (so that m < 10^18), in integer arithmetic; cur is the
+// currency, nil when unknown. It writes what SetAmount's decimal
+// arithmetic writes, byte for byte (TestSetAmountMatchesDecimal,
+// FuzzSetAmount).
+func setSmallAmount(e *Event, field, value string, m int64, scale int, cur *money.Currency, unit Unit) error {
+	if unit == MinorUnits && m%pow10[scale] != 0 {
+		return fmt.Errorf("%w: %s is not a whole number of minor units", ErrMalformed, field)
+	}
+	if cur == nil {
+		if unit == MajorUnits {
+			e.Amount = value // already checked to be a plain decimal
+		}
+		return nil
+	}
+	exp := cur.Fraction
+	if exp < 0 || exp > 18 {
+		return setBigAmount(e, field, value, cur, unit) // no ISO 4217 currency
+	}
+	e.Currency = cur.Code
+	if unit == MinorUnits {
+		scale += exp // the amount is m·10^-(scale+exp) in major units
+	}
+	// The amount in minor units, m·10^(exp-scale), when it is whole.
+	var minor int64
+	switch {
+	case scale <= exp:
+		p := pow10[exp-scale]
+		if m > math.MaxInt64/p {
+			return fmt.Errorf("%w: %s is out of range", ErrMalformed, field)
+		}
+		minor = m * p
+	case scale-exp <= 18 && m%pow10[scale-exp] == 0:
+		minor = m / pow10[scale-exp]
+	default:
+		// Not a whole number of minor units: the amount keeps its own
+		// digits, without trailing zeros (decimal's String).
+		var buf [48]byte
+		b := appendScaled(buf[:0], m, scale)
+		if scale > 0 {
+			b = bytes.TrimRight(b, "0")
+			b = bytes.TrimSuffix(b, []byte("."))
+		}
+		e.Amount = string(b)
+		return nil
+	}
+	e.AmountMinor = &minor
+	var buf [48]byte
+	e.Amount = string(appendScaled(buf[:0], minor, exp)) // decimal's StringFixed(exp)
+	return nil
+}
+
+// appendScaled appends n·10^-scale with exactly scale decimals (none and
+// no point when scale is 0).
+func appendScaled(dst []byte, n int64, scale int) []byte {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	if scale == 0 {
+		return append(dst, d...)
+	}
+	if len(d) <= scale { // 0.0…
+		dst = append(dst, '0', '.')
+		for range scale - len(d) {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
+	}
+	dst = append(dst, d[:len(d)-scale]...)
+	dst = append(dst, '.')
+	return append(dst, d[len(d)-scale:]...)
+}
+
+// setBigAmount is SetAmount in decimal arithmetic, for a currency whose
+// fraction is outside what setSmallAmount handles.
+func setBigAmount(e *Event, field, value string, cur *money.Currency, unit Unit) error {
+	d, err := decimal.NewFromString(value)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an unsigned decimal number", ErrMalformed, field)
 	}
 	e.Currency = cur.Code
 	exp := int32(cur.Fraction)
@@ -266,18 +387,27 @@ func SetAmount(e *Event, field, value, currencyCode string, unit Unit) error {
 	return nil
 }
 
+// isPlainDecimal reports whether s is what parseDecimal accepts: digits
+// without leading zeros and an optional fraction, at most 40 bytes.
+func isPlainDecimal(s string) bool {
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" || (hasDot && frac == "") || len(s) > 40 || (len(intPart) > 1 && intPart[0] == '0') {
+		return false
+	}
+	return isDigits(intPart) && (!hasDot || isDigits(frac))
+}
+
+// errNotDecimal is parseDecimal's error.
+var errNotDecimal = errors.New("not a decimal")
+
 // parseDecimal accepts digits without leading zeros and an optional
 // fraction: what payment amounts look like. decimal.NewFromString alone would
 // also take a sign, an exponent ("1e9") or padding ("07.23"), which no
 // provider sends and which would let characters of a neighbouring field in
 // a separator-less signed string pass for part of an amount.
 func parseDecimal(s string) (decimal.Decimal, error) {
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" || (hasDot && frac == "") || len(s) > 40 || (len(intPart) > 1 && intPart[0] == '0') {
-		return decimal.Decimal{}, fmt.Errorf("not a decimal")
-	}
-	if !isDigits(intPart) || (hasDot && !isDigits(frac)) {
-		return decimal.Decimal{}, fmt.Errorf("not a decimal")
+	if !isPlainDecimal(s) {
+		return decimal.Decimal{}, errNotDecimal
 	}
 	return decimal.NewFromString(s)
 }

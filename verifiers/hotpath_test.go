@@ -234,6 +234,9 @@ func TestOcto3StringToSignMatchesReference(t *testing.T) {
 		if got, want := octo3StringToSign(fields), refOcto3StringToSign(fields); !bytes.Equal(got, want) {
 			t.Fatalf("%v: %q, reference %q", fields, got, want)
 		}
+		if got, want := octo3AppendStringToSign(nil, fieldsOf(fields)), refOcto3StringToSign(fields); !bytes.Equal(got, want) {
+			t.Fatalf("sorted fields %v: %q, reference %q", fields, got, want)
+		}
 	}
 }
 
@@ -323,6 +326,9 @@ func TestOobitSignedStringMatchesReference(t *testing.T) {
 		if got, want := oobitSignedString(fields), refOobitSignedString(fields); got != want {
 			t.Errorf("%v: %q, reference %q", fields, got, want)
 		}
+		if got, want := oobitSignedFields(fieldsOf(fields)), refOobitSignedString(fields); got != want {
+			t.Errorf("sorted fields %v: %q, reference %q", fields, got, want)
+		}
 	}
 }
 
@@ -373,6 +379,11 @@ func TestMarshalStringMapMatchesEncodingJSON(t *testing.T) {
 		if got := marshalStringMap(m, nil); !bytes.Equal(got, want) {
 			t.Fatalf("%q:\n got %s\nwant %s", m, got, want)
 		}
+		if m != nil {
+			if got := marshalFields(fieldsOf(m), nil, nil); !bytes.Equal(got, want) {
+				t.Fatalf("fields %q:\n got %s\nwant %s", m, got, want)
+			}
+		}
 	}
 	check(nil)
 	check(map[string]string{})
@@ -392,6 +403,19 @@ func TestMarshalStringMapMatchesEncodingJSON(t *testing.T) {
 	if got := marshalStringMap(m, octo3RawValue); !bytes.Equal(got, want) {
 		t.Fatalf("edit: %s, want %s", got, want)
 	}
+	if got := marshalFields(fieldsOf(m), nil, octo3RawValue); !bytes.Equal(got, want) {
+		t.Fatalf("fields, edit: %s, want %s", got, want)
+	}
+	// keep leaves fields out as if they were not in the map.
+	m = map[string]string{"a": "", "b": "1", "c": "", "d": "<"}
+	want, _ = json.Marshal(map[string]string{"b": "1", "d": "<"})
+	if got := marshalFields(fieldsOf(m), func(_, v string) bool { return v != "" }, nil); !bytes.Equal(got, want) {
+		t.Fatalf("keep: %s, want %s", got, want)
+	}
+	want, _ = json.Marshal(map[string]string{})
+	if got := marshalFields(fieldsOf(map[string]string{"a": ""}), func(_, v string) bool { return v != "" }, nil); !bytes.Equal(got, want) {
+		t.Fatalf("keep none: %s, want %s", got, want)
+	}
 }
 
 func FuzzMarshalStringMapMatchesEncodingJSON(f *testing.F) {
@@ -407,6 +431,11 @@ func FuzzMarshalStringMapMatchesEncodingJSON(f *testing.F) {
 		}
 		if got := marshalStringMap(m, nil); !bytes.Equal(got, want) {
 			t.Fatalf("%q:\n got %s\nwant %s", m, got, want)
+		}
+		if m != nil {
+			if got := marshalFields(fieldsOf(m), nil, nil); !bytes.Equal(got, want) {
+				t.Fatalf("fields %q:\n got %s\nwant %s", m, got, want)
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -212,6 +213,16 @@ var octo3Formats = map[string]func(string) bool{
 	"customer_ip_address": func(s string) bool { _, err := netip.ParseAddr(s); return err == nil },
 }
 
+// octo3Known are octo3Fields with their formats (nil for free text), for
+// one lookup per field.
+var octo3Known = map[string]struct{ valid func(string) bool }{}
+
+func init() {
+	for name := range octo3Fields {
+		octo3Known[name] = struct{ valid func(string) bool }{octo3Formats[name]}
+	}
+}
+
 // octo3Amounts are the amount fields, in their signed order.
 var octo3Amounts = []string{"authorized_amount", "captured_amount", "original_amount", "refunded_amount", "vat_amount"}
 
@@ -220,10 +231,10 @@ var octo3Amounts = []string{"authorized_amount", "captured_amount", "original_am
 // the signed string an amount's last digits can otherwise be moved onto the
 // front of the next amount (authorized 12.50 and captured 12.50 signing like
 // 12.501 and 2.50), or the first digits of a card number onto its end.
-func octo3SameDecimals(fields map[string]string) error {
+func octo3SameDecimals(fields formFields) error {
 	places := -1
 	for _, name := range octo3Amounts {
-		value := fields[name]
+		value := fields.Get(name)
 		if value == "" {
 			continue
 		}
@@ -249,10 +260,16 @@ func isCardNumber(s string) bool {
 	if len(s) > 32 || strings.Trim(s, "0123456789*xX -") != "" {
 		return false
 	}
-	digits := strings.NewReplacer(" ", "", "-", "").Replace(s)
-	if masked := strings.LastIndexAny(digits, "*xX"); masked >= 0 {
+	var buf [32]byte
+	digits := buf[:0] // s without its spaces and dashes
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '-' {
+			digits = append(digits, c)
+		}
+	}
+	if masked := bytes.LastIndexAny(digits, "*xX"); masked >= 0 {
 		last := digits[masked+1:]
-		return len(last) == 4 && isDigits(last)
+		return len(last) == 4 && isDigits(string(last))
 	}
 	if len(digits) < 12 || len(digits) > 19 {
 		return false
@@ -335,22 +352,23 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
 	}
-	fields, err := ParseForm(r.Header.Get("Content-Type"), r.Body)
+	fields, err := parseFormBody(r.Header.Get("Content-Type"), r.Body)
 	if err != nil {
 		return nil, err
 	}
-	for name, value := range fields {
-		if !octo3Fields[name] {
-			return nil, fmt.Errorf("%w: unknown field %.40q (field names are not signed, so only documented fields are accepted)", ErrMalformed, name)
+	for _, p := range fields {
+		known, ok := octo3Known[p.name]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown field %.40q (field names are not signed, so only documented fields are accepted)", ErrMalformed, p.name)
 		}
-		if valid := octo3Formats[name]; valid != nil && value != "" && !valid(value) {
-			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
+		if valid := known.valid; valid != nil && p.value != "" && !valid(p.value) {
+			return nil, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, p.name)
 		}
 	}
 	if err := octo3SameDecimals(fields); err != nil {
 		return nil, err
 	}
-	if err := RefuseShadowingQuery(r.RawQuery, fields, octo3Fields); err != nil {
+	if err := refuseShadowingForm(r.RawQuery, fields, octo3Fields); err != nil {
 		return nil, err
 	}
 	if !v.SignatureOff {
@@ -368,8 +386,33 @@ func (v *Octo3) Verify(_ context.Context, r *Request) ([]Event, error) {
 // checkSignature: secure_hash is the hex HMAC, keyed by the secret, of the
 // values of every other non-empty field, concatenated with no separator, in
 // the order of the fields' lower-cased names.
-func (v *Octo3) checkSignature(fields map[string]string) error {
-	return CheckHexHMAC(octo3Hash+" field", fields[octo3Hash], v.macs, octo3StringToSign(fields))
+func (v *Octo3) checkSignature(fields formFields) error {
+	// In a pooled buffer (timedsig.go's): the hash keeps none of the bytes.
+	buf := signedBuffers.Get().(*[]byte)
+	signed := octo3AppendStringToSign((*buf)[:0], fields)
+	err := CheckHexHMAC(octo3Hash+" field", fields.Get(octo3Hash), v.macs, signed)
+	if cap(signed) <= 64<<10 { // keep the pool's buffers small
+		*buf = signed
+		signedBuffers.Put(buf)
+	}
+	return err
+}
+
+// octo3AppendStringToSign appends octo3StringToSign(fields) to dst. The
+// fields are sorted by name: when every name is lower-case ASCII, as every
+// documented one is, that is the order of their lower-cased names.
+func octo3AppendStringToSign(dst []byte, fields formFields) []byte {
+	for _, p := range fields {
+		if !isLowerASCII(p.name) {
+			return append(dst, octo3StringToSign(fields.Map())...)
+		}
+	}
+	for _, p := range fields {
+		if p.name != octo3Hash {
+			dst = append(dst, p.value...)
+		}
+	}
+	return dst
 }
 
 func octo3StringToSign(fields map[string]string) []byte {
@@ -456,32 +499,75 @@ func octo3Status(action, txnStatus string) Status {
 	return status
 }
 
-func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
-	for _, name := range octo3Mandatory {
-		if f[name] == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+// octo3Read are the fields normalize reads, sorted (formFields.lookup),
+// and o3* their positions.
+var octo3Read = [...]string{
+	"action", "authorized_amount", "bill_to_email_address", "bill_to_first_name", "bill_to_last_name",
+	"captured_amount", "currency", "customer_ip_address", "dr_count", "merch_id", "merch_order_id",
+	"merch_txn_id", "original_amount", "pay_type", "refunded_amount", "term_id", "txn_message", "txn_no",
+	"txn_response_code", "txn_status", "txn_time", "version",
+}
+
+const (
+	o3Action = iota
+	o3AuthorizedAmount
+	o3BillToEmail
+	o3BillToFirstName
+	o3BillToLastName
+	o3CapturedAmount
+	o3Currency
+	o3CustomerIP
+	o3DRCount
+	o3MerchID
+	o3MerchOrderID
+	o3MerchTxnID
+	o3OriginalAmount
+	o3PayType
+	o3RefundedAmount
+	o3TermID
+	o3TxnMessage
+	o3TxnNo
+	o3TxnResponseCode
+	o3TxnStatus
+	o3TxnTime
+	o3Version
+	o3Read // the number of fields read
+)
+
+// octo3MandatoryRead are octo3Mandatory's positions in octo3Read.
+var octo3MandatoryRead = [...]int{o3Version, o3Action, o3MerchOrderID, o3MerchID, o3TermID,
+	o3Currency, o3TxnTime, o3TxnStatus, o3TxnResponseCode, o3DRCount}
+
+func (v *Octo3) normalize(fields formFields, r *Request) (Event, error) {
+	var f [o3Read]string
+	fields.lookup(octo3Read[:], f[:])
+	for i, slot := range octo3MandatoryRead {
+		if f[slot] == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, octo3Mandatory[i])
 		}
 	}
 	e := NewEvent(v.provider, r)
-	e.ProviderStatus = f["txn_status"]
-	e.Status = octo3Status(f["action"], e.ProviderStatus)
-	e.OrderID = f["merch_order_id"]
-	e.TransactionID = f["txn_no"]
-	e.MerchantID = f["merch_id"]
-	e.ResponseCode = f["txn_response_code"]
-	e.Reason = f["txn_message"]
-	e.PaymentMethod = f["pay_type"]
-	e.OccurredAt = parseOcto3Time(f["txn_time"])
-	e.Customer = NewCustomer(f["bill_to_first_name"]+" "+f["bill_to_last_name"],
-		f["bill_to_email_address"], "", f["customer_ip_address"])
+	e.ProviderStatus = f[o3TxnStatus]
+	e.Status = octo3Status(f[o3Action], e.ProviderStatus)
+	e.OrderID = f[o3MerchOrderID]
+	e.TransactionID = f[o3TxnNo]
+	e.MerchantID = f[o3MerchID]
+	e.ResponseCode = f[o3TxnResponseCode]
+	e.Reason = f[o3TxnMessage]
+	e.PaymentMethod = f[o3PayType]
+	e.OccurredAt = parseOcto3Time(f[o3TxnTime])
+	e.Customer = NewCustomer(f[o3BillToFirstName]+" "+f[o3BillToLastName],
+		f[o3BillToEmail], "", f[o3CustomerIP])
 
-	amountFields := []string{"captured_amount", "authorized_amount", "original_amount"}
+	// The first amount given, in this order (a refund's own first).
+	amounts := [...]int{o3RefundedAmount, o3CapturedAmount, o3AuthorizedAmount, o3OriginalAmount}
+	from := 1
 	if e.Status == StatusRefunded {
-		amountFields = append([]string{"refunded_amount"}, amountFields...)
+		from = 0
 	}
-	for _, field := range amountFields {
-		if f[field] != "" {
-			if err := SetAmount(&e, field, f[field], f["currency"], v.unit); err != nil {
+	for _, slot := range amounts[from:] {
+		if f[slot] != "" {
+			if err := SetAmount(&e, octo3Read[slot], f[slot], f[o3Currency], v.unit); err != nil {
 				return Event{}, err
 			}
 			break
@@ -492,18 +578,18 @@ func (v *Octo3) normalize(f map[string]string, r *Request) (Event, error) {
 	// dr_count, the attempt counter, is left out. The action and the amounts
 	// are in, so that a refund, or a second partial capture of an order
 	// without txn_no, is not mistaken for a retry of an earlier event.
-	transaction := f["txn_no"]
+	transaction := f[o3TxnNo]
 	if transaction == "" {
-		transaction = f["merch_txn_id"]
+		transaction = f[o3MerchTxnID]
 	}
 	// The currency is in too: moved across a boundary (from the end of
 	// card_num, into customer_ip_address or dr_count) it makes another
 	// event, which must not stand in for the genuine one by arriving first.
-	e.ID = EventID(v.provider, f["merch_id"], f["merch_order_id"], transaction, f["action"], e.ProviderStatus,
-		f["captured_amount"], f["authorized_amount"], f["original_amount"], f["refunded_amount"], f["currency"])
+	e.ID = EventID(v.provider, f[o3MerchID], f[o3MerchOrderID], transaction, f[o3Action], e.ProviderStatus,
+		f[o3CapturedAmount], f[o3AuthorizedAmount], f[o3OriginalAmount], f[o3RefundedAmount], f[o3Currency])
 
 	// json.Marshal of the fields with card_num masked, which cannot fail.
-	e.Raw = marshalStringMap(f, octo3RawValue)
+	e.Raw = marshalFields(fields, nil, octo3RawValue)
 	return e, nil
 }
 

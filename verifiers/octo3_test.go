@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,7 +112,7 @@ func TestOcto3SchemeAttacksCarryValidSignatures(t *testing.T) {
 	for _, name := range []string{"renamed_field", "shifted_boundary", "shift_into_action", "query_shadows_field",
 		"refund_regrouped", "refund_regrouped_short", "shift_between_amounts"} {
 		req := goldenRequest(t, "octo3/"+name)
-		fields, err := ParseForm(req.Header.Get("Content-Type"), req.Body)
+		fields, err := parseFormBody(req.Header.Get("Content-Type"), req.Body)
 		require.NoError(t, err)
 		require.NoError(t, v.checkSignature(fields), name)
 	}
@@ -218,4 +219,36 @@ func TestOptionsOfAnotherProviderAreUnknownFields(t *testing.T) {
 			assert.Contains(t, err.Error(), `unknown field "`+tc.field+`"`)
 		})
 	}
+}
+
+// normalize reads its fields by position: the positions name them.
+func TestOcto3ReadPositions(t *testing.T) {
+	require.True(t, slices.IsSorted(octo3Read[:]), "formFields.lookup walks sorted names")
+	for _, c := range []struct {
+		slot int
+		name string
+	}{
+		{o3Action, "action"}, {o3AuthorizedAmount, "authorized_amount"}, {o3BillToEmail, "bill_to_email_address"},
+		{o3BillToFirstName, "bill_to_first_name"}, {o3BillToLastName, "bill_to_last_name"},
+		{o3CapturedAmount, "captured_amount"}, {o3Currency, "currency"}, {o3CustomerIP, "customer_ip_address"},
+		{o3DRCount, "dr_count"}, {o3MerchID, "merch_id"}, {o3MerchOrderID, "merch_order_id"},
+		{o3MerchTxnID, "merch_txn_id"}, {o3OriginalAmount, "original_amount"}, {o3PayType, "pay_type"},
+		{o3RefundedAmount, "refunded_amount"}, {o3TermID, "term_id"}, {o3TxnMessage, "txn_message"},
+		{o3TxnNo, "txn_no"}, {o3TxnResponseCode, "txn_response_code"}, {o3TxnStatus, "txn_status"},
+		{o3TxnTime, "txn_time"}, {o3Version, "version"},
+	} {
+		require.Equal(t, c.name, octo3Read[c.slot])
+		require.True(t, octo3Fields[c.name], "%s is documented", c.name)
+	}
+	require.Len(t, octo3MandatoryRead, len(octo3Mandatory))
+	for i, slot := range octo3MandatoryRead {
+		require.Equal(t, octo3Mandatory[i], octo3Read[slot])
+	}
+	// lookup finds each name, and "" for an absent one.
+	f := fieldsOf(map[string]string{"action": "PAY", "currency": "HKD", "zz": "1", "a": "2"})
+	var values [o3Read]string
+	f.lookup(octo3Read[:], values[:])
+	require.Equal(t, "PAY", values[o3Action])
+	require.Equal(t, "HKD", values[o3Currency])
+	require.Equal(t, "", values[o3Version])
 }

@@ -118,10 +118,13 @@ var oobitFields = map[string]bool{
 // are concatenated without separators; these checks narrow how they can be
 // regrouped but cannot stop digits moving between an order id that ends in
 // digits, the reply code and the amount (see SourceCheck).
-var oobitFormats = map[string]func(string) bool{
-	"reply_code":     func(s string) bool { return len(s) == 3 && isDigits(s) },
-	"trans_amount":   isDecimal,
-	"trans_currency": func(s string) bool { return isLetters(s, 3, 3) },
+var oobitFormats = []struct {
+	name  string
+	valid func(string) bool
+}{
+	{"reply_code", func(s string) bool { return len(s) == 3 && isDigits(s) }},
+	{"trans_amount", isDecimal},
+	{"trans_currency", func(s string) bool { return isLetters(s, 3, 3) }},
 }
 
 // Provider implements Verifier.
@@ -143,7 +146,7 @@ func (v *Oobit) Verify(ctx context.Context, r *Request) ([]Event, error) {
 // Notice implements Inquirer: the notification's own checks (form,
 // signature, formats) and its event, unconfirmed.
 func (v *Oobit) Notice(r *Request) ([]Event, error) {
-	var fields map[string]string
+	var fields formFields
 	var err error
 	switch r.Method {
 	case http.MethodGet:
@@ -151,11 +154,11 @@ func (v *Oobit) Notice(r *Request) ([]Event, error) {
 			// Unsigned; some app frameworks would read form fields from it.
 			return nil, fmt.Errorf("%w: a GET notification with a body", ErrMalformed)
 		}
-		fields, err = parseURLEncoded("query parameter", r.RawQuery)
+		fields, err = parseFormFields("query parameter", r.RawQuery)
 	case http.MethodPost:
-		fields, err = ParseForm(r.Header.Get("Content-Type"), r.Body)
+		fields, err = parseFormBody(r.Header.Get("Content-Type"), r.Body)
 		if err == nil {
-			err = RefuseShadowingQuery(r.RawQuery, fields, oobitFields)
+			err = refuseShadowingForm(r.RawQuery, fields, oobitFields)
 		}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
@@ -163,8 +166,8 @@ func (v *Oobit) Notice(r *Request) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	signed := oobitSignedString(fields)
-	if err := v.checkSignature(fields, signed); err != nil {
+	signed := oobitSignedFields(fields)
+	if err := v.checkSignature(fields.Get("signature"), signed); err != nil {
 		return nil, err
 	}
 	e, err := v.normalize(fields, signed, r)
@@ -178,9 +181,10 @@ func (v *Oobit) Notice(r *Request) ([]Event, error) {
 // of trans_id + trans_order + reply_code + trans_amount + trans_currency +
 // the merchant hash key, values exactly as received. Sent unencoded in a
 // query, the base64 '+' arrives as a space after form decoding; it is put back.
-// signed is oobitSignedString(fields).
-func (v *Oobit) checkSignature(fields map[string]string, signed string) error {
-	given := strings.ReplaceAll(fields["signature"], " ", "+")
+// signature is the signature field's value; signed is oobitSignedString
+// of the fields.
+func (v *Oobit) checkSignature(signature, signed string) error {
+	given := strings.ReplaceAll(signature, " ", "+")
 	if given == "" {
 		return fmt.Errorf("%w: no signature field", ErrSignature)
 	}
@@ -209,6 +213,22 @@ func oobitSignedString(fields map[string]string) string {
 	size := 0
 	for i, name := range oobitSigned {
 		values[i] = fields[name]
+		size += len(values[i])
+	}
+	var signed strings.Builder
+	signed.Grow(size)
+	for _, value := range values {
+		signed.WriteString(value)
+	}
+	return signed.String()
+}
+
+// oobitSignedFields is oobitSignedString of sorted fields.
+func oobitSignedFields(fields formFields) string {
+	var values [len(oobitSigned)]string
+	size := 0
+	for i, name := range oobitSigned {
+		values[i] = fields.Get(name)
 		size += len(values[i])
 	}
 	var signed strings.Builder
@@ -252,29 +272,30 @@ func oobitStatus(replyCode string) Status {
 const oobitTimeLayout = "02/01/2006 15:04:05"
 
 // signed is oobitSignedString(f).
-func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event, error) {
+func (v *Oobit) normalize(fields formFields, signed string, r *Request) (Event, error) {
+	f := fields.Get
 	for _, name := range []string{"trans_id", "trans_order", "reply_code"} {
-		if f[name] == "" {
+		if f(name) == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
 		}
 	}
-	for name, valid := range oobitFormats {
-		if f[name] != "" && !valid(f[name]) {
-			return Event{}, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, name)
+	for _, format := range oobitFormats {
+		if value := f(format.name); value != "" && !format.valid(value) {
+			return Event{}, fmt.Errorf("%w: field %s is not well formed", ErrMalformed, format.name)
 		}
 	}
 	e := NewEvent(v.Provider(), r)
-	e.ProviderStatus = f["reply_code"]
-	e.ResponseCode = f["reply_code"]
+	e.ProviderStatus = f("reply_code")
+	e.ResponseCode = f("reply_code")
 	e.Status = oobitStatus(e.ProviderStatus)
-	e.Reason = f["reply_desc"]
-	e.OrderID = f["trans_order"]
-	e.TransactionID = f["trans_id"]
-	e.MerchantID = f["merchant_id"]
-	e.PaymentMethod = f["payment_details"]
-	e.OccurredAt = ParseTime(f["trans_date"], oobitTimeLayout)
-	e.Customer = NewCustomer(f["client_fullname"], f["client_email"], f["client_phone"], "")
-	if err := SetAmount(&e, "trans_amount", f["trans_amount"], f["trans_currency"], MajorUnits); err != nil {
+	e.Reason = f("reply_desc")
+	e.OrderID = f("trans_order")
+	e.TransactionID = f("trans_id")
+	e.MerchantID = f("merchant_id")
+	e.PaymentMethod = f("payment_details")
+	e.OccurredAt = ParseTime(f("trans_date"), oobitTimeLayout)
+	e.Customer = NewCustomer(f("client_fullname"), f("client_email"), f("client_phone"), "")
+	if err := SetAmount(&e, "trans_amount", f("trans_amount"), f("trans_currency"), MajorUnits); err != nil {
 		return Event{}, err
 	}
 	// The id is made of the signed string as a whole, so that changing an
@@ -285,7 +306,7 @@ func (v *Oobit) normalize(f map[string]string, signed string, r *Request) (Event
 	e.ID = EventID(e.Provider, signed, string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
 		e.OrderID, e.TransactionID)
 
-	e.Raw = marshalStringMap(f, nil) // json.Marshal(f), which cannot fail
+	e.Raw = marshalFields(fields, nil, nil) // json.Marshal of the fields, which cannot fail
 	return e, nil
 }
 

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"maps"
 	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -30,10 +30,19 @@ const (
 // ParseForm parses an application/x-www-form-urlencoded body strictly, as
 // parseURLEncoded does.
 func ParseForm(contentType string, body []byte) (map[string]string, error) {
+	fields, err := parseFormBody(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	return fields.Map(), nil
+}
+
+// parseFormBody is ParseForm, its fields sorted rather than in a map.
+func parseFormBody(contentType string, body []byte) (formFields, error) {
 	if err := CheckContentType(contentType, FormType); err != nil {
 		return nil, err
 	}
-	return parseURLEncoded("form field", string(body))
+	return parseFormFields("form field", string(body))
 }
 
 // maxParams bounds the parameters of one form or query string. PHP reads
@@ -53,84 +62,69 @@ const maxParams = 256
 // whatever prefix a is, and so does Rails from a query named after its
 // controller's JSON wrapper).
 func parseURLEncoded(what, encoded string) (map[string]string, error) {
-	values, err := url.ParseQuery(encoded)
+	fields, err := parseFormFields(what, encoded)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
+		return nil, err
 	}
-	if len(values) > maxParams {
-		return nil, fmt.Errorf("%w: more than %d %ss", ErrMalformed, maxParams, what)
-	}
-	fields := make(map[string]string, len(values))
-	plain := true // every name is its own only key
-	for name, vals := range values {
-		switch {
-		case name == "":
-			return nil, fmt.Errorf("%w: %s without a name", ErrMalformed, what)
-		case len(vals) > 1:
-			return nil, fmt.Errorf("%w: %s %.40q given %d times", ErrMalformed, what, name, len(vals))
-		case !utf8.ValidString(name) || !utf8.ValidString(vals[0]):
-			return nil, fmt.Errorf("%w: %s %.40q is not valid UTF-8", ErrMalformed, what, name)
-		case strings.ContainsAny(name, "[]."):
-			return nil, fmt.Errorf("%w: %s %.40q: a name with a bracket or a dot is read as another or a nested parameter by web frameworks", ErrMalformed, what, name)
-		}
-		plain = plain && isPlainParam(name)
-		fields[name] = vals[0]
-	}
-	if !plain {
-		if err := refuseMeetingNames(what, fields); err != nil {
-			return nil, err
-		}
-	}
-	return fields, nil
+	return fields.Map(), nil
 }
 
 // readRawForm reads the percent-encoding of a form whose text is in the
 // charset one of its fields names: names and values as bytes, not yet
 // checked (decodeForm checks them once they are text).
-func readRawForm(body []byte) (url.Values, error) {
-	raw, err := url.ParseQuery(string(body))
+func readRawForm(body []byte) (rawForm, error) {
+	pairs, err := scanForm(string(body), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: form field: %v", ErrMalformed, err)
 	}
-	if len(raw) > maxParams {
+	sorted := slices.Clone(pairs)
+	sortPairs(sorted)
+	if distinctNames(sorted) > maxParams {
 		return nil, fmt.Errorf("%w: more than %d form fields", ErrMalformed, maxParams)
 	}
-	return raw, nil
+	return rawForm(pairs), nil
 }
 
 // decodeForm turns the names and values of raw into UTF-8 with decode
 // (false: not text in charset) and checks the result as every form is
 // (parseURLEncoded): a field given twice, also after decoding, names the
 // app's framework reads as another.
-func decodeForm(raw url.Values, charset string, decode func(string) (string, bool)) (map[string]string, error) {
-	decoded := make(url.Values, len(raw))
-	for name, values := range raw {
-		n, ok := decode(name)
-		if !ok {
-			return nil, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
-		}
-		for _, value := range values {
-			s, ok := decode(value)
-			if !ok {
-				return nil, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
+func decodeForm(raw rawForm, charset string, decode func(string) (string, bool)) (formFields, error) {
+	// The names in order, so that the same one is named on every attempt.
+	order := raw.sorted()
+	decoded := make([]formField, 0, len(raw))
+	n := ""
+	for i, p := range order {
+		if i == 0 || p.name != order[i-1].name {
+			var ok bool
+			if n, ok = decode(p.name); !ok {
+				return nil, fmt.Errorf("%w: a form field name is not valid %s", ErrMalformed, charset)
 			}
-			decoded[n] = append(decoded[n], s)
 		}
+		s, ok := decode(p.value)
+		if !ok {
+			return nil, fmt.Errorf("%w: form field %.40q is not valid %s", ErrMalformed, n, charset)
+		}
+		decoded = append(decoded, formField{n, s})
 	}
-	return parseURLEncoded("form field", decoded.Encode())
+	sortPairs(decoded)
+	if err := checkPairs("form field", decoded); err != nil {
+		return nil, err
+	}
+	return formFields(decoded), nil
 }
 
 // refuseMeetingNames refuses two names among fields' that an app's framework
 // can read as one parameter.
-func refuseMeetingNames(what string, fields map[string]string) error {
-	names := slices.Sorted(maps.Keys(fields)) // the same reason on every attempt
-	seen := make(map[string]string, len(names))
-	for _, name := range names {
-		for _, key := range paramKeys(name) {
-			if other, ok := seen[key]; ok && other != name {
-				return fmt.Errorf("%w: %ss %.40q and %.40q are read as one parameter by web frameworks", ErrMalformed, what, other, name)
+func refuseMeetingNames(what string, fields formFields) error {
+	// fields are sorted: the same reason on every attempt.
+	seen := make(map[string]string, len(fields))
+	for _, p := range fields {
+		for _, key := range paramKeys(p.name) {
+			if other, ok := seen[key]; ok && other != p.name {
+				return fmt.Errorf("%w: %ss %.40q and %.40q are read as one parameter by web frameworks", ErrMalformed, what, other, p.name)
 			}
-			seen[key] = name
+			seen[key] = p.name
 		}
 	}
 	return nil
@@ -425,34 +419,73 @@ func RefuseShadowingQuery[V any](rawQuery string, body map[string]V, documented 
 	if rawQuery == "" {
 		return nil
 	}
-	query, err := parseURLEncoded("query parameter", rawQuery)
+	plain := true // each body field is its own only key
+	for name := range body {
+		if !isPlainParam(name) {
+			plain = false
+			break
+		}
+	}
+	return refuseShadowing(rawQuery, plain, maps.Keys(body), func(name string) bool { _, ok := body[name]; return ok }, documented)
+}
+
+// refuseShadowingForm is RefuseShadowingQuery for a form's fields.
+func refuseShadowingForm(rawQuery string, body formFields, documented map[string]bool) error {
+	if rawQuery == "" {
+		return nil
+	}
+	plain := true // each body field is its own only key
+	for _, p := range body {
+		if !isPlainParam(p.name) {
+			plain = false
+			break
+		}
+	}
+	return refuseShadowing(rawQuery, plain, body.Names(), body.Has, documented)
+}
+
+// refuseShadowing is RefuseShadowingQuery of a body whose names are
+// bodyNames and has; plain says whether each of them is its own only key
+// (isPlainParam). The query's parameters are tried in byte order.
+func refuseShadowing(rawQuery string, plain bool, bodyNames iter.Seq[string], has func(string) bool, documented map[string]bool) error {
+	var stack [16]formField // the query's fields are not kept
+	query, err := parseFormFieldsInto("query parameter", rawQuery, stack[:0])
 	if err != nil {
 		return err
 	}
 	var bodyKeys map[string]string // key → body field; nil while each body field is its own only key
-	for name := range body {
-		if !isPlainParam(name) {
-			bodyKeys = make(map[string]string, 2*len(body))
-			for name := range body {
-				for _, key := range paramKeys(name) {
-					bodyKeys[key] = name
-				}
+	if !plain {
+		bodyKeys = make(map[string]string)
+		for name := range bodyNames {
+			for _, key := range paramKeys(name) {
+				bodyKeys[key] = name
 			}
-			break
 		}
 	}
-	for name := range query {
-		for _, key := range paramKeys(name) {
-			field, shadows := key, documented[key]
-			if bodyKeys != nil {
-				if f, ok := bodyKeys[key]; ok {
-					field, shadows = f, true
-				}
-			} else if _, ok := body[key]; ok {
-				shadows = true
+	shadows := func(name, key string) error {
+		field, shadows := key, documented[key]
+		if bodyKeys != nil {
+			if f, ok := bodyKeys[key]; ok {
+				field, shadows = f, true
 			}
-			if shadows {
-				return fmt.Errorf("%w: query parameter %.40q would shadow the field %.40q: web frameworks read them as one", ErrMalformed, name, field)
+		} else if has(key) {
+			shadows = true
+		}
+		if shadows {
+			return fmt.Errorf("%w: query parameter %.40q would shadow the field %.40q: web frameworks read them as one", ErrMalformed, name, field)
+		}
+		return nil
+	}
+	for _, p := range query {
+		if isPlainParam(p.name) { // its own only key: paramKeys(p.name) is just p.name
+			if err := shadows(p.name, p.name); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, key := range paramKeys(p.name) {
+			if err := shadows(p.name, key); err != nil {
+				return err
 			}
 		}
 	}
@@ -467,12 +500,20 @@ func isPlainParam(name string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+		if !plainParamByte[name[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainParamByte marks the bytes of plain names: a-z, 0-9, '_' and '-'.
+var plainParamByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	return t
+}()
 
 // paramKeys returns the keys under which the web frameworks an app may be
 // written with can read a parameter (of a query or a form, or a top-level

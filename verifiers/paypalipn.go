@@ -140,10 +140,10 @@ func (v *PayPalIPN) Notice(r *Request) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := RefuseShadowingQuery(r.RawQuery, fields, ipnFields); err != nil {
+	if err := refuseShadowingForm(r.RawQuery, fields, ipnFields); err != nil {
 		return nil, err
 	}
-	if !v.forUs(fields["receiver_email"], fields["receiver_id"]) {
+	if !v.forUs(fields.Get("receiver_email"), fields.Get("receiver_id")) {
 		return nil, fmt.Errorf("%w: receiver_email and receiver_id match none of the configured receivers (an IPN for another PayPal account)", ErrForbidden)
 	}
 	e, err := v.normalize(fields, r)
@@ -167,14 +167,14 @@ func (v *PayPalIPN) forUs(email, id string) bool {
 // charset its charset field names (PayPal's default, windows-1252, when
 // there is none), and returns the fields in UTF-8, checked as every form is
 // (parseURLEncoded). The body itself is posted back unchanged.
-func parseIPNForm(body []byte) (map[string]string, error) {
+func parseIPNForm(body []byte) (formFields, error) {
 	raw, err := readRawForm(body)
 	if err != nil {
 		return nil, err
 	}
 	charset := "windows-1252"
-	if cs := raw["charset"]; len(cs) == 1 && cs[0] != "" {
-		charset = cs[0]
+	if cs, once := raw.Value("charset"); once && cs != "" {
+		charset = cs
 	}
 	decode := func(s string) (string, bool) { return s, utf8.ValidString(s) }
 	if name, err := htmlindex.Get(charset); err != nil {
@@ -216,53 +216,54 @@ func parseIPNDate(s string) time.Time {
 	return time.Time{}
 }
 
-func (v *PayPalIPN) normalize(f map[string]string, r *Request) (Event, error) {
+func (v *PayPalIPN) normalize(fields formFields, r *Request) (Event, error) {
+	f := fields.Get
 	e := NewEvent(v.Provider(), r)
-	e.ProviderStatus = f["payment_status"]
+	e.ProviderStatus = f("payment_status")
 	e.Status = ipnStatuses[e.ProviderStatus]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
 	if e.ProviderStatus == "" {
-		e.ProviderStatus = f["txn_type"] // subscr_signup, …: no payment_status
+		e.ProviderStatus = f("txn_type") // subscr_signup, …: no payment_status
 	}
 	// PayPal's id of the transaction, with the status: Pending, then
 	// Completed, then Refunded are three events. An IPN about no
 	// transaction (a subscription's signup) is known by its ipn_track_id.
 	switch {
-	case f["txn_id"] != "" && f["case_id"] != "":
+	case f("txn_id") != "" && f("case_id") != "":
 		// A dispute (txn_type new_case, adjustment) names the disputed
 		// payment's txn_id: each case of one payment is an event.
-		e.ID = EventID(e.Provider, f["txn_id"], f["payment_status"], "case", f["case_id"], f["case_type"], f["txn_type"])
-	case f["txn_id"] != "":
-		e.ID = EventID(e.Provider, f["txn_id"], f["payment_status"])
-	case f["ipn_track_id"] != "":
-		e.ID = EventID(e.Provider, "ipn_track_id", f["ipn_track_id"])
+		e.ID = EventID(e.Provider, f("txn_id"), f("payment_status"), "case", f("case_id"), f("case_type"), f("txn_type"))
+	case f("txn_id") != "":
+		e.ID = EventID(e.Provider, f("txn_id"), f("payment_status"))
+	case f("ipn_track_id") != "":
+		e.ID = EventID(e.Provider, "ipn_track_id", f("ipn_track_id"))
 	default:
 		return Event{}, fmt.Errorf("%w: mandatory field txn_id (or ipn_track_id) is missing", ErrMalformed)
 	}
-	e.TransactionID = f["txn_id"]
-	e.OrderID = f["invoice"]
+	e.TransactionID = f("txn_id")
+	e.OrderID = f("invoice")
 	if e.OrderID == "" {
-		e.OrderID = f["custom"]
+		e.OrderID = f("custom")
 	}
 	if e.OrderID == "" && e.Status != StatusUnknown {
 		return Event{}, fmt.Errorf("%w: no order reference in invoice, then custom", ErrMalformed)
 	}
 	// A refund or reversal carries a negative mc_gross: the amount is what
 	// was refunded.
-	if err := SetAmount(&e, "mc_gross", strings.TrimPrefix(f["mc_gross"], "-"), f["mc_currency"], MajorUnits); err != nil {
+	if err := SetAmount(&e, "mc_gross", strings.TrimPrefix(f("mc_gross"), "-"), f("mc_currency"), MajorUnits); err != nil {
 		return Event{}, err
 	}
-	e.MerchantID = f["receiver_id"]
-	e.PaymentMethod = f["payment_type"]
-	e.Reason = f["pending_reason"]
+	e.MerchantID = f("receiver_id")
+	e.PaymentMethod = f("payment_type")
+	e.Reason = f("pending_reason")
 	if e.Reason == "" {
-		e.Reason = f["reason_code"]
+		e.Reason = f("reason_code")
 	}
-	e.OccurredAt = parseIPNDate(f["payment_date"])
-	e.Customer = NewCustomer(f["first_name"]+" "+f["last_name"], f["payer_email"], f["contact_phone"], "")
-	e.Raw = marshalStringMap(f, nil) // the fields, in UTF-8
+	e.OccurredAt = parseIPNDate(f("payment_date"))
+	e.Customer = NewCustomer(f("first_name")+" "+f("last_name"), f("payer_email"), f("contact_phone"), "")
+	e.Raw = marshalFields(fields, nil, nil) // json.Marshal of the fields, in UTF-8
 	return e, nil
 }
 

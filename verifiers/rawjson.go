@@ -40,6 +40,35 @@ func marshalStringMap(m map[string]string, edit func(key, value string) string) 
 	return append(out, '}')
 }
 
+// marshalFields returns json.Marshal of the fields for which keep (when not
+// nil) is true, as a map of names to values, with each value first passed
+// through edit when edit is not nil: marshalStringMap of fields that are
+// already sorted, written into one buffer of the right size.
+func marshalFields(fields formFields, keep func(name, value string) bool, edit func(name, value string) string) []byte {
+	size := 2 // {}
+	for _, p := range fields {
+		size += len(p.name) + len(p.value) + 6 // "k":"v",
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for _, p := range fields {
+		if keep != nil && !keep(p.name, p.value) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		v := p.value
+		if edit != nil {
+			v = edit(p.name, v)
+		}
+		out = appendJSONString(out, p.name)
+		out = append(out, ':')
+		out = appendJSONString(out, v)
+	}
+	return append(out, '}')
+}
+
 // appendJSONString is encoding/json's appendString with escapeHTML set
 // (Go's encode.go): the ASCII control characters, '"', '\\', '<', '>' and
 // '&' are escaped (\b \f \n \r \t \\ \" short, the others as \u00XX in
@@ -51,7 +80,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if jsonHTMLSafe(b) {
+			if jsonSafe[b] {
 				i++
 				continue
 			}
@@ -96,6 +125,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// jsonSafe is jsonHTMLSafe as a table.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := range t {
+		t[b] = jsonHTMLSafe(byte(b))
+	}
+	return t
+}()
 
 // jsonHTMLSafe is encoding/json's htmlSafeSet: an ASCII byte copied as it
 // is, all but the control characters (0-31), '"', '\\', '<', '>' and '&'.
