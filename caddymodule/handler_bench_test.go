@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -22,7 +23,7 @@ type resettableBody struct{ bytes.Reader }
 func (*resettableBody) Close() error { return nil }
 
 // discardWriter is the provider's side of a benchmark: it keeps the status
-// and drops the body.
+// and drops the body; like Caddy's writer, it takes read deadlines.
 type discardWriter struct {
 	header http.Header
 	status int
@@ -31,6 +32,8 @@ type discardWriter struct {
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) WriteHeader(status int)      { d.status = status }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (d *discardWriter) SetReadDeadline(time.Time) error { return nil }
 
 // appReads answers 200 once it has read and closed the forwarded body, as
 // reverse_proxy's transport does.
