@@ -550,7 +550,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, fail)
 	}
 	n.outcome(outcomeDelivered, nil)
-	h.writeACK(w)
+	n.writeACK()
 	return nil
 }
 
@@ -604,7 +604,7 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 	}
 	if len(pending) == 0 {
 		n.outcome(outcomeDuplicate, nil)
-		h.writeACK(n.w) // delivered within the window: the app has it
+		n.writeACK() // delivered within the window: the app has it
 		return nil, true, nil
 	}
 	return pending, false, nil
@@ -1114,18 +1114,19 @@ func (h *Handler) provisionACK() {
 	h.ackLength, h.ackBody = strconv.Itoa(len(body)), []byte(body)
 }
 
-func (h *Handler) writeACK(w http.ResponseWriter) {
-	// The values are this response's own (a handler may edit values in
-	// place), in one allocation.
-	values := make([]string, 2)
-	values[0], values[1] = h.ackLength, h.ackContentType
-	header := w.Header()
+// writeACK answers the provider with its acknowledgement.
+func (n *notification) writeACK() {
+	h := n.h
+	// The header values are this response's own (a handler may edit values
+	// in place), in the notification's allocation.
+	n.ackValues[0], n.ackValues[1] = h.ackLength, h.ackContentType
+	header := n.w.Header()
 	if h.ackContentType != "" {
-		header["Content-Type"] = values[1:2:2]
+		header["Content-Type"] = n.ackValues[1:2:2]
 	}
-	header["Content-Length"] = values[0:1:1]
-	w.WriteHeader(h.ackStatus)
-	_, _ = w.Write(h.ackBody) // writers do not keep or change what they are given
+	header["Content-Length"] = n.ackValues[0:1:1]
+	n.w.WriteHeader(h.ackStatus)
+	_, _ = n.w.Write(h.ackBody) // writers do not keep or change what they are given
 }
 
 // restrictsSources reports whether allow_ip is set and allows less than every address.
@@ -1281,9 +1282,11 @@ type notification struct {
 	inquiryResult    string // confirmed, refused or failed; "" without a call
 
 	// In the notification's own allocation: the request as the verifier
-	// sees it, and the log line's fields (the line has at most this many).
-	request verifiers.Request
-	fields  [13]zap.Field
+	// sees it, the log line's fields (the line has at most this many) and
+	// the ACK's header values.
+	request   verifiers.Request
+	fields    [13]zap.Field
+	ackValues [2]string
 }
 
 func (n *notification) set(key, value string) {

@@ -809,7 +809,7 @@ func (n *notification) enqueue(ctx context.Context, r *http.Request, body []byte
 	}
 	held.keep() // the marks are written
 	n.outcome(outcomeQueued, nil)
-	h.writeACK(n.w)
+	n.writeACK()
 	h.queue.signal()
 	return nil
 }
