@@ -13,11 +13,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -123,6 +126,14 @@ type Handler struct {
 	upstreamSigner    *standardwebhooks.Webhook // nil without upstream_secret
 	metrics           *metrics
 	logger            *zap.Logger
+
+	// The acknowledgement, worked out once at provision.
+	ackStatus      int
+	ackContentType string // "" for none
+	ackLength      string // the Content-Length value
+	ackBody        []byte
+	providerValue  any      // provider, boxed once for the replacer
+	methods        []string // the provider's Methods()
 }
 
 // Store selects the dedup store.
@@ -164,7 +175,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	h.verifier, h.provider = v, v.Provider()
+	h.verifier, h.provider, h.methods = v, v.Provider(), v.Methods()
 	if iq, ok := v.(verifiers.Inquirer); ok && iq.Inquires() {
 		h.inquirer = iq
 	}
@@ -180,8 +191,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if ch, ok := v.(verifiers.CredentialHeaderer); ok {
-		h.credentialHeaders = ch.CredentialHeaders()
+		// Canonical, as Header.Del would make them on every request.
+		for _, name := range ch.CredentialHeaders() {
+			h.credentialHeaders = append(h.credentialHeaders, textproto.CanonicalMIMEHeaderKey(name))
+		}
 	}
+	h.providerValue = h.provider
 
 	switch h.Forward {
 	case "":
@@ -262,6 +277,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	h.provisionACK()
 
 	if len(h.allow) == 0 {
 		fields := []zap.Field{zap.String("provider", h.provider)}
@@ -384,6 +400,15 @@ const (
 	outcomeQueued           = "queued"
 )
 
+// outcomeValues are the outcomes boxed once, for the replacer.
+var outcomeValues = func() map[string]any {
+	m := make(map[string]any, len(outcomes))
+	for _, o := range outcomes {
+		m[o] = o
+	}
+	return m
+}()
+
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	n := &notification{h: h, w: w, start: time.Now()}
@@ -399,12 +424,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			panic(v)
 		}
 	}()
-	n.set("paynotify.provider", h.provider)
-	restoreDeadline := h.bodyDeadline(w, r, n.start)
+	n.setValue("paynotify.provider", h.providerValue)
+	serverDeadline, deadlineSet := h.bodyDeadline(w, r, n.start)
 
 	// Like Caddy's client_ip matcher: the client IP is not trustworthy
 	// before the TLS handshake is complete (0-RTT).
-	n.clientIP = clientIP(r)
+	n.clientIP, n.clientIPText = clientAddr(r)
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return n.reject(http.StatusTooEarly, outcomeForbiddenSource, errors.New("TLS handshake not complete (0-RTT): the source is not established yet"))
 	}
@@ -417,8 +442,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.sourceAllowed(n.clientIP) {
 		return n.reject(http.StatusForbidden, outcomeForbiddenSource, fmt.Errorf("source %s is not in allow_ip", n.clientIP))
 	}
-	if methods := h.verifier.Methods(); !slices.Contains(methods, r.Method) {
-		w.Header().Set("Allow", strings.Join(methods, ", "))
+	if !slices.Contains(h.methods, r.Method) {
+		w.Header().Set("Allow", strings.Join(h.methods, ", "))
 		return n.reject(http.StatusMethodNotAllowed, outcomeBadMethod, fmt.Errorf("method %s", r.Method))
 	}
 	if r.ContentLength > h.MaxBody {
@@ -436,9 +461,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return n.reject(http.StatusBadRequest, outcomeMalformed, fmt.Errorf("reading body: %v", err))
 	}
-	restoreDeadline()
+	if deadlineSet {
+		// The server's own read deadline again, for what follows the body.
+		_ = http.NewResponseController(w).SetReadDeadline(serverDeadline)
+	}
 
-	vr := &verifiers.Request{
+	n.request = verifiers.Request{
 		Method:     r.Method,
 		Header:     r.Header,
 		RawQuery:   r.URL.RawQuery,
@@ -446,6 +474,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		ClientIP:   n.clientIP,
 		ReceivedAt: n.start,
 	}
+	vr := &n.request
 	verifyStart := time.Now()
 	var events []verifiers.Event
 	if h.inquirer != nil {
@@ -479,8 +508,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// otherwise be released while the app keeps it, and forwarded again.
 	ctx := context.WithoutCancel(r.Context())
 
-	// Claim every event before anything is forwarded.
-	held := newClaims(h)
+	// Claim every event before anything is forwarded. Without a store no
+	// claim is taken, and the claims' maps are not needed (nil maps read
+	// as empty).
+	held := &claims{h: h}
+	if h.store != nil {
+		held = newClaims(h)
+	}
 	defer held.release(ctx) // whatever is left unsettled, a panic included
 	pending, answered, err := n.claim(ctx, held, n.events)
 	if answered {
@@ -516,7 +550,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, fail)
 	}
 	n.outcome(outcomeDelivered, nil)
-	h.writeACK(w)
+	n.writeACK()
 	return nil
 }
 
@@ -570,7 +604,7 @@ func (n *notification) claim(ctx context.Context, held *claims, events []verifie
 	}
 	if len(pending) == 0 {
 		n.outcome(outcomeDuplicate, nil)
-		h.writeACK(n.w) // delivered within the window: the app has it
+		n.writeACK() // delivered within the window: the app has it
 		return nil, true, nil
 	}
 	return pending, false, nil
@@ -623,10 +657,10 @@ func (n *notification) inquire(reqCtx, ctx context.Context, vr *verifiers.Reques
 // them for as long as they like. It is set before anything is checked, so
 // that it also bounds what net/http reads of an unread body after an early
 // refusal (403, 405, 413), before it writes the answer. The server's own
-// read deadline (timeouts read_body), when sooner, is kept. restore puts
-// that one back once the body is read.
-func (h *Handler) bodyDeadline(w http.ResponseWriter, r *http.Request, start time.Time) (restore func()) {
-	var serverDeadline time.Time
+// read deadline (timeouts read_body), when sooner, is kept: it is returned,
+// with whether the connection took the new deadline, to be put back once
+// the body is read.
+func (h *Handler) bodyDeadline(w http.ResponseWriter, r *http.Request, start time.Time) (serverDeadline time.Time, set bool) {
 	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.ReadTimeout > 0 {
 		serverDeadline = start.Add(time.Duration(srv.ReadTimeout))
 	}
@@ -634,11 +668,10 @@ func (h *Handler) bodyDeadline(w http.ResponseWriter, r *http.Request, start tim
 	if !serverDeadline.IsZero() && serverDeadline.Before(deadline) {
 		deadline = serverDeadline
 	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(deadline); err != nil {
-		return func() {} // not supported by this connection: the server's timeouts apply
+	if err := http.NewResponseController(w).SetReadDeadline(deadline); err != nil {
+		return serverDeadline, false // not supported by this connection: the server's timeouts apply
 	}
-	return func() { _ = rc.SetReadDeadline(serverDeadline) }
+	return serverDeadline, true
 }
 
 // maxBodyBuffer is the most readBody allocates before bytes arrive: the
@@ -689,15 +722,18 @@ func rejection(err error) (int, string) {
 // deliver forwards the notification: in normalized mode each event as its own
 // JSON POST, in original mode the request as received. Every forward must be
 // answered 2xx; accepted is called for each event the app accepted, as soon
-// as it did.
+// as it did. The events' buffers go back to their pool once every request
+// is answered and the app's side closed its body (see eventBody).
 func (h *Handler) deliver(n *notification, r *http.Request, body []byte, events []verifiers.Event, next caddyhttp.Handler,
 	accepted func(verifiers.Event)) *upstreamFailure {
-	requests, err := h.forwards(r, body, events, true)
+	var one [1]forwarded // a notification of one event needs no slice on the heap
+	requests, err := h.forwards(one[:0], r, body, events, true, true)
 	if err != nil {
 		return &upstreamFailure{err: err}
 	}
+	defer releaseForwards(requests)
 	for _, f := range requests {
-		fail := h.forward(n, f.request, next)
+		fail := h.forward(n, f.alloc, next)
 		if fail == nil || fail.accepted {
 			for _, e := range f.events {
 				accepted(e)
@@ -715,78 +751,292 @@ type forwarded struct {
 	request *http.Request
 	body    []byte
 	events  []verifiers.Event
+	alloc   *forwardAlloc
 }
 
-// forwards builds what the app gets: in normalized mode each event as its
-// own JSON POST, in original mode the request as received. With sign, the
-// requests carry upstream_secret's signature (queued deliveries are signed
-// at each attempt instead).
-func (h *Handler) forwards(r *http.Request, body []byte, events []verifiers.Event, sign bool) ([]forwarded, error) {
-	if h.Forward == "original" {
-		return []forwarded{{h.forwardRequest(r, body, sign, events...), body, events}}, nil
+// releaseForwards gives the events' buffers back (once their readers are
+// closed too) and ends their GetBody.
+func releaseForwards(requests []forwarded) {
+	for _, f := range requests {
+		f.alloc.release()
 	}
-	requests := make([]forwarded, len(events))
+}
+
+// forwards appends to dst what the app gets: in normalized mode each event
+// as its own JSON POST, in original mode the request as received. With
+// sign, the requests carry upstream_secret's signature (queued deliveries
+// are signed at each attempt instead). With pooled, the events are written
+// into buffers from eventBodies, which the caller hands back with
+// releaseForwards once the next handler returned; the queue keeps what it
+// is given, so it gets buffers of its own.
+func (h *Handler) forwards(dst []forwarded, r *http.Request, body []byte, events []verifiers.Event, sign, pooled bool) ([]forwarded, error) {
+	if h.Forward == "original" {
+		fa := h.forwardRequest(r, body, nil, sign, events)
+		return append(dst, forwarded{&fa.req, body, events, fa}), nil
+	}
+	first := len(dst)
 	for i := range events {
 		e := &events[i]
-		event, err := json.Marshal(e)
+		var eb *eventBody
+		var event []byte
+		var err error
+		if pooled {
+			eb = eventBodies.Get().(*eventBody)
+			eb.refs.Store(1) // the handler's, until releaseForwards
+			eb.buf, err = e.AppendJSON(eb.buf[:0])
+			event = eb.buf
+		} else {
+			event, err = e.AppendJSON(make([]byte, 0, len(e.Raw)+eventJSONOverhead))
+		}
 		if err != nil {
+			if eb != nil {
+				eb.release()
+			}
+			releaseForwards(dst[first:])
 			return nil, fmt.Errorf("encoding event: %v", err)
 		}
-		fr := h.forwardRequest(r, event, sign, *e)
+		fa := h.forwardRequest(r, event, eb, sign, events[i:i+1])
+		fr := &fa.req
 		fr.Method = http.MethodPost
 		fr.URL.RawQuery = ""
 		fr.RequestURI = fr.URL.RequestURI()
-		fr.Header.Set("Content-Type", "application/json")
-		for _, name := range []string{"Content-Encoding", "Content-Md5", "Digest", "Content-Digest"} {
-			fr.Header.Del(name)
+		fa.values[forwardContentType] = "application/json"
+		fr.Header["Content-Type"] = fa.value(forwardContentType)
+		for _, name := range [...]string{"Content-Encoding", "Content-Md5", "Digest", "Content-Digest"} {
+			delete(fr.Header, name)
 		}
 		// The provider's signature does not sign the event, and its
 		// credential (Authorization, OC-Key) is a secret of this config.
 		for _, name := range h.credentialHeaders {
-			fr.Header.Del(name)
+			delete(fr.Header, name)
 		}
-		requests[i] = forwarded{fr, event, events[i : i+1]}
+		dst = append(dst, forwarded{fr, event, events[i : i+1], fa})
 	}
-	return requests, nil
+	return dst, nil
 }
 
-// forwardRequest copies r with body as its body, the Paynotify-* headers
-// describing events and, with upstream_secret and sign, the Standard
-// Webhooks signature of body.
-func (h *Handler) forwardRequest(r *http.Request, body []byte, sign bool, events ...verifiers.Event) *http.Request {
-	fr := r.Clone(r.Context())
-	fr.Body = io.NopCloser(bytes.NewReader(body))
-	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+// eventJSONOverhead is room for an event's members besides raw.
+const eventJSONOverhead = 1024
+
+// The header values paynotify sets on a forwarded request, by index into
+// forwardAlloc.values.
+const (
+	forwardContentLength = iota
+	forwardEventID
+	forwardProvider
+	forwardStatus
+	forwardContentType
+	forwardValues
+)
+
+// forwardAlloc is one forwarded request and what it is made of, in one
+// allocation: the request, its URL, the header values paynotify sets (each
+// its own slice of values, so that a handler that edits values in place,
+// such as Caddy's header replacements, edits only this request's), room
+// for the values copied from the provider's request, its first body reader
+// and the recorder of the app's reply. It is never pooled: the next
+// handler may keep the request or its body past the forward.
+type forwardAlloc struct {
+	req    http.Request
+	url    url.URL
+	values [forwardValues]string
+	copied [forwardCopied]string
+	reader eventBodyReader
+	reply  upstreamReply
+
+	mu    sync.Mutex
+	event *eventBody // the pooled event, until release; nil if not pooled
+}
+
+// value is values[i] as a header's values.
+func (fa *forwardAlloc) value(i int) []string { return fa.values[i : i+1 : i+1] }
+
+// getBody is the request's GetBody with a pooled event: a new reader of the
+// event while the handler holds it, an error after (the buffer may belong
+// to another request by then; net/http only asks during the forward).
+func (fa *forwardAlloc) getBody() (io.ReadCloser, error) {
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	if fa.event == nil {
+		return nil, errors.New("paynotify: the forwarded event is no longer available")
+	}
+	r := &eventBodyReader{}
+	r.open(fa.event)
+	return r, nil
+}
+
+// release drops the handler's hold on the pooled event.
+func (fa *forwardAlloc) release() {
+	fa.mu.Lock()
+	eb := fa.event
+	fa.event = nil
+	fa.mu.Unlock()
+	if eb != nil {
+		eb.release()
+	}
+}
+
+// eventBodies pools the buffers events are written into for a direct
+// delivery.
+var eventBodies = sync.Pool{New: func() any { return new(eventBody) }}
+
+// maxPooledEvent is the largest buffer given back to eventBodies; a larger
+// event's buffer is left to the garbage collector.
+const maxPooledEvent = 64 << 10
+
+// eventBody is a pooled buffer holding one forwarded event. It goes back
+// to the pool when the last of its holders lets go: the handler (once the
+// next handler returned) and every reader of it, at Close. net/http's
+// transport may close a request's body after RoundTrip returned, and reads
+// nothing after Close; a reader that is never closed keeps the buffer out
+// of the pool (the garbage collector takes it).
+type eventBody struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+func (eb *eventBody) release() {
+	if eb.refs.Add(-1) == 0 && cap(eb.buf) <= maxPooledEvent {
+		eb.buf = eb.buf[:0]
+		eventBodies.Put(eb)
+	}
+}
+
+// eventBodyReader reads a pooled event until it is closed, and fails after.
+// Read and Close exclude each other, so that a Close from another goroutine
+// does not hand the buffer back during a Read.
+type eventBodyReader struct {
+	mu    sync.Mutex
+	event *eventBody // nil once closed
+	r     bytes.Reader
+}
+
+func (r *eventBodyReader) open(eb *eventBody) {
+	eb.refs.Add(1)
+	r.event = eb
+	r.r.Reset(eb.buf)
+}
+
+func (r *eventBodyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.event == nil {
+		return 0, errors.New("paynotify: read of a closed forwarded body")
+	}
+	return r.r.Read(p)
+}
+
+func (r *eventBodyReader) Close() error {
+	r.mu.Lock()
+	eb := r.event
+	r.event = nil
+	r.r.Reset(nil)
+	r.mu.Unlock()
+	if eb != nil {
+		eb.release()
+	}
+	return nil
+}
+
+// forwardRequest copies r with body as its body (read from eb when it is
+// pooled), the Paynotify-* headers describing events and, with
+// upstream_secret and sign, the Standard Webhooks signature of body.
+//
+// It is r.Clone without the deep copies a forward does not need: the
+// header is copied (it is edited) without the fields dropped here, and the
+// URL (normalized mode edits it); the rest is shared with r as
+// r.WithContext shares it.
+func (h *Handler) forwardRequest(r *http.Request, body []byte, eb *eventBody, sign bool, events []verifiers.Event) *forwardAlloc {
+	fa := &forwardAlloc{req: *r}
+	fr := &fa.req
+	if r.URL != nil {
+		fa.url = *r.URL
+		fr.URL = &fa.url
+	}
+	fr.Header = forwardHeader(r.Header, fa.copied[:0])
+	if eb != nil {
+		fa.event = eb
+		fa.reader.open(eb)
+		fr.Body = &fa.reader
+		fr.GetBody = fa.getBody
+	} else {
+		fr.Body = io.NopCloser(bytes.NewReader(body))
+		fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	fr.ContentLength = int64(len(body))
-	fr.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	fa.values[forwardContentLength] = strconv.Itoa(len(body))
+	fr.Header["Content-Length"] = fa.value(forwardContentLength)
 	fr.TransferEncoding = nil
 	fr.Trailer = nil // trailers are not signed; a Paynotify-* one would pass as ours
-	// Hop-by-hop headers concern the provider's connection, not the app's.
-	// reverse_proxy would also delete every header Connection names, which
-	// would let the provider's side strip Paynotify-* or Content-Type.
-	for _, name := range fr.Header.Values("Connection") {
-		for _, listed := range strings.Split(name, ",") {
+	// Hop-by-hop headers concern the provider's connection, not the app's
+	// (forwardHeader leaves out the usual ones). reverse_proxy would also
+	// delete every header Connection names, which would let the provider's
+	// side strip Paynotify-* or Content-Type.
+	for _, value := range r.Header["Connection"] {
+		for {
+			listed, rest, more := strings.Cut(value, ",")
 			fr.Header.Del(strings.TrimSpace(listed))
+			if !more {
+				break
+			}
+			value = rest
 		}
 	}
-	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect",
-		"Proxy-Authorization", "Proxy-Authenticate", "Alt-Svc"} {
-		fr.Header.Del(name)
+	id, status := "", ""
+	if len(events) == 1 {
+		id, status = events[0].ID, string(events[0].Status)
+	} else {
+		ids, statuses := make([]string, len(events)), make([]string, len(events))
+		for i, e := range events {
+			ids[i], statuses[i] = e.ID, string(e.Status)
+		}
+		id, status = strings.Join(ids, ", "), strings.Join(statuses, ", ")
 	}
-	// Providers send no cookies; ASP.NET's Request[] and PHP's $_REQUEST read them as parameters.
-	fr.Header.Del("Cookie")
-	ids, statuses := make([]string, len(events)), make([]string, len(events))
-	for i, e := range events {
-		ids[i], statuses[i] = e.ID, string(e.Status)
-	}
-	id := strings.Join(ids, ", ")
-	fr.Header.Set("Paynotify-Event-Id", id)
-	fr.Header.Set("Paynotify-Provider", h.provider)
-	fr.Header.Set("Paynotify-Status", strings.Join(statuses, ", "))
+	fa.values[forwardEventID], fa.values[forwardProvider], fa.values[forwardStatus] = id, h.provider, status
+	fr.Header["Paynotify-Event-Id"] = fa.value(forwardEventID)
+	fr.Header["Paynotify-Provider"] = fa.value(forwardProvider)
+	fr.Header["Paynotify-Status"] = fa.value(forwardStatus)
 	if h.upstreamSigner != nil && sign {
 		signUpstream(h.upstreamSigner, fr.Header, id, time.Now(), body)
 	}
-	return fr
+	return fa
+}
+
+// forwardCopied is how many header values a forwardAlloc holds; a request
+// with more gets an array of its own.
+const forwardCopied = 16
+
+// forwardHeader is header.Clone() without the fields no forward carries:
+// the hop-by-hop ones, Cookie (providers send none; ASP.NET's Request[] and
+// PHP's $_REQUEST read cookies as parameters), and those forwardRequest
+// sets, with room for those. The values are copied into room when it has
+// the capacity.
+func forwardHeader(header http.Header, room []string) http.Header {
+	nv := 0
+	for _, vv := range header {
+		nv += len(vv)
+	}
+	values := room[:cap(room)] // one array for every value, as Clone does
+	if nv > len(values) {
+		values = make([]string, nv)
+	}
+	out := make(http.Header, len(header)+forwardValues)
+	for name, vv := range header {
+		switch name {
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect",
+			"Proxy-Authorization", "Proxy-Authenticate", "Alt-Svc", "Cookie",
+			"Content-Length", "Paynotify-Event-Id", "Paynotify-Provider", "Paynotify-Status":
+			continue
+		}
+		if vv == nil {
+			out[name] = nil // as Clone keeps it
+			continue
+		}
+		n := copy(values, vv)
+		out[name] = values[:n:n]
+		values = values[n:]
+	}
+	return out
 }
 
 // upstreamFailure is why a forward did not end in a 2xx.
@@ -804,10 +1054,11 @@ func (f *upstreamFailure) Error() string { return f.err.Error() }
 
 // forward calls the next handler with a recorder that keeps all of its reply
 // from the provider, and fails unless the reply is 2xx.
-func (h *Handler) forward(n *notification, fr *http.Request, next caddyhttp.Handler) *upstreamFailure {
-	rec := newUpstreamReply()
+func (h *Handler) forward(n *notification, fa *forwardAlloc, next caddyhttp.Handler) *upstreamFailure {
+	rec := &fa.reply
+	rec.header = make(http.Header)
 	start := time.Now()
-	err := serveRecovered(next, rec, fr)
+	err := serveRecovered(next, rec, &fa.req)
 	took := time.Since(start)
 	n.upstreamDuration += took
 	h.metrics.observeUpstream(took)
@@ -847,7 +1098,9 @@ func serveRecovered(next caddyhttp.Handler, w http.ResponseWriter, r *http.Reque
 	return next.ServeHTTP(w, r)
 }
 
-func (h *Handler) writeACK(w http.ResponseWriter) {
+// provisionACK works out the acknowledgement: the provider's, with the ack
+// option's text instead of its body.
+func (h *Handler) provisionACK() {
 	ack := h.verifier.ACK()
 	body := ack.Body
 	if h.ACK != "" {
@@ -857,12 +1110,23 @@ func (h *Handler) writeACK(w http.ResponseWriter) {
 			ack.Status = http.StatusOK // a 204 carries no body: the ack text would be dropped
 		}
 	}
-	if ack.ContentType != "" {
-		w.Header().Set("Content-Type", ack.ContentType)
+	h.ackStatus, h.ackContentType = ack.Status, ack.ContentType
+	h.ackLength, h.ackBody = strconv.Itoa(len(body)), []byte(body)
+}
+
+// writeACK answers the provider with its acknowledgement.
+func (n *notification) writeACK() {
+	h := n.h
+	// The header values are this response's own (a handler may edit values
+	// in place), in the notification's allocation.
+	n.ackValues[0], n.ackValues[1] = h.ackLength, h.ackContentType
+	header := n.w.Header()
+	if h.ackContentType != "" {
+		header["Content-Type"] = n.ackValues[1:2:2]
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(ack.Status)
-	_, _ = io.WriteString(w, body)
+	header["Content-Length"] = n.ackValues[0:1:1]
+	n.w.WriteHeader(h.ackStatus)
+	_, _ = n.w.Write(h.ackBody) // writers do not keep or change what they are given
 }
 
 // restrictsSources reports whether allow_ip is set and allows less than every address.
@@ -891,12 +1155,24 @@ func (h *Handler) sourceAllowed(ip netip.Addr) bool {
 // clientIP is the client address as Caddy resolved it, which honours the
 // server's trusted_proxies.
 func clientIP(r *http.Request) netip.Addr {
+	ip, _ := clientAddr(r)
+	return ip
+}
+
+// clientAddr is clientIP and its text (ip.String()), which is Caddy's own
+// text of it when that is already written the same way.
+func clientAddr(r *http.Request) (netip.Addr, string) {
 	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	if s == "" {
 		s, _, _ = net.SplitHostPort(r.RemoteAddr)
 	}
 	ip, _ := netip.ParseAddr(s)
-	return ip.WithZone("")
+	ip = ip.WithZone("")
+	var text [64]byte
+	if ip.IsValid() && string(ip.AppendTo(text[:0])) == s {
+		return ip, s
+	}
+	return ip, ip.String()
 }
 
 // skippedClientIPEntry reports an entry of the client address headers that
@@ -996,6 +1272,7 @@ type notification struct {
 	repl             *caddy.Replacer
 	start            time.Time
 	clientIP         netip.Addr
+	clientIPText     string // clientIP.String()
 	events           []verifiers.Event
 	answered         bool // the outcome is logged and counted
 	upstreamStatus   int
@@ -1003,6 +1280,13 @@ type notification struct {
 	upstreamDuration time.Duration
 	inquiryDuration  time.Duration
 	inquiryResult    string // confirmed, refused or failed; "" without a call
+
+	// In the notification's own allocation: the request as the verifier
+	// sees it, the log line's fields (the line has at most this many) and
+	// the ACK's header values.
+	request   verifiers.Request
+	fields    [13]zap.Field
+	ackValues [2]string
 }
 
 func (n *notification) set(key, value string) {
@@ -1011,11 +1295,18 @@ func (n *notification) set(key, value string) {
 	}
 }
 
+// setValue sets a placeholder to a value boxed beforehand.
+func (n *notification) setValue(key string, value any) {
+	if n.repl != nil {
+		n.repl.Set(key, value)
+	}
+}
+
 // outcome logs the one line every notification gets and sets the outcome
 // placeholder. The reason never holds secret material or the body.
 func (n *notification) outcome(outcome string, reason error) {
 	n.answered = true
-	n.set("paynotify.outcome", outcome)
+	n.setValue("paynotify.outcome", outcomeValues[outcome])
 	n.h.metrics.count(outcome)
 	level := zapcore.InfoLevel
 	if reason != nil {
@@ -1025,11 +1316,11 @@ func (n *notification) outcome(outcome string, reason error) {
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{
+	fields := append(n.fields[:0],
 		zap.String("provider", n.h.provider),
 		zap.String("outcome", outcome),
-		zap.String("client_ip", n.clientIP.String()),
-	}
+		zap.String("client_ip", n.clientIPText),
+	)
 	if len(n.events) > 0 {
 		fields = append(fields, zap.String("event_id", n.events[0].ID), zap.String("order_id", n.events[0].OrderID),
 			zap.String("status", string(n.events[0].Status)))

@@ -772,7 +772,7 @@ func paynotifyApp(ctx caddy.Context) (app *App, err error) {
 // route's worker delivers it. A store that cannot take it gets 503, no ACK.
 func (n *notification) enqueue(ctx context.Context, r *http.Request, body []byte, events []verifiers.Event, held *claims) error {
 	h := n.h
-	requests, err := h.forwards(r, body, events, false)
+	requests, err := h.forwards(nil, r, body, events, false, false)
 	if err != nil {
 		return n.reject(http.StatusBadGateway, outcomeUpstreamFailed, err)
 	}
@@ -795,7 +795,7 @@ func (n *notification) enqueue(ctx context.Context, r *http.Request, body []byte
 	for i, f := range requests {
 		header := f.request.Header.Clone()
 		header.Del("Content-Length")
-		header.Set("X-Forwarded-For", n.clientIP.String())
+		header.Set("X-Forwarded-For", n.clientIPText)
 		header.Set("X-Forwarded-Proto", proto)
 		header.Set("X-Forwarded-Host", host)
 		items[i] = &dedup.Item{
@@ -809,7 +809,7 @@ func (n *notification) enqueue(ctx context.Context, r *http.Request, body []byte
 	}
 	held.keep() // the marks are written
 	n.outcome(outcomeQueued, nil)
-	h.writeACK(n.w)
+	n.writeACK()
 	h.queue.signal()
 	return nil
 }

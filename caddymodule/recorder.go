@@ -11,10 +11,6 @@ type upstreamReply struct {
 	status int
 }
 
-func newUpstreamReply() *upstreamReply {
-	return &upstreamReply{header: make(http.Header)}
-}
-
 func (u *upstreamReply) Header() http.Header { return u.header }
 
 func (u *upstreamReply) WriteHeader(status int) {
