@@ -204,9 +204,9 @@ func TestAdminDeadLettersAreListedRetriedAndDeleted(t *testing.T) {
 
 	// While the slow app holds the first attempt: queued, in flight.
 	var q []queueEntry
-	waitFor(t, 5*time.Second, "the delivery in flight", func() bool {
+	waitFor(t, 5*time.Second, "the delivery in flight, the item a millisecond old (the age is rounded to ms)", func() bool {
 		q = queues(t)
-		return len(q) == 1 && q[0].InFlight == 1
+		return len(q) == 1 && q[0].InFlight == 1 && q[0].OldestSeconds > 0
 	})
 	assert.Equal(t, queueEntry{Provider: "octo3", Queue: "octo3/default", To: "http://" + app.addr() + "/webhooks/octo3",
 		Store: "bolt " + store, Depth: 1, InFlight: 1, Dead: 0, Concurrency: 4, OldestSeconds: q[0].OldestSeconds,
