@@ -828,6 +828,9 @@ func (v jsonValue) appendCompact(dst []byte) []byte {
 	start := 0
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
+		if !compactSpecial[c] {
+			continue
+		}
 		if inString {
 			switch c {
 			case '\\':
@@ -858,3 +861,48 @@ func (v jsonValue) appendCompact(dst []byte) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// compactSpecial are the bytes appendCompact looks at.
+var compactSpecial = [256]bool{'"': true, '\\': true, '<': true, '>': true, '&': true, 0xE2: true, ' ': true, '\t': true, '\r': true, '\n': true}
+
+// The members below are read as encoding/json read them into the providers'
+// payload structs, with one difference: a member's name is matched exactly,
+// where encoding/json matched a struct field's name regardless of case.
+// CheckJSON refuses two names that fold alike, so the only body this reads
+// differently is one that spells a documented member in another case
+// ("Type"): it now reads as having no such member, as the app, which reads
+// the exact name, reads it.
+
+// memberString is the member name of an object as encoding/json decoded it
+// into a string field: "" when absent or null, a string's content, and
+// ErrMalformed naming path for anything else.
+func (v jsonValue) memberString(name, path string) (string, error) {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return "", nil
+	case '"':
+		return m.Str(), nil
+	}
+	return "", fmt.Errorf("%w: %s is not a string", ErrMalformed, path)
+}
+
+// memberObject is the member name of an object as encoding/json decoded it
+// into a struct field: absent when absent or null, an object, and
+// ErrMalformed naming path for anything else.
+func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return absentJSON, nil
+	case '{':
+		return m, nil
+	}
+	return absentJSON, fmt.Errorf("%w: %s is not an object", ErrMalformed, path)
+}
+
+// compactRaw is the body as the events keep it: json.Marshal of it as a
+// json.RawMessage, compacted and HTML-escaped, in a buffer of its own.
+func (d *jsonDoc) compactRaw() []byte {
+	return d.root().appendCompact(make([]byte, 0, len(d.body)))
+}

@@ -1,0 +1,89 @@
+package verifiers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The converted providers read their members from the jsonDoc, not through
+// encoding/json: the type checks encoding/json made for free must still
+// refuse a member of the wrong JSON type, and a member spelled in another
+// case is not the member (encoding/json matched struct fields regardless of
+// case; the app reads the exact name).
+
+// verifyDraft signs the provider's example for order, after edit, and
+// verifies it.
+func verifyDraft(t *testing.T, provider string, config options, edit func(fields map[string]any)) ([]Event, error) {
+	t.Helper()
+	p, err := newVerifier(provider, config)
+	require.NoError(t, err)
+	signer := p.(Signer)
+	now := time.Unix(1714558830, 0)
+	fields := signer.Example("ORD-77", now)
+	if edit != nil {
+		edit(fields)
+	}
+	n, err := signer.Sign(Draft{Fields: fields, Path: "/n", URL: "https://merchant.example/n", Now: now})
+	require.NoError(t, err)
+	_, query, _ := strings.Cut(n.Path, "?")
+	return p.Verify(context.Background(), &Request{Method: n.Method, Header: n.Header, Body: n.Body,
+		RawQuery: query, ReceivedAt: now})
+}
+
+// sub is the object at path in fields (made of map[string]any).
+func sub(fields map[string]any, path ...string) map[string]any {
+	for _, name := range path {
+		fields = fields[name].(map[string]any)
+	}
+	return fields
+}
+
+// rename moves a member to another name.
+func rename(m map[string]any, from, to string) {
+	m[to] = m[from]
+	delete(m, from)
+}
+
+type draftCase struct {
+	name string
+	edit func(fields map[string]any)
+	want string // "" : accepted
+}
+
+func checkDrafts(t *testing.T, provider string, config options, cases []draftCase) {
+	t.Helper()
+	events, err := verifyDraft(t, provider, config, nil)
+	require.NoError(t, err, "the example verifies")
+	require.Len(t, events, 1)
+	for _, c := range cases {
+		_, err := verifyDraft(t, provider, config, c.edit)
+		if c.want == "" {
+			assert.NoError(t, err, c.name)
+			continue
+		}
+		assert.ErrorIs(t, err, ErrMalformed, c.name)
+		assert.ErrorContains(t, err, c.want, c.name)
+	}
+}
+
+func TestStripeMemberTypes(t *testing.T) {
+	checkDrafts(t, "stripe", stripeConfig, []draftCase{
+		{"id as a number", func(f map[string]any) { f["id"] = json.Number("12") }, "id is not a string"},
+		{"type as an object", func(f map[string]any) { f["type"] = map[string]any{} }, "type is not a string"},
+		{"object as a number", func(f map[string]any) { f["object"] = json.Number("1") }, "object is not a string"},
+		{"account as an array", func(f map[string]any) { f["account"] = []any{} }, "account is not a string"},
+		{"data as a string", func(f map[string]any) { f["data"] = "x" }, "data is not an object"},
+		{"type spelled Type", func(f map[string]any) { rename(f, "type", "Type") }, "mandatory field type is missing"},
+		{"id spelled ID", func(f map[string]any) { rename(f, "id", "ID") }, "mandatory field id is missing"},
+		{"amount as a string", func(f map[string]any) { sub(f, "data", "object")["amount_received"] = "1050" }, "data.object.amount_received is not a number"},
+		{"order as an object", func(f map[string]any) { sub(f, "data", "object", "metadata")["order_id"] = map[string]any{} }, "data.object.metadata.order_id is an object or an array"},
+		{"null id", func(f map[string]any) { f["id"] = nil }, "mandatory field id is missing"},
+		{"null account", func(f map[string]any) { f["account"] = nil }, ""},
+	})
+}
