@@ -906,3 +906,60 @@ func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
 func (d *jsonDoc) compactRaw() []byte {
 	return d.root().appendCompact(make([]byte, 0, len(d.body)))
 }
+
+// memberNumber is the member name of an object as encoding/json decoded it
+// into a json.Number field: "" when absent or null, a number as sent, a
+// string whose content is a valid JSON number (encoding/json accepts a
+// quoted number there), and ErrMalformed naming path for anything else.
+func (v jsonValue) memberNumber(name, path string) (string, error) {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return "", nil
+	case '0':
+		return m.Number(), nil
+	case '"':
+		if s := m.Str(); isJSONNumber(s) {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s is not a number", ErrMalformed, path)
+}
+
+// isJSONNumber reports whether s is one JSON number.
+func isJSONNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	end, ok := scanNumber([]byte(s), 0)
+	return ok && end == len(s)
+}
+
+// members reads the members of a payload as encoding/json read them into
+// struct fields, keeping the first error: a provider reads all it needs and
+// checks once.
+type members struct{ err error }
+
+func (r *members) str(v jsonValue, name, path string) string {
+	s, err := v.memberString(name, path)
+	if r.err == nil {
+		r.err = err
+	}
+	return s
+}
+
+func (r *members) obj(v jsonValue, name, path string) jsonValue {
+	o, err := v.memberObject(name, path)
+	if r.err == nil {
+		r.err = err
+	}
+	return o
+}
+
+func (r *members) num(v jsonValue, name, path string) string {
+	s, err := v.memberNumber(name, path)
+	if r.err == nil {
+		r.err = err
+	}
+	return s
+}

@@ -87,3 +87,21 @@ func TestStripeMemberTypes(t *testing.T) {
 		{"null account", func(f map[string]any) { f["account"] = nil }, ""},
 	})
 }
+
+func TestCheckoutMemberTypes(t *testing.T) {
+	checkDrafts(t, "checkout", options{Secrets: checkoutConfig.Secrets}, []draftCase{
+		{"id as a number", func(f map[string]any) { f["id"] = json.Number("12") }, "id is not a string"},
+		{"data as an array", func(f map[string]any) { f["data"] = []any{} }, "data is not an object"},
+		{"reference as a number", func(f map[string]any) { sub(f, "data")["reference"] = json.Number("77") }, "data.reference is not a string"},
+		{"amount as true", func(f map[string]any) { sub(f, "data")["amount"] = true }, "data.amount is not a number"},
+		{"amount as a quoted number, as encoding/json took it", func(f map[string]any) { sub(f, "data")["amount"] = "1050" }, ""},
+		{"amount as a quoted word", func(f map[string]any) { sub(f, "data")["amount"] = "ten" }, "data.amount is not a number"},
+		{"source as a string", func(f map[string]any) { sub(f, "data")["source"] = "card" }, "data.source is not an object"},
+		{"source type as a number", func(f map[string]any) { sub(f, "data", "source")["type"] = json.Number("1") }, "data.source.type is not a string"},
+		{"phone number as a number", func(f map[string]any) {
+			sub(f, "data")["customer"] = map[string]any{"phone": map[string]any{"number": json.Number("5551234")}}
+		}, "data.customer.phone.number is not a string"},
+		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, "mandatory field data.reference is missing"},
+		{"type spelled TYPE", func(f map[string]any) { rename(f, "type", "TYPE") }, "mandatory field type is missing"},
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -285,4 +286,39 @@ func TestJSONDocStringsOutliveRelease(t *testing.T) {
 	require.Equal(t, "12", n)
 	require.Equal(t, "aé", e)
 	require.Equal(t, "12", string(raw))
+}
+
+// The member readers accept and read what encoding/json accepted and read
+// into a field of the type they stand for.
+func TestMemberReadersAsEncodingJSON(t *testing.T) {
+	values := []string{`null`, `"x"`, `"a\u00e9"`, `""`, `12`, `-1.5e3`, `"12"`, `"-0.5"`, `"1e"`, `" 1"`, `"0x1"`, `"01"`,
+		`true`, `false`, `{}`, `{"a":1}`, `[]`, `[1]`}
+	for _, raw := range append(values, "") {
+		body := []byte(`{"m":` + raw + `}`)
+		if raw == "" {
+			body = []byte(`{}`)
+		}
+		d, err := readJSONDoc(body)
+		require.NoError(t, err, raw)
+		root := d.root()
+
+		var s struct{ M string }
+		jerr := json.Unmarshal(body, &s)
+		got, err := root.memberString("m", "m")
+		assert.Equal(t, jerr == nil, err == nil, "string %s: %v %v", raw, err, jerr)
+		assert.Equal(t, s.M, got, "string %s", raw)
+
+		var n struct{ M json.Number }
+		jerr = json.Unmarshal(body, &n)
+		got, err = root.memberNumber("m", "m")
+		assert.Equal(t, jerr == nil, err == nil, "number %s: %v %v", raw, err, jerr)
+		assert.Equal(t, string(n.M), got, "number %s", raw)
+
+		var o struct{ M struct{} }
+		jerr = json.Unmarshal(body, &o)
+		obj, err := root.memberObject("m", "m")
+		assert.Equal(t, jerr == nil, err == nil, "object %s: %v %v", raw, err, jerr)
+		assert.Equal(t, raw != "" && raw[0] == '{', obj.Exists(), "object %s", raw)
+		d.release()
+	}
 }
