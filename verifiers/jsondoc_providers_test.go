@@ -105,3 +105,16 @@ func TestCheckoutMemberTypes(t *testing.T) {
 		{"type spelled TYPE", func(f map[string]any) { rename(f, "type", "TYPE") }, "mandatory field type is missing"},
 	})
 }
+
+func TestPaddleMemberTypes(t *testing.T) {
+	checkDrafts(t, "paddle", paddleConfig, []draftCase{
+		{"event_id as a number", func(f map[string]any) { f["event_id"] = json.Number("12") }, "event_id is not a string"},
+		{"occurred_at as an object", func(f map[string]any) { f["occurred_at"] = map[string]any{} }, "occurred_at is not a string"},
+		{"notification_id as true", func(f map[string]any) { f["notification_id"] = true }, "notification_id is not a string"},
+		{"event_type spelled Event_type", func(f map[string]any) { rename(f, "event_type", "Event_type") }, "mandatory field event_type is missing"},
+		{"grand_total as a number", func(f map[string]any) { sub(f, "data", "details", "totals")["grand_total"] = json.Number("1050") },
+			"data.details.totals.grand_total is not a string of digits"},
+		{"order as an array", func(f map[string]any) { sub(f, "data", "custom_data")["order_id"] = []any{} }, "data.custom_data.order_id is an object or an array"},
+		{"data as a string, an event not acted on", func(f map[string]any) { f["event_type"] = "customer.created"; f["data"] = "x" }, ""},
+	})
+}

@@ -47,8 +47,6 @@ var stripeOrderPaths = []JSONPath{
 	MustJSONPath("data.object.client_reference_id"),
 }
 
-var stripeObjectPath = MustJSONPath("data.object")
-
 // CaddyModule returns the Caddy module information.
 func (Stripe) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: Namespace + ".stripe", New: func() caddy.Module { return new(Stripe) }}
