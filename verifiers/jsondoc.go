@@ -963,3 +963,22 @@ func (r *members) num(v jsonValue, name, path string) string {
 	}
 	return s
 }
+
+// id is the member name of an object as an idText field read it: a
+// string's content or a number as sent, "" when absent or null, and
+// ErrMalformed naming path for anything else.
+func (r *members) id(v jsonValue, name, path string) string {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return ""
+	case '"':
+		return m.Str()
+	case '0':
+		return m.Number()
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s: an id is a string or a number", ErrMalformed, path)
+	}
+	return ""
+}

@@ -118,3 +118,57 @@ func TestPaddleMemberTypes(t *testing.T) {
 		{"data as a string, an event not acted on", func(f map[string]any) { f["event_type"] = "customer.created"; f["data"] = "x" }, ""},
 	})
 }
+
+func TestPaystackMemberTypes(t *testing.T) {
+	checkDrafts(t, "paystack", paystackConfig, []draftCase{
+		{"event as a number", func(f map[string]any) { f["event"] = json.Number("1") }, "event is not a string"},
+		{"data as null", func(f map[string]any) { f["data"] = nil }, "mandatory field data.id is missing"},
+		{"id as a string, as idText took it", func(f map[string]any) { sub(f, "data")["id"] = "302961" }, ""},
+		{"id as true", func(f map[string]any) { sub(f, "data")["id"] = true }, "data.id: an id is a string or a number"},
+		{"reference as an object", func(f map[string]any) { sub(f, "data")["reference"] = map[string]any{} }, "data.reference: an id is a string or a number"},
+		{"status as a number", func(f map[string]any) { sub(f, "data")["status"] = json.Number("1") }, "data.status is not a string"},
+		{"amount as an array", func(f map[string]any) { sub(f, "data")["amount"] = []any{} }, "data.amount is not a number"},
+		{"transaction as a string", func(f map[string]any) { sub(f, "data")["transaction"] = "T1" }, "data.transaction is not an object"},
+		{"customer email as a number", func(f map[string]any) { sub(f, "data", "customer")["email"] = json.Number("1") }, "data.customer.email is not a string"},
+		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, "no order id at data.reference"},
+	})
+}
+
+func TestRazorpayMemberTypes(t *testing.T) {
+	entity := func(f map[string]any) map[string]any { return sub(f, "payload", "payment", "entity") }
+	checkDrafts(t, "razorpay", razorpayConfig, []draftCase{
+		{"event as an object", func(f map[string]any) { f["event"] = map[string]any{} }, "event is not a string"},
+		{"account_id as a number", func(f map[string]any) { f["account_id"] = json.Number("1") }, "account_id is not a string"},
+		{"created_at as a word", func(f map[string]any) { f["created_at"] = "yesterday" }, "created_at is not a number"},
+		{"payload as an array", func(f map[string]any) { f["payload"] = []any{} }, "payload is not an object"},
+		{"payment as a string", func(f map[string]any) { sub(f, "payload")["payment"] = "pay" }, "payload.payment is not an object"},
+		{"entity as a number", func(f map[string]any) { sub(f, "payload", "payment")["entity"] = json.Number("1") }, "payload.payment.entity is not an object"},
+		{"an unrelated refund entity of the wrong type", func(f map[string]any) {
+			sub(f, "payload")["refund"] = map[string]any{"entity": map[string]any{"id": json.Number("1")}}
+		}, "payload.refund.entity.id is not a string"},
+		{"method as a number", func(f map[string]any) { entity(f)["method"] = json.Number("1") }, "payload.payment.entity.method is not a string"},
+		{"order_id as a number", func(f map[string]any) { entity(f)["order_id"] = json.Number("1") }, ""},
+		{"notes as [] and no order", func(f map[string]any) { entity(f)["notes"] = []any{}; delete(entity(f), "order_id") }, "no order id"},
+		{"noted order as an object", func(f map[string]any) { entity(f)["notes"] = map[string]any{"order_id": map[string]any{}} },
+			"payload.payment.entity.notes.order_id is not a value"},
+		{"event spelled Event", func(f map[string]any) { rename(f, "event", "Event") }, "mandatory field event is missing"},
+	})
+}
+
+func TestSquareMemberTypes(t *testing.T) {
+	payment := func(f map[string]any) map[string]any { return sub(f, "data", "object", "payment") }
+	checkDrafts(t, "square", squareConfig, []draftCase{
+		{"merchant_id as a number", func(f map[string]any) { f["merchant_id"] = json.Number("1") }, "merchant_id is not a string"},
+		{"data.object as a string", func(f map[string]any) { sub(f, "data")["object"] = "x" }, "data.object is not an object"},
+		{"payment as an array", func(f map[string]any) { sub(f, "data", "object")["payment"] = []any{} }, "data.object.payment is not an object"},
+		{"status as a number", func(f map[string]any) { payment(f)["status"] = json.Number("1") }, "data.object.payment.status is not a string"},
+		{"amount as a word", func(f map[string]any) { sub(payment(f), "amount_money")["amount"] = "ten" }, "data.object.payment.amount_money.amount is not a number"},
+		{"reference_id as a number, as idText took it", func(f map[string]any) { payment(f)["reference_id"] = json.Number("77") }, ""},
+		{"reference_id as false", func(f map[string]any) { payment(f)["reference_id"] = false }, "data.object.payment.reference_id: an id is a string or a number"},
+		{"an unrelated refund of the wrong type", func(f map[string]any) {
+			sub(f, "data", "object")["refund"] = map[string]any{"payment_id": json.Number("1")}
+		},
+			"data.object.refund.payment_id is not a string"},
+		{"status spelled Status", func(f map[string]any) { rename(payment(f), "status", "Status") }, "mandatory field data.object.payment.status is missing"},
+	})
+}

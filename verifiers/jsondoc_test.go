@@ -314,6 +314,13 @@ func TestMemberReadersAsEncodingJSON(t *testing.T) {
 		assert.Equal(t, jerr == nil, err == nil, "number %s: %v %v", raw, err, jerr)
 		assert.Equal(t, string(n.M), got, "number %s", raw)
 
+		var id struct{ M idText }
+		jerr = json.Unmarshal(body, &id)
+		var r members
+		got = r.id(root, "m", "m")
+		assert.Equal(t, jerr == nil, r.err == nil, "id %s: %v %v", raw, r.err, jerr)
+		assert.Equal(t, string(id.M), got, "id %s", raw)
+
 		var o struct{ M struct{} }
 		jerr = json.Unmarshal(body, &o)
 		obj, err := root.memberObject("m", "m")
@@ -321,4 +328,30 @@ func TestMemberReadersAsEncodingJSON(t *testing.T) {
 		assert.Equal(t, raw != "" && raw[0] == '{', obj.Exists(), "object %s", raw)
 		d.release()
 	}
+}
+
+// idText is how paystack, razorpay and square read an id before the
+// jsonDoc: a JSON string or number read as its text, an id that a provider
+// sends as either ("id": 302961 or "id": "302961"). null is "".
+type idText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *idText) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = idText(s)
+	case string(b) == "null":
+		*t = ""
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("an id is a string or a number")
+		}
+		*t = idText(n)
+	}
+	return nil
 }
