@@ -820,15 +820,20 @@ func (v jsonValue) firstText(paths []JSONPath) (string, JSONPath, error) {
 }
 
 // appendCompact appends the value's bytes without the whitespace between
-// tokens and with <, >, &, U+2028 and U+2029 escaped in strings: what
-// json.Marshal(json.RawMessage(raw)) makes of them.
-func (v jsonValue) appendCompact(dst []byte) []byte {
+// tokens, as json.Compact makes them, and with escapeHTML also with <, >, &,
+// U+2028 and U+2029 escaped in strings, as json.Marshal(json.RawMessage(raw))
+// makes them.
+func (v jsonValue) appendCompact(dst []byte, escapeHTML bool) []byte {
+	special := &compactSpecial
+	if !escapeHTML {
+		special = &compactSpaces
+	}
 	raw := v.Raw()
 	inString := false
 	start := 0
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if !compactSpecial[c] {
+		if !special[c] {
 			continue
 		}
 		if inString {
@@ -862,8 +867,12 @@ func (v jsonValue) appendCompact(dst []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// compactSpecial are the bytes appendCompact looks at.
-var compactSpecial = [256]bool{'"': true, '\\': true, '<': true, '>': true, '&': true, 0xE2: true, ' ': true, '\t': true, '\r': true, '\n': true}
+// compactSpecial are the bytes appendCompact looks at; compactSpaces those
+// it looks at without escapeHTML.
+var (
+	compactSpecial = [256]bool{'"': true, '\\': true, '<': true, '>': true, '&': true, 0xE2: true, ' ': true, '\t': true, '\r': true, '\n': true}
+	compactSpaces  = [256]bool{'"': true, '\\': true, ' ': true, '\t': true, '\r': true, '\n': true}
+)
 
 // The members below are read as encoding/json read them into the providers'
 // payload structs, with one difference: a member's name is matched exactly,
@@ -904,7 +913,7 @@ func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
 // compactRaw is the body as the events keep it: json.Marshal of it as a
 // json.RawMessage, compacted and HTML-escaped, in a buffer of its own.
 func (d *jsonDoc) compactRaw() []byte {
-	return d.root().appendCompact(make([]byte, 0, len(d.body)))
+	return d.root().appendCompact(make([]byte, 0, len(d.body)), true)
 }
 
 // memberNumber is the member name of an object as encoding/json decoded it

@@ -154,9 +154,18 @@ func sameDoc(t *testing.T, body []byte) {
 	require.NoError(t, CheckJSON(body))
 	compact, err := json.Marshal(json.RawMessage(body))
 	require.NoError(t, err)
-	if got := d.root().appendCompact(nil); !bytes.Equal(got, compact) {
+	if got := d.root().appendCompact(nil, true); !bytes.Equal(got, compact) {
 		t.Fatalf("%q: compact %q, json.Marshal %q", body, got, compact)
 	}
+	var plain bytes.Buffer
+	require.NoError(t, json.Compact(&plain, body))
+	if got := d.root().appendCompact(nil, false); !bytes.Equal(got, plain.Bytes()) {
+		t.Fatalf("%q: compact %q, json.Compact %q", body, got, plain.Bytes())
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&tree))
 	var walk func(v jsonValue, p JSONPath)
 	walk = func(v jsonValue, p JSONPath) {
 		raw, ok := refLookup(p, body)
@@ -170,6 +179,10 @@ func sameDoc(t *testing.T, body []byte) {
 		wantText, wantErr := refText(p, body)
 		if text != wantText || fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("%q at %q: Text %q %v, reference %q %v", body, p, text, err, wantText, wantErr)
+		}
+		treeValue, treeErr := treeText(tree, p)
+		if text != treeValue || fmt.Sprint(err) != fmt.Sprint(treeErr) {
+			t.Fatalf("%q at %q: Text %q %v, the mapping's treeText %q %v", body, p, text, err, treeValue, treeErr)
 		}
 		var s string
 		str, ok := v.String()
@@ -354,4 +367,41 @@ func (t *idText) UnmarshalJSON(b []byte) error {
 		*t = idText(n)
 	}
 	return nil
+}
+
+// treeText is how the mapping of hmac and standardwebhooks read a path
+// before the jsonDoc: JSONPath.Text over a decoded body (json.Number for numbers):
+// a string's content, a number or boolean as sent, "" when absent or null;
+// an object or an array is ErrMalformed.
+func treeText(doc any, p JSONPath) (string, error) {
+	v := doc
+	for _, seg := range p {
+		switch node := v.(type) {
+		case map[string]any:
+			next, ok := node[seg]
+			if !ok {
+				return "", nil
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || seg != strconv.Itoa(i) || i >= len(node) {
+				return "", nil
+			}
+			v = node[i]
+		default:
+			return "", nil
+		}
+	}
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
 }
