@@ -2,6 +2,7 @@ package verifiers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -348,6 +349,12 @@ func scanString(b []byte, i int) (end int, escaped, ascii, ok bool) {
 	ascii = true
 	i++
 	for i < len(b) {
+		for i < len(b) && stringPlain[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -393,6 +400,15 @@ func scanString(b []byte, i int) (end int, escaped, ascii, ok bool) {
 	}
 	return 0, false, false, false
 }
+
+// stringPlain are the bytes a string holds as themselves: ASCII, not a
+// control character, a quote or a backslash.
+var stringPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // hex4 reads the four hex digits of a \u escape at b[i:].
 func hex4(b []byte, i int) (rune, bool) {
@@ -510,31 +526,27 @@ func (d *jsonDoc) foldedName(i int, folded *[]string) string {
 	return (*folded)[i][1:]
 }
 
-// nameHash hashes node i's object and its folded name (FNV-1a).
+// nameHash hashes node i's object and its folded name: FNV-1a over the
+// name's bytes with bit 0x20 cleared (so that an ASCII name hashes as its
+// upper case, foldKey's fold of it, does), eight bytes at a time.
 func (d *jsonDoc) nameHash(i int, folded *[]string) uint64 {
 	n := &d.nodes[i]
-	h := uint64(14695981039346656037)
-	mix := func(c byte) {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	for p := uint32(n.parent); p != 0; p >>= 8 {
-		mix(byte(p))
-	}
-	mix(0xff)
+	const prime = 1099511628211
+	h := (uint64(14695981039346656037) ^ uint64(n.parent)) * prime
+	var name []byte
 	if n.nameASCII {
-		for _, c := range d.body[n.nameStart:n.nameEnd] {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A' // foldKey folds an ASCII letter to its upper case
-			}
-			mix(c)
-		}
-		return h
+		name = d.body[n.nameStart:n.nameEnd]
+	} else {
+		name = []byte(d.foldedName(i, folded))
 	}
-	for _, c := range []byte(d.foldedName(i, folded)) {
-		mix(c)
+	for len(name) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(name)&^0x2020202020202020) * prime
+		name = name[8:]
 	}
-	return h
+	for _, c := range name {
+		h = (h ^ uint64(c&^0x20)) * prime
+	}
+	return h ^ h>>29
 }
 
 // sameName reports whether the member names of nodes i and j fold alike.

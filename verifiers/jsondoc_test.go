@@ -405,3 +405,31 @@ func treeText(doc any, p JSONPath) (string, error) {
 	}
 	return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
 }
+
+// BenchmarkReadJSONDoc reads a realistic body into a doc and compacts it,
+// next to the jsontext walk CheckJSON made before.
+func BenchmarkReadJSONDoc(b *testing.B) {
+	for _, name := range []string{"stripe/payment_intent_succeeded", "paddle/transaction_completed"} {
+		body := goldenRequest(b, name).Body
+		b.Run(name+"/doc", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				d, err := readJSONDoc(body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.release()
+			}
+		})
+		b.Run(name+"/tokens", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := tokenCheckJSON(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
