@@ -141,6 +141,19 @@ func sameDoc(t *testing.T, body []byte) {
 	if (err == nil) != (want == nil) {
 		t.Fatalf("%q: readJSONDoc %v, reference %v", body, err, want)
 	}
+	// JSONPath reads any bytes as it did, checked or not.
+	for _, p := range []JSONPath{{"a"}, {"a", "0"}, {"0"}, {"id"}, {"data", "object", "id"}} {
+		got, ok := p.Lookup(body)
+		want, wantOK := refLookup(p, body)
+		if ok != wantOK || !bytes.Equal(got, want) {
+			t.Fatalf("%q at %q: JSONPath.Lookup %q %v, reference %q %v", body, p, got, ok, want, wantOK)
+		}
+		text, terr := p.Text(body)
+		wantText, wantErr := refText(p, body)
+		if text != wantText || fmt.Sprint(terr) != fmt.Sprint(wantErr) {
+			t.Fatalf("%q at %q: JSONPath.Text %q %v, reference %q %v", body, p, text, terr, wantText, wantErr)
+		}
+	}
 	if err != nil {
 		if err.Error() != want.Error() || !errors.Is(err, ErrMalformed) {
 			t.Fatalf("%q: readJSONDoc %q, reference %q", body, err, want)
@@ -179,6 +192,12 @@ func sameDoc(t *testing.T, body []byte) {
 		wantText, wantErr := refText(p, body)
 		if text != wantText || fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("%q at %q: Text %q %v, reference %q %v", body, p, text, err, wantText, wantErr)
+		}
+		if got, ok := p.Lookup(body); !ok || !bytes.Equal(got, raw) {
+			t.Fatalf("%q at %q: JSONPath.Lookup %q %v, reference %q", body, p, got, ok, raw)
+		}
+		if got, err := p.Text(body); got != wantText || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("%q at %q: JSONPath.Text %q %v, reference %q %v", body, p, got, err, wantText, wantErr)
 		}
 		treeValue, treeErr := treeText(tree, p)
 		if text != treeValue || fmt.Sprint(err) != fmt.Sprint(treeErr) {
