@@ -30,8 +30,12 @@ type jsonDoc struct {
 	str   string // string(body), made on the first string read; "" until then
 	nodes []jsonNode
 	table []int32 // the duplicate-name check's hash table (node index+1)
-	stack [maxJSONDepth + 2]int32
-	last  [maxJSONDepth + 2]int32 // per open container, its last child so far
+	// spaced: there is whitespace between the tokens; htmlish: a string
+	// may hold a byte json.Marshal escapes. Without either, the body's
+	// object is its own compact form.
+	spaced, htmlish bool
+	stack           [maxJSONDepth + 2]int32
+	last            [maxJSONDepth + 2]int32 // per open container, its last child so far
 }
 
 // jsonNode is one value of the document. Index 0 is the top-level object;
@@ -212,11 +216,15 @@ func (d *jsonDoc) scan() bool {
 	if i == len(b) || b[i] != '{' {
 		return false
 	}
-	depth := 0 // open containers
+	depth := 0      // open containers
+	spaced := false // whitespace between tokens
+	plain := true   // no string holds a byte json.Marshal escapes (<, >, &, U+2028, U+2029)
+	defer func() { d.spaced, d.htmlish = spaced, !plain }()
 	for {
 		// A value starts at i (after a name's colon, a comma, an open bracket, or at the top).
 		for i < len(b) && isJSONSpace(b[i]) {
 			i++
+			spaced = true
 		}
 		if i == len(b) {
 			return false
@@ -242,14 +250,16 @@ func (d *jsonDoc) scan() bool {
 				if b[i] != '"' {
 					return false
 				}
-				end, esc, ascii, ok := scanString(b, i)
+				end, esc, ascii, html, ok := scanString(b, i)
 				if !ok {
 					return false
 				}
+				plain = plain && !html
 				n.nameStart, n.nameEnd, n.nameEscaped, n.nameASCII = int32(i+1), int32(end-1), esc, ascii && !esc
 				i = end
 				for i < len(b) && isJSONSpace(b[i]) {
 					i++
+					spaced = true
 				}
 				if i == len(b) || b[i] != ':' {
 					return false
@@ -257,6 +267,7 @@ func (d *jsonDoc) scan() bool {
 				i++
 				for i < len(b) && isJSONSpace(b[i]) {
 					i++
+					spaced = true
 				}
 				if i == len(b) {
 					return false
@@ -272,6 +283,7 @@ func (d *jsonDoc) scan() bool {
 			i++
 			for i < len(b) && isJSONSpace(b[i]) {
 				i++
+				spaced = true
 			}
 			if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
 				depth--
@@ -281,10 +293,11 @@ func (d *jsonDoc) scan() bool {
 			}
 			continue // its first member or element
 		case c == '"':
-			end, esc, _, ok := scanString(b, i)
+			end, esc, _, html, ok := scanString(b, i)
 			if !ok {
 				return false
 			}
+			plain = plain && !html
 			n.end, n.escaped, i = int32(end), esc, end
 			d.nodes = append(d.nodes, n)
 		case c == '-' || '0' <= c && c <= '9':
@@ -321,6 +334,7 @@ func (d *jsonDoc) scan() bool {
 			}
 			for i < len(b) && isJSONSpace(b[i]) {
 				i++
+				spaced = true
 			}
 			if i == len(b) {
 				return false
@@ -345,7 +359,7 @@ func (d *jsonDoc) scan() bool {
 // of its closing quote, whether it holds an escape, whether it is all ASCII.
 // The body is valid UTF-8 (scan checks it first); control characters and
 // bad escapes, including a surrogate escape not in a pair, are refused.
-func scanString(b []byte, i int) (end int, escaped, ascii, ok bool) {
+func scanString(b []byte, i int) (end int, escaped, ascii, html, ok bool) {
 	ascii = true
 	i++
 	for i < len(b) {
@@ -358,18 +372,22 @@ func scanString(b []byte, i int) (end int, escaped, ascii, ok bool) {
 		c := b[i]
 		switch {
 		case c == '"':
-			return i + 1, escaped, ascii, true
+			return i + 1, escaped, ascii, html, true
 		case c < 0x20:
-			return 0, false, false, false
+			return 0, false, false, false, false
 		case c >= 0x80:
 			ascii = false
+			html = html || c == 0xE2 // U+2028 and U+2029 start with it
+			i++
+		case c == '<' || c == '>' || c == '&':
+			html = true
 			i++
 		case c != '\\':
 			i++
 		default:
 			escaped = true
 			if i+1 >= len(b) {
-				return 0, false, false, false
+				return 0, false, false, false, false
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -377,35 +395,36 @@ func scanString(b []byte, i int) (end int, escaped, ascii, ok bool) {
 			case 'u':
 				r, ok := hex4(b, i+2)
 				if !ok {
-					return 0, false, false, false
+					return 0, false, false, false, false
 				}
 				i += 6
 				switch {
 				case 0xDC00 <= r && r <= 0xDFFF:
-					return 0, false, false, false // a low surrogate first
+					return 0, false, false, false, false // a low surrogate first
 				case 0xD800 <= r && r <= 0xDBFF:
 					if i+1 >= len(b) || b[i] != '\\' || b[i+1] != 'u' {
-						return 0, false, false, false
+						return 0, false, false, false, false
 					}
 					lo, ok := hex4(b, i+2)
 					if !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return 0, false, false, false
+						return 0, false, false, false, false
 					}
 					i += 6
 				}
 			default:
-				return 0, false, false, false
+				return 0, false, false, false, false
 			}
 		}
 	}
-	return 0, false, false, false
+	return 0, false, false, false, false
 }
 
-// stringPlain are the bytes a string holds as themselves: ASCII, not a
-// control character, a quote or a backslash.
+// stringPlain are the bytes a string holds as themselves and json.Marshal
+// does not escape: ASCII, not a control character, a quote, a backslash,
+// <, > or &.
 var stringPlain = func() (t [256]bool) {
 	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
 	return t
 }()
@@ -473,8 +492,8 @@ func scanNumber(b []byte, i int) (int, bool) {
 // object and its folded name.
 func (d *jsonDoc) uniqueNames() bool {
 	members := 0
-	for i := range d.nodes {
-		if d.nodes[i].parent >= 0 && i > 0 && d.nodes[d.nodes[i].parent].kind == '{' {
+	for i := 1; i < len(d.nodes); i++ {
+		if d.nodes[d.nodes[i].parent].kind == '{' {
 			members++
 		}
 	}
@@ -924,8 +943,18 @@ func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
 
 // compactRaw is the body as the events keep it: json.Marshal of it as a
 // json.RawMessage, compacted and HTML-escaped, in a buffer of its own.
-func (d *jsonDoc) compactRaw() []byte {
-	return d.root().appendCompact(make([]byte, 0, len(d.body)), true)
+func (d *jsonDoc) compactRaw() []byte { return d.compact(true) }
+
+// compact is the body's object without the whitespace between tokens, in
+// a buffer of its own, as json.Compact makes it or, with escapeHTML, as
+// json.Marshal(json.RawMessage(body)) does. A body without whitespace
+// (and, with escapeHTML, without a byte to escape) is copied as it is.
+func (d *jsonDoc) compact(escapeHTML bool) []byte {
+	raw := d.root().Raw()
+	if !d.spaced && (!escapeHTML || !d.htmlish) {
+		return bytes.Clone(raw)
+	}
+	return d.root().appendCompact(make([]byte, 0, len(raw)), escapeHTML)
 }
 
 // memberNumber is the member name of an object as encoding/json decoded it

@@ -170,9 +170,15 @@ func sameDoc(t *testing.T, body []byte) {
 	if got := d.root().appendCompact(nil, true); !bytes.Equal(got, compact) {
 		t.Fatalf("%q: compact %q, json.Marshal %q", body, got, compact)
 	}
+	if got := d.compactRaw(); !bytes.Equal(got, compact) {
+		t.Fatalf("%q: compactRaw %q, json.Marshal %q", body, got, compact)
+	}
 	var plain bytes.Buffer
 	require.NoError(t, json.Compact(&plain, body))
 	if got := d.root().appendCompact(nil, false); !bytes.Equal(got, plain.Bytes()) {
+		t.Fatalf("%q: compact %q, json.Compact %q", body, got, plain.Bytes())
+	}
+	if got := d.compact(false); !bytes.Equal(got, plain.Bytes()) {
 		t.Fatalf("%q: compact %q, json.Compact %q", body, got, plain.Bytes())
 	}
 	var tree any
@@ -264,7 +270,7 @@ func jsonDocSeeds(t testing.TB) [][]byte {
 		`{"a":"\udc00"}`, `{"a":"\ud800\u0041"}`, `{"a":"\ud800\\"}`, `{"a":1e}`, `{"a":1.}`, `{"a":-}`, `{"a":.5}`, `{"a":1E+2}`,
 		`{"a":tru}`, `{"a":nul}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a" :1 ,}`, `{"a":"x` + "\x01" + `"}`, `{"a":"\x"}`, `{"a":"\u12"}`,
 		"\ufeff{}", "{}\x00", " \r\n\t{} \n", `{"é":1,"É":2}`, `{"ǅ":1,"ǆ":2}`, `{"Ω":1,"Ω":2}`, `{"ß":1,"ẞ":2}`, `{"0":[{"1":[2]}]}`,
-		`{"Type":"x"}`, `{"type":"x","TYPE":"y"}`, `{"a":[` + strings.Repeat(`{"b":1},`, 40) + `{}]}`,
+		`{"Type":"x"}`, `{"a":"<"}`, `{"<":1}`, `{"a":"x&y","b":">"}`, "{\"a\":\"\u2028\"}", `{"a":"é"}`, `{"a":1 }`, `{"a":[1, 2]}`, `{"type":"x","TYPE":"y"}`, `{"a":[` + strings.Repeat(`{"b":1},`, 40) + `{}]}`,
 	} {
 		seeds = append(seeds, []byte(s))
 	}

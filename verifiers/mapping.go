@@ -276,7 +276,7 @@ func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage,
 				return nil, nil, err
 			}
 		}
-		return d.root().appendCompact(make([]byte, 0, len(r.Body)), false), d, nil // as sent, without the spaces
+		return d.compact(false), d, nil // as sent, without the spaces
 	}
 	if r.RawQuery != "" && !querySigned && ctErr == nil && mediaType == FormType {
 		fields, err := url.ParseQuery(string(r.Body))
