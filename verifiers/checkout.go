@@ -67,33 +67,6 @@ func (v *Checkout) Provision(caddy.Context) error {
 	return nil
 }
 
-// The fields.
-type checkoutEvent struct {
-	ID        string `json:"id"`   // evt_…: the event id
-	Type      string `json:"type"` // payment_captured, …: the status
-	CreatedOn string `json:"created_on"`
-	Timestamp string `json:"timestamp"` // on the types without created_on
-	Data      struct {
-		ID              string      `json:"id"`        // pay_…
-		Reference       string      `json:"reference"` // the merchant's order
-		Amount          json.Number `json:"amount"`    // minor units
-		Currency        string      `json:"currency"`
-		ResponseCode    string      `json:"response_code"`
-		ResponseSummary string      `json:"response_summary"`
-		Source          struct {
-			Type string `json:"type"`
-		} `json:"source"`
-		Customer struct {
-			Name  string `json:"name"`
-			Email string `json:"email"`
-			Phone struct {
-				CountryCode string `json:"country_code"`
-				Number      string `json:"number"`
-			} `json:"phone"`
-		} `json:"customer"`
-	} `json:"data"`
-}
-
 // checkoutFields are the top-level members of a webhook, documented or not
 // sent on every event type; a query parameter may not shadow them.
 var checkoutFields = map[string]bool{
@@ -125,7 +98,7 @@ func (v *Checkout) Verify(_ context.Context, r *Request) ([]Event, error) {
 		}
 		return nil
 	}
-	return verifySignedJSONEvent(r, authenticate, checkoutFields, v.normalize)
+	return verifySignedJSONDoc(r, authenticate, checkoutFields, v.normalize)
 }
 
 // checkoutStatuses maps the event type; other types are StatusUnknown.
@@ -171,43 +144,67 @@ func setCheckoutAmount(e *Event, value, currency string) error {
 	return SetAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, MajorUnits)
 }
 
-func (v *Checkout) normalize(ce *checkoutEvent, r *Request) (Event, error) {
-	for _, m := range []struct{ name, value string }{
-		{"id", ce.ID}, {"type", ce.Type}, {"data.reference", ce.Data.Reference},
-	} {
-		if m.value == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
-		}
+// normalize reads id (evt_…, the same on every retry), type (the status),
+// created_on or, on the types without it, timestamp, and data: id (pay_…),
+// reference (the merchant's order), amount (minor units), currency,
+// response_code, response_summary, source.type, customer.name, .email and
+// .phone.country_code and .number.
+func (v *Checkout) normalize(root jsonValue, r *Request) (Event, error) {
+	var m members
+	id := m.str(root, "id", "id")
+	eventType := m.str(root, "type", "type")
+	createdOn := m.str(root, "created_on", "created_on")
+	timestamp := m.str(root, "timestamp", "timestamp")
+	data := m.obj(root, "data", "data")
+	dataID := m.str(data, "id", "data.id")
+	reference := m.str(data, "reference", "data.reference")
+	amount := m.num(data, "amount", "data.amount")
+	currency := m.str(data, "currency", "data.currency")
+	responseCode := m.str(data, "response_code", "data.response_code")
+	responseSummary := m.str(data, "response_summary", "data.response_summary")
+	sourceType := m.str(m.obj(data, "source", "data.source"), "type", "data.source.type")
+	customer := m.obj(data, "customer", "data.customer")
+	name := m.str(customer, "name", "data.customer.name")
+	email := m.str(customer, "email", "data.customer.email")
+	phoneObj := m.obj(customer, "phone", "data.customer.phone")
+	countryCode := m.str(phoneObj, "country_code", "data.customer.phone.country_code")
+	phone := m.str(phoneObj, "number", "data.customer.phone.number")
+	if m.err != nil {
+		return Event{}, m.err
+	}
+	switch {
+	case id == "":
+		return Event{}, fmt.Errorf("%w: mandatory field id is missing", ErrMalformed)
+	case eventType == "":
+		return Event{}, fmt.Errorf("%w: mandatory field type is missing", ErrMalformed)
+	case reference == "":
+		return Event{}, fmt.Errorf("%w: mandatory field data.reference is missing", ErrMalformed)
 	}
 	e := NewEvent(v.Provider(), r)
-	e.ID = ce.ID // Checkout.com's own id, the same on every retry
-	e.ProviderStatus = ce.Type
-	e.Status = checkoutStatuses[ce.Type]
+	e.ID = id // Checkout.com's own id, the same on every retry
+	e.ProviderStatus = eventType
+	e.Status = checkoutStatuses[eventType]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
-	e.OrderID = ce.Data.Reference
-	e.TransactionID = ce.Data.ID
-	e.ResponseCode = ce.Data.ResponseCode
-	e.Reason = ce.Data.ResponseSummary
-	e.PaymentMethod = ce.Data.Source.Type
-	occurred := ce.CreatedOn
+	e.OrderID = reference
+	e.TransactionID = dataID
+	e.ResponseCode = responseCode
+	e.Reason = responseSummary
+	e.PaymentMethod = sourceType
+	occurred := createdOn
 	if occurred == "" {
-		occurred = ce.Timestamp
+		occurred = timestamp
 	}
 	e.OccurredAt = ParseTime(occurred, time.RFC3339Nano)
-	phone := ce.Data.Customer.Phone.Number
-	if phone != "" && ce.Data.Customer.Phone.CountryCode != "" {
-		phone = ce.Data.Customer.Phone.CountryCode + " " + phone
+	if phone != "" && countryCode != "" {
+		phone = countryCode + " " + phone
 	}
-	e.Customer = NewCustomer(ce.Data.Customer.Name, ce.Data.Customer.Email, phone, "")
-	if err := setCheckoutAmount(&e, ce.Data.Amount.String(), ce.Data.Currency); err != nil {
+	e.Customer = NewCustomer(name, email, phone, "")
+	if err := setCheckoutAmount(&e, amount, currency); err != nil {
 		return Event{}, err
 	}
-	var err error
-	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
 }
 

@@ -104,11 +104,11 @@ func appendMemberTime(dst []byte, key string, t time.Time) ([]byte, error) {
 // deeper is an error there.
 const compactMaxDepth = 10000
 
-// compactSpecial marks the bytes that appendCompactRaw does not copy
+// rawCompactSpecial marks the bytes that appendCompactRaw does not copy
 // as they are inside a string: the control characters (invalid there), '"'
 // and '\\', the HTML characters, and 0xE2 (the first byte of U+2028 and
 // U+2029).
-var compactSpecial = func() (t [256]bool) {
+var rawCompactSpecial = func() (t [256]bool) {
 	for c := range 0x20 {
 		t[c] = true
 	}
@@ -309,7 +309,7 @@ func (c *rawCompactor) string() bool {
 	i := c.i + 1
 	for i < len(s) {
 		b := s[i]
-		if !compactSpecial[b] {
+		if !rawCompactSpecial[b] {
 			i++
 			continue
 		}

@@ -3,7 +3,6 @@ package verifiers
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -100,14 +99,14 @@ func newOrderIDSource(option string, defaults []JSONPath) (orderIDSource, error)
 	return o, nil
 }
 
-// read returns the order id: the text at the custom path in body, else the
+// read returns the order id: the text at the custom path in the body (root), else the
 // first non-empty of values, the decoded values of the default paths. An
 // event the app acts on (a mapped status) without one is ErrMalformed,
 // naming the paths tried; an unmapped event is forwarded without it.
-func (o orderIDSource) read(body []byte, status Status, values ...string) (string, error) {
+func (o orderIDSource) read(root jsonValue, status Status, values ...string) (string, error) {
 	paths := o.defaults
 	if o.custom != nil {
-		id, err := o.custom.Text(body)
+		id, err := root.Path(o.custom).Text(o.custom)
 		if err != nil || id != "" {
 			return id, err
 		}
@@ -129,19 +128,9 @@ func (o orderIDSource) read(body []byte, status Status, values ...string) (strin
 	return "", fmt.Errorf("%w: no order id at %s (set order_id to where your orders' reference is)", ErrMalformed, strings.Join(names, " or "))
 }
 
-// compactRaw is the body as raw: compacted, as sent.
-func compactRaw(body []byte) (json.RawMessage, error) {
-	raw, err := json.Marshal(json.RawMessage(body))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return raw, nil
-}
-
 // unixTime reads a Unix time in seconds as a provider sends it (a JSON
 // number); the zero time (occurred_at omitted) when it is not one.
-func unixTime(n json.Number) time.Time {
-	s := n.String()
+func unixTime(s string) time.Time {
 	if len(s) > 12 || !isDigits(s) {
 		return time.Time{}
 	}
@@ -150,29 +139,4 @@ func unixTime(n json.Number) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(secs, 0).UTC()
-}
-
-// idText is a JSON string or number read as its text: an id that a
-// provider sends as either ("id": 302961 or "id": "302961"). null is "".
-type idText string
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *idText) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = idText(s)
-	case string(b) == "null":
-		*t = ""
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("an id is a string or a number")
-		}
-		*t = idText(n)
-	}
-	return nil
 }

@@ -320,18 +320,22 @@ func (v *HMAC) Verify(ctx context.Context, r *Request) ([]Event, error) {
 		return nil, fmt.Errorf("%w: %s header matches none of the %d configured secrets", ErrSignature, v.Header, v.macs.Secrets())
 	}
 	if v.TimestampHeader != "" {
-		if err := CheckTimestamp(v.TimestampHeader+" header", ts, r.ReceivedAt, v.tolerance); err != nil {
-			return nil, err
+		if CheckTimestamp("", ts, r.ReceivedAt, v.tolerance) != nil {
+			// Again, naming the header: the name is only built for a refusal.
+			return nil, CheckTimestamp(v.TimestampHeader+" header", ts, r.ReceivedAt, v.tolerance)
 		}
 	}
 
-	raw, isJSON, err := genericBody(r, &v.Mapping, v.signsURL)
+	raw, doc, err := genericBody(r, &v.Mapping, v.signsURL)
 	if err != nil {
 		return nil, err
 	}
+	if doc != nil {
+		defer doc.release()
+	}
 	e := NewEvent(v.Provider(), r)
 	e.Raw = raw
-	if err := v.Mapping.apply(&e, r.Body, isJSON, r.Header); err != nil {
+	if err := v.Mapping.apply(&e, doc, r.Header); err != nil {
 		return nil, err
 	}
 	if e.ID == "" {

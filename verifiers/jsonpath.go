@@ -46,8 +46,42 @@ func (p JSONPath) String() string { return strings.Join(p, ".") }
 // Lookup returns the JSON value at p in doc, a JSON text (the body, already
 // checked by CheckJSON), and whether there is one: a missing member, an index
 // out of range, or a step into something that is neither an object nor an
-// array is not found. null is found, as null.
+// array is not found. null is found, as null. An object that passes
+// CheckJSON is read once into a jsonDoc; anything else is decoded step by
+// step (lookupDecoded).
 func (p JSONPath) Lookup(doc []byte) (json.RawMessage, bool) {
+	d, ok := readJSONObject(doc)
+	if !ok {
+		return p.lookupDecoded(doc)
+	}
+	defer d.release()
+	v := d.root().Path(p)
+	if !v.Exists() {
+		return nil, false
+	}
+	return bytes.Clone(v.Raw()), true
+}
+
+// readJSONObject reads doc into a jsonDoc when it is an object that passes
+// CheckJSON; ok is false for anything else, which is left to encoding/json
+// (an error there is not a refusal: the callers read values out of bodies
+// already checked).
+func readJSONObject(doc []byte) (*jsonDoc, bool) {
+	if t := bytes.TrimLeft(doc, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, false
+	}
+	d := jsonDocs.Get().(*jsonDoc)
+	d.body = doc
+	if !d.scan() || !d.uniqueNames() {
+		d.release()
+		return nil, false
+	}
+	return d, true
+}
+
+// lookupDecoded is Lookup with encoding/json decoding each step into a map
+// or a slice.
+func (p JSONPath) lookupDecoded(doc []byte) (json.RawMessage, bool) {
 	value := json.RawMessage(bytes.TrimSpace(doc))
 	for _, seg := range p {
 		if len(value) == 0 {
@@ -85,7 +119,11 @@ func (p JSONPath) Lookup(doc []byte) (json.RawMessage, bool) {
 // boolean as sent, "" when there is none or it is null. An object or an
 // array is ErrMalformed: a reference is never a structure.
 func (p JSONPath) Text(doc []byte) (string, error) {
-	value, ok := p.Lookup(doc)
+	if d, ok := readJSONObject(doc); ok {
+		defer d.release()
+		return d.root().Path(p).Text(p)
+	}
+	value, ok := p.lookupDecoded(doc)
 	if !ok || len(value) == 0 {
 		return "", nil
 	}

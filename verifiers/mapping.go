@@ -1,7 +1,6 @@
 package verifiers
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -254,39 +253,38 @@ func checkEventID(what, id string, err error) error {
 // content type says JSON, and then raw is the object as sent; any other
 // body is kept in raw as {"body": text}, or {"body_base64": ...} when it is
 // not UTF-8. An unsigned query that web frameworks would read in place of
-// a member of the body is refused unless the query is signed.
-func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage, isJSON bool, err error) {
+// a member of the body is refused unless the query is signed. doc is the
+// JSON body read (nil for any other), which the caller releases.
+func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage, doc *jsonDoc, err error) {
 	contentType := r.Header.Get("Content-Type")
 	mediaType, params, ctErr := mime.ParseMediaType(contentType)
 	jsonType := ctErr == nil && (mediaType == JSONType || strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json"))
 	if m.needsJSON() || jsonType {
 		if !jsonType {
-			return nil, false, fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, JSONType)
+			return nil, nil, fmt.Errorf("%w: content type %.60q, want %s", ErrMalformed, contentType, JSONType)
 		}
 		if charset, ok := params["charset"]; ok && !slices.ContainsFunc(bodyCharsets, func(c string) bool { return strings.EqualFold(c, charset) }) {
-			return nil, false, fmt.Errorf("%w: content type charset %.40q, want utf-8", ErrMalformed, charset)
+			return nil, nil, fmt.Errorf("%w: content type charset %.40q, want utf-8", ErrMalformed, charset)
 		}
-		if err := CheckJSON(r.Body); err != nil {
-			return nil, false, err
+		d, err := readJSONDoc(r.Body)
+		if err != nil {
+			return nil, nil, err
 		}
 		if !querySigned {
-			if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, nil); err != nil {
-				return nil, false, err
+			if err := refuseShadowingJSONDoc(r.RawQuery, d, nil); err != nil {
+				d.release()
+				return nil, nil, err
 			}
 		}
-		var b bytes.Buffer
-		if err := json.Compact(&b, r.Body); err != nil { // as sent, without the spaces
-			return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		return b.Bytes(), true, nil
+		return d.compact(false), d, nil // as sent, without the spaces
 	}
 	if r.RawQuery != "" && !querySigned && ctErr == nil && mediaType == FormType {
 		fields, err := url.ParseQuery(string(r.Body))
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: form body: %v", ErrMalformed, err)
+			return nil, nil, fmt.Errorf("%w: form body: %v", ErrMalformed, err)
 		}
 		if err := RefuseShadowingQuery(r.RawQuery, fields, nil); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
 	var wrapped struct {
@@ -301,15 +299,15 @@ func genericBody(r *Request, m *Mapping, querySigned bool) (raw json.RawMessage,
 		wrapped.BodyBase64 = &s
 	}
 	raw, err = json.Marshal(wrapped)
-	return raw, false, err
+	return raw, nil, err
 }
 
 // apply fills the event's mapped members from the JSON body (the mapping
 // reads nothing from a body that is not JSON) and, when event_id is
 // configured, its id; the provider sets its default id when e.ID is "".
-// The body, already checked by CheckJSON, is decoded once, its numbers
-// kept as sent.
-func (m *Mapping) apply(e *Event, body []byte, isJSON bool, header http.Header) error {
+// The members are read from doc, the JSON body (nil: not JSON), numbers as
+// sent.
+func (m *Mapping) apply(e *Event, doc *jsonDoc, header http.Header) error {
 	e.Status = StatusUnknown
 	if m.idHeader != "" {
 		values := header.Values(m.idHeader)
@@ -321,24 +319,19 @@ func (m *Mapping) apply(e *Event, body []byte, isJSON bool, header http.Header) 
 			return err
 		}
 	}
-	if !isJSON || !m.needsJSON() {
+	if doc == nil || !m.needsJSON() {
 		return nil
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	root := doc.root()
 	text := func(member string) (string, error) {
 		p, ok := m.paths[member]
 		if !ok {
 			return "", nil
 		}
-		return treeText(doc, p)
+		return root.Path(p).Text(p)
 	}
 	if m.idPath != nil {
-		id, err := treeText(doc, m.idPath)
+		id, err := root.Path(m.idPath).Text(m.idPath)
 		if err != nil {
 			return err
 		}
@@ -348,7 +341,7 @@ func (m *Mapping) apply(e *Event, body []byte, isJSON bool, header http.Header) 
 		e.ID = id
 	}
 	if p, ok := m.paths["status"]; ok {
-		value, err := treeText(doc, p)
+		value, err := root.Path(p).Text(p)
 		if err != nil {
 			return err
 		}
@@ -395,42 +388,6 @@ func (m *Mapping) apply(e *Event, body []byte, isJSON bool, header http.Header) 
 	}
 	e.OccurredAt = parseAnyTime(occurred)
 	return nil
-}
-
-// treeText is JSONPath.Text over a decoded body (json.Number for numbers):
-// a string's content, a number or boolean as sent, "" when absent or null;
-// an object or an array is ErrMalformed.
-func treeText(doc any, p JSONPath) (string, error) {
-	v := doc
-	for _, seg := range p {
-		switch node := v.(type) {
-		case map[string]any:
-			next, ok := node[seg]
-			if !ok {
-				return "", nil
-			}
-			v = next
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || seg != strconv.Itoa(i) || i >= len(node) {
-				return "", nil
-			}
-			v = node[i]
-		default:
-			return "", nil
-		}
-	}
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case json.Number:
-		return v.String(), nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	}
-	return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
 }
 
 // parseAnyTime reads an RFC 3339 time, a date and time without a zone (as

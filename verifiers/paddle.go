@@ -3,7 +3,6 @@ package verifiers
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,8 +44,6 @@ type Paddle struct {
 var paddleSignature = TimedHMACHeader{Header: "Paddle-Signature", Sep: ";", Time: "ts", Scheme: "h1", Join: ':'}
 
 var paddleOrderPaths = []JSONPath{MustJSONPath("data.custom_data.order_id")}
-
-var paddleDataPath = MustJSONPath("data")
 
 // CaddyModule returns the Caddy module information.
 func (Paddle) CaddyModule() caddy.ModuleInfo {
@@ -107,15 +104,10 @@ func (v *Paddle) Methods() []string { return []string{http.MethodPost} }
 // ACK implements Verifier: a 200 within 5 seconds; Paddle reads no body.
 func (v *Paddle) ACK() ACK { return ACK{Status: http.StatusOK} }
 
-// paddleEvent is a notification; data is the entity, read member by member
-// because its shape depends on the event type.
-type paddleEvent struct {
-	EventID        string          `json:"event_id"` // evt_…: the same on every retry
-	EventType      string          `json:"event_type"`
-	OccurredAt     string          `json:"occurred_at"`
-	NotificationID string          `json:"notification_id"` // ntf_…: per destination
-	Data           json.RawMessage `json:"data"`
-}
+// A notification has event_id (evt_…: the same on every retry), event_type,
+// occurred_at, notification_id (ntf_…: per destination) and data, the
+// entity, read member by member because its shape depends on the event
+// type.
 
 // paddleFields are the top-level members of a notification; a query
 // parameter may not shadow them.
@@ -128,7 +120,7 @@ func (v *Paddle) Verify(_ context.Context, r *Request) ([]Event, error) {
 	authenticate := func() error {
 		return paddleSignature.Check(r.Header.Values("Paddle-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	return verifySignedJSONEvent(r, authenticate, paddleFields, v.normalize)
+	return verifySignedJSONDoc(r, authenticate, paddleFields, v.normalize)
 }
 
 // paddleStatuses maps event_type; adjustments depend on their action and
@@ -144,10 +136,10 @@ var paddleStatuses = map[string]Status{
 // paddleStatus maps a notification. An adjustment is a refund once it is
 // approved: Paddle creates refunds pending_approval, and a credit or a
 // chargeback is another action.
-func paddleStatus(eventType string, data map[string]json.RawMessage) Status {
+func paddleStatus(eventType string, data jsonValue) Status {
 	switch eventType {
 	case "adjustment.created", "adjustment.updated":
-		if rawText(data["action"]) == "refund" && rawText(data["status"]) == "approved" {
+		if data.Get("action").Str() == "refund" && data.Get("status").Str() == "approved" {
 			return StatusRefunded
 		}
 		return StatusUnknown
@@ -158,23 +150,32 @@ func paddleStatus(eventType string, data map[string]json.RawMessage) Status {
 	return StatusUnknown
 }
 
-func (v *Paddle) normalize(pe *paddleEvent, r *Request) (Event, error) {
-	for _, m := range []struct{ name, value string }{{"event_id", pe.EventID}, {"event_type", pe.EventType}} {
-		if m.value == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
-		}
+func (v *Paddle) normalize(root jsonValue, r *Request) (Event, error) {
+	var m members
+	eventID := m.str(root, "event_id", "event_id")
+	eventType := m.str(root, "event_type", "event_type")
+	occurredAt := m.str(root, "occurred_at", "occurred_at")
+	m.str(root, "notification_id", "notification_id")
+	if m.err != nil {
+		return Event{}, m.err
 	}
-	data := rawMembers(pe.Data)
+	if eventID == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field event_id is missing", ErrMalformed)
+	}
+	if eventType == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field event_type is missing", ErrMalformed)
+	}
+	data := root.Get("data")
 	e := NewEvent(v.Provider(), r)
-	e.ID = pe.EventID
-	e.ProviderStatus = pe.EventType
-	e.Status = paddleStatus(pe.EventType, data)
-	e.OccurredAt = ParseTime(pe.OccurredAt, time.RFC3339Nano)
+	e.ID = eventID
+	e.ProviderStatus = eventType
+	e.Status = paddleStatus(eventType, data)
+	e.OccurredAt = ParseTime(occurredAt, time.RFC3339Nano)
 	// A payment event the app acts on is read strictly; any other type is
 	// forwarded with what could be read of it.
 	strict := e.Status != StatusUnknown
-	adjustment := strings.HasPrefix(pe.EventType, "adjustment.")
-	orderID, err := firstPathText(r.Body, paddleDataPath, data, v.orderPaths)
+	adjustment := strings.HasPrefix(eventType, "adjustment.")
+	orderID, _, err := root.firstText(v.orderPaths)
 	if err != nil && strict {
 		return Event{}, err
 	}
@@ -184,53 +185,42 @@ func (v *Paddle) normalize(pe *paddleEvent, r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: no order reference at %s", ErrMalformed, joinPaths(v.orderPaths))
 	}
 	e.OrderID = orderID
-	amountField, amount := "data.details.totals.grand_total", rawMembers(rawMembers(data["details"])["totals"])["grand_total"]
-	if strings.HasPrefix(pe.EventType, "transaction.") {
-		e.TransactionID = rawText(data["id"])
+	amountField, amount := "data.details.totals.grand_total", data.Get("details").Get("totals").Get("grand_total")
+	if strings.HasPrefix(eventType, "transaction.") {
+		e.TransactionID = data.Get("id").Str()
 	} else {
-		e.TransactionID = rawText(data["transaction_id"]) // adjustments, and nothing for other entities
+		e.TransactionID = data.Get("transaction_id").Str() // adjustments, and nothing for other entities
 	}
 	if adjustment {
-		amountField, amount = "data.totals.total", rawMembers(data["totals"])["total"]
-		e.Reason = rawText(data["reason"])
+		amountField, amount = "data.totals.total", data.Get("totals").Get("total")
+		e.Reason = data.Get("reason").Str()
 	}
 	// The payment attempts: the method of the captured one (else of the
 	// first); for a payment that failed or is past due, the error code of
 	// the first that failed (a paid one may have failed attempts before).
-	for i, raw := range rawList(data["payments"]) {
-		payment := rawMembers(raw)
-		if method := rawText(rawMembers(payment["method_details"])["type"]); i == 0 || rawText(payment["status"]) == "captured" {
-			e.PaymentMethod = method
-		}
-		if e.ResponseCode == "" && (e.Status == StatusFailed || e.Status == StatusPending) {
-			e.ResponseCode = rawText(payment["error_code"])
+	if payments := data.Get("payments"); payments.Kind() == '[' {
+		i := 0
+		for payment := range payments.Elements {
+			if method := payment.Get("method_details").Get("type").Str(); i == 0 || payment.Get("status").Str() == "captured" {
+				e.PaymentMethod = method
+			}
+			if e.ResponseCode == "" && (e.Status == StatusFailed || e.Status == StatusPending) {
+				e.ResponseCode = payment.Get("error_code").Str()
+			}
+			i++
 		}
 	}
-	if len(amount) > 0 && amount[0] != 'n' && !isDigits(rawText(amount)) && strict {
+	if !amount.IsNull() && !isDigits(amount.Str()) && strict {
 		return Event{}, fmt.Errorf("%w: %s is not a string of digits (minor units)", ErrMalformed, amountField)
 	}
-	if err := SetAmount(&e, amountField, rawText(amount), rawText(data["currency_code"]), MinorUnits); err != nil {
+	if err := SetAmount(&e, amountField, amount.Str(), data.Get("currency_code").Str(), MinorUnits); err != nil {
 		if strict {
 			return Event{}, err
 		}
 		e.Amount, e.AmountMinor, e.Currency = "", nil, "" // raw keeps what was sent
 	}
-	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
-}
-
-// rawList decodes a JSON array's elements; nil for anything else.
-func rawList(raw json.RawMessage) []json.RawMessage {
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil
-	}
-	var l []json.RawMessage
-	if json.Unmarshal(raw, &l) != nil {
-		return nil
-	}
-	return l
 }
 
 // Example implements Signer.

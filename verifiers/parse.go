@@ -7,18 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"io"
 	"iter"
 	"maps"
 	"mime"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The media types of notification bodies, for CheckContentType.
@@ -166,59 +161,11 @@ const maxJSONDepth = 32
 // fields regardless of case ("Type" fills Type as "type" does) while PHP and
 // Python keep them apart.
 func CheckJSON(body []byte) error {
-	if !utf8.Valid(body) {
-		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
+	d, err := readJSONDoc(body)
+	if err != nil {
+		return err
 	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
-	}
-	// jsontext reads tokens without reflection. Duplicate names are checked
-	// here, folded, so that its own (exact) check is switched off.
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	var names []*objectNames // per open container: an object's names so far, nil for an array
-	for {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return fmt.Errorf("%w: JSON: %v", ErrMalformed, err)
-		}
-		depth := dec.StackDepth()
-		switch kind := tok.Kind(); kind {
-		case '{', '[':
-			if depth-1 > maxJSONDepth {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-			}
-			if kind == '[' && depth > maxJSONDepth && dec.PeekKind() != ']' {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed) // its elements would be
-			}
-			var keys *objectNames
-			if kind == '{' {
-				keys = &objectNames{}
-			}
-			names = append(names, keys)
-		case '}', ']':
-			names = names[:len(names)-1]
-		default:
-			if parent, n := dec.StackIndex(depth); parent == '{' && n%2 == 1 {
-				// An object member's name.
-				if key := tok.String(); !names[len(names)-1].add(key) {
-					return fmt.Errorf("%w: JSON key %.40q given twice", ErrMalformed, key)
-				}
-				if depth > maxJSONDepth {
-					return fmt.Errorf("%w: JSON nested too deep", ErrMalformed) // its value would be
-				}
-				continue
-			}
-			if depth > maxJSONDepth {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-			}
-		}
-		if depth == 0 {
-			break // the object is complete
-		}
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
-	}
+	d.release()
 	return nil
 }
 
@@ -691,11 +638,12 @@ func RefuseShadowingJSONQuery(rawQuery string, body []byte, documented map[strin
 	if rawQuery == "" {
 		return nil
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	d, err := readJSONDoc(body)
+	if err != nil {
+		return err
 	}
-	return RefuseShadowingQuery(rawQuery, members, documented)
+	defer d.release()
+	return refuseShadowingJSONDoc(rawQuery, d, documented)
 }
 
 // CheckSignedJSON makes the checks of a JSON webhook that come before its
@@ -705,24 +653,18 @@ func RefuseShadowingJSONQuery(rawQuery string, body []byte, documented map[strin
 // parameter that the app could read in place of a top-level member of the
 // body or one of the documented ones (RefuseShadowingJSONQuery).
 func CheckSignedJSON(r *Request, authenticate func() error, documented map[string]bool) error {
-	if r.Method != http.MethodPost {
-		return fmt.Errorf("%w: %s", ErrMethod, r.Method)
-	}
-	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
+	d, err := checkSignedJSONDoc(r, authenticate, documented)
+	if err != nil {
 		return err
 	}
-	if err := authenticate(); err != nil {
-		return err
-	}
-	if err := CheckJSON(r.Body); err != nil {
-		return err
-	}
-	return RefuseShadowingJSONQuery(r.RawQuery, r.Body, documented)
+	d.release()
+	return nil
 }
 
 // verifySignedJSONEvent is the Verify of a JSON webhook that carries one
 // event: CheckSignedJSON, the body decoded into the provider's payload type
-// T, and normalize.
+// T, and normalize. The providers converted to the read body use
+// verifySignedJSONDoc instead.
 func verifySignedJSONEvent[T any](r *Request, authenticate func() error, documented map[string]bool,
 	normalize func(*T, *Request) (Event, error)) ([]Event, error) {
 	if err := CheckSignedJSON(r, authenticate, documented); err != nil {

@@ -84,34 +84,6 @@ func (v *Paystack) Provision(caddy.Context) error {
 	return err
 }
 
-// The fields.
-type paystackEvent struct {
-	Event string `json:"event"` // charge.success, …: the status
-	Data  struct {
-		ID              idText      `json:"id"`
-		Reference       idText      `json:"reference"`
-		TxReference     idText      `json:"transaction_reference"` // refunds
-		Status          string      `json:"status"`
-		Amount          json.Number `json:"amount"` // kobo, pesewas, cents: minor units
-		Currency        string      `json:"currency"`
-		GatewayResponse string      `json:"gateway_response"`
-		Channel         string      `json:"channel"`
-		IPAddress       string      `json:"ip_address"`
-		PaidAt          string      `json:"paid_at"`
-		CreatedAt       string      `json:"created_at"`
-		Transaction     *struct {
-			ID        idText `json:"id"`
-			Reference idText `json:"reference"`
-		} `json:"transaction"` // disputes
-		Customer struct {
-			FirstName string `json:"first_name"`
-			LastName  string `json:"last_name"`
-			Email     string `json:"email"`
-			Phone     string `json:"phone"`
-		} `json:"customer"`
-	} `json:"data"`
-}
-
 // paystackFields are the top-level members of a webhook; a query parameter
 // may not shadow them.
 var paystackFields = map[string]bool{"event": true, "data": true}
@@ -130,7 +102,7 @@ func (v *Paystack) ACK() ACK { return ACK{Status: http.StatusOK} }
 
 // Verify implements Verifier.
 func (v *Paystack) Verify(_ context.Context, r *Request) ([]Event, error) {
-	return verifySignedJSONEvent(r, func() error { return v.sig.check(r.Header, r.Body) }, paystackFields, v.normalize)
+	return verifySignedJSONDoc(r, func() error { return v.sig.check(r.Header, r.Body) }, paystackFields, v.normalize)
 }
 
 // paystackStatuses maps the event; other events are StatusUnknown.
@@ -141,48 +113,73 @@ var paystackStatuses = map[string]Status{
 	"charge.dispute.create": StatusDisputed,
 }
 
-func (v *Paystack) normalize(pe *paystackEvent, r *Request) (Event, error) {
-	for _, m := range []struct{ name, value string }{{"event", pe.Event}, {"data.id", string(pe.Data.ID)}} {
-		if m.value == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
-		}
+// normalize reads event (charge.success, …: the status) and data: id,
+// reference, transaction_reference (refunds), status, amount (kobo,
+// pesewas, cents: minor units), currency, gateway_response, channel,
+// ip_address, paid_at, created_at, transaction.id and .reference (disputes),
+// customer.first_name, .last_name, .email and .phone. The ids and
+// references are strings or numbers.
+func (v *Paystack) normalize(root jsonValue, r *Request) (Event, error) {
+	var m members
+	event := m.str(root, "event", "event")
+	data := m.obj(root, "data", "data")
+	id := m.id(data, "id", "data.id")
+	reference := m.id(data, "reference", "data.reference")
+	txReference := m.id(data, "transaction_reference", "data.transaction_reference")
+	status := m.str(data, "status", "data.status")
+	amount := m.num(data, "amount", "data.amount")
+	currency := m.str(data, "currency", "data.currency")
+	gatewayResponse := m.str(data, "gateway_response", "data.gateway_response")
+	channel := m.str(data, "channel", "data.channel")
+	ipAddress := m.str(data, "ip_address", "data.ip_address")
+	paidAt := m.str(data, "paid_at", "data.paid_at")
+	createdAt := m.str(data, "created_at", "data.created_at")
+	transaction := m.obj(data, "transaction", "data.transaction") // disputes
+	transactionID := m.id(transaction, "id", "data.transaction.id")
+	disputed := m.id(transaction, "reference", "data.transaction.reference")
+	customer := m.obj(data, "customer", "data.customer")
+	firstName := m.str(customer, "first_name", "data.customer.first_name")
+	lastName := m.str(customer, "last_name", "data.customer.last_name")
+	email := m.str(customer, "email", "data.customer.email")
+	phone := m.str(customer, "phone", "data.customer.phone")
+	if m.err != nil {
+		return Event{}, m.err
+	}
+	if event == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field event is missing", ErrMalformed)
+	}
+	if id == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field data.id is missing", ErrMalformed)
 	}
 	e := NewEvent(v.Provider(), r)
 	// No event id is sent, and nothing counts retries: the event, the id of
 	// the object it is about and that object's status identify it.
-	e.ID = EventID(e.Provider, pe.Event, string(pe.Data.ID), pe.Data.Status)
-	e.ProviderStatus = pe.Event
-	e.Status = paystackStatuses[pe.Event]
+	e.ID = EventID(e.Provider, event, id, status)
+	e.ProviderStatus = event
+	e.Status = paystackStatuses[event]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
-	var disputed string
-	if pe.Data.Transaction != nil {
-		disputed = string(pe.Data.Transaction.Reference)
-	}
 	var err error
-	if e.OrderID, err = v.orderID.read(r.Body, e.Status, string(pe.Data.Reference), string(pe.Data.TxReference), disputed); err != nil {
+	if e.OrderID, err = v.orderID.read(root, e.Status, reference, txReference, disputed); err != nil {
 		return Event{}, err
 	}
-	e.TransactionID = string(pe.Data.ID)
-	if pe.Data.Transaction != nil && pe.Data.Transaction.ID != "" {
-		e.TransactionID = string(pe.Data.Transaction.ID) // the disputed charge
+	e.TransactionID = id
+	if transactionID != "" {
+		e.TransactionID = transactionID // the disputed charge
 	}
-	e.Reason = pe.Data.GatewayResponse
-	e.PaymentMethod = pe.Data.Channel
-	c := pe.Data.Customer
-	e.Customer = NewCustomer(c.FirstName+" "+c.LastName, c.Email, c.Phone, pe.Data.IPAddress)
-	occurred := pe.Data.PaidAt
+	e.Reason = gatewayResponse
+	e.PaymentMethod = channel
+	e.Customer = NewCustomer(firstName+" "+lastName, email, phone, ipAddress)
+	occurred := paidAt
 	if occurred == "" {
-		occurred = pe.Data.CreatedAt
+		occurred = createdAt
 	}
 	e.OccurredAt = ParseTime(occurred, time.RFC3339Nano)
-	if err := SetAmount(&e, "data.amount", pe.Data.Amount.String(), pe.Data.Currency, MinorUnits); err != nil {
+	if err := SetAmount(&e, "data.amount", amount, currency, MinorUnits); err != nil {
 		return Event{}, err
 	}
-	if e.Raw, err = compactRaw(r.Body); err != nil {
-		return Event{}, err
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
 }
 

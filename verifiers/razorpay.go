@@ -89,35 +89,57 @@ func (v *Razorpay) Provision(caddy.Context) error {
 // every retry. It is not covered by the signature.
 const razorpayEventIDHeader = "X-Razorpay-Event-Id"
 
-// The fields.
-type razorpayEvent struct {
-	Event     string      `json:"event"` // payment.captured, …: the status
-	AccountID string      `json:"account_id"`
-	CreatedAt json.Number `json:"created_at"` // Unix seconds
-	Payload   struct {
-		Payment razorpayEntity `json:"payment"`
-		Order   razorpayEntity `json:"order"`
-		Refund  razorpayEntity `json:"refund"`
-		Dispute razorpayEntity `json:"dispute"`
-	} `json:"payload"`
+// A webhook has event (payment.captured, …: the status), account_id,
+// created_at (Unix seconds) and payload.payment, .order, .refund and
+// .dispute, each an entity (razorpayEntity) or null.
+
+// razorpayEntity is payload.<name>.entity: id (pay_…, order_…, rfnd_…,
+// disp_…), amount (paise: minor units), currency, payment_id (refunds and
+// disputes), method, email, contact, error_code, error_description,
+// order_id (a string or a number) and notes, the merchant's key-value pairs
+// (an object, or [] when there are none).
+type razorpayEntity struct {
+	obj                                         jsonValue
+	id, amount, currency, paymentID, method     string
+	email, contact, errorCode, errorDescription string
+	orderID                                     string
 }
 
-type razorpayEntity struct {
-	Entity *struct {
-		ID               string      `json:"id"`     // pay_…, order_…, rfnd_…, disp_…
-		Amount           json.Number `json:"amount"` // paise: minor units
-		Currency         string      `json:"currency"`
-		PaymentID        string      `json:"payment_id"` // refunds and disputes
-		Method           string      `json:"method"`
-		Email            string      `json:"email"`
-		Contact          string      `json:"contact"`
-		ErrorCode        string      `json:"error_code"`
-		ErrorDescription string      `json:"error_description"`
-		OrderID          idText      `json:"order_id"`
-		// Notes are the merchant's key-value pairs: an object, or [] when
-		// there are none.
-		Notes json.RawMessage `json:"notes"`
-	} `json:"entity"`
+// razorpayEntityPaths are the entities' member paths, named in errors.
+type razorpayEntityPaths struct {
+	name                                                                     string
+	wrapper, entity, id, amount, currency, paymentID, method, email, contact string
+	errorCode, errorDescription, orderID                                     string
+}
+
+func newRazorpayEntityPaths(name string) *razorpayEntityPaths {
+	e := "payload." + name + ".entity"
+	return &razorpayEntityPaths{name: name, wrapper: "payload." + name, entity: e, id: e + ".id", amount: e + ".amount",
+		currency: e + ".currency", paymentID: e + ".payment_id", method: e + ".method", email: e + ".email",
+		contact: e + ".contact", errorCode: e + ".error_code", errorDescription: e + ".error_description", orderID: e + ".order_id"}
+}
+
+var razorpayPayment, razorpayOrder, razorpayRefund, razorpayDispute = newRazorpayEntityPaths("payment"),
+	newRazorpayEntityPaths("order"), newRazorpayEntityPaths("refund"), newRazorpayEntityPaths("dispute")
+
+// readRazorpayEntity reads payload.<name>.entity; ok is false when it is
+// absent or null.
+func readRazorpayEntity(m *members, payload jsonValue, p *razorpayEntityPaths) (e razorpayEntity, ok bool) {
+	e.obj = m.obj(m.obj(payload, p.name, p.wrapper), "entity", p.entity)
+	if !e.obj.Exists() {
+		return e, false
+	}
+	e.id = m.str(e.obj, "id", p.id)
+	e.amount = m.num(e.obj, "amount", p.amount)
+	e.currency = m.str(e.obj, "currency", p.currency)
+	e.paymentID = m.str(e.obj, "payment_id", p.paymentID)
+	e.method = m.str(e.obj, "method", p.method)
+	e.email = m.str(e.obj, "email", p.email)
+	e.contact = m.str(e.obj, "contact", p.contact)
+	e.errorCode = m.str(e.obj, "error_code", p.errorCode)
+	e.errorDescription = m.str(e.obj, "error_description", p.errorDescription)
+	e.orderID = m.id(e.obj, "order_id", p.orderID)
+	return e, true
 }
 
 // razorpayFields are the top-level members of a webhook; a query parameter
@@ -140,18 +162,16 @@ func (v *Razorpay) ACK() ACK { return ACK{Status: http.StatusOK} }
 
 // Verify implements Verifier.
 func (v *Razorpay) Verify(_ context.Context, r *Request) ([]Event, error) {
-	if err := CheckSignedJSON(r, func() error { return v.sig.check(r.Header, r.Body) }, razorpayFields); err != nil {
+	d, err := checkSignedJSONDoc(r, func() error { return v.sig.check(r.Header, r.Body) }, razorpayFields)
+	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	id, err := razorpayEventID(r.Header)
 	if err != nil {
 		return nil, err
 	}
-	var re razorpayEvent
-	if err := json.Unmarshal(r.Body, &re); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := v.normalize(id, &re, r)
+	e, err := v.normalize(id, d.root(), r)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +207,20 @@ var razorpayStatuses = map[string]Status{
 	"payment.dispute.created": StatusDisputed,
 }
 
-func (v *Razorpay) normalize(id string, re *razorpayEvent, r *Request) (Event, error) {
-	if re.Event == "" {
+func (v *Razorpay) normalize(id string, root jsonValue, r *Request) (Event, error) {
+	var m members
+	event := m.str(root, "event", "event")
+	m.str(root, "account_id", "account_id")
+	createdAt := m.num(root, "created_at", "created_at")
+	payload := m.obj(root, "payload", "payload")
+	payment, paid := readRazorpayEntity(&m, payload, razorpayPayment)
+	order, ordered := readRazorpayEntity(&m, payload, razorpayOrder)
+	refund, refunded := readRazorpayEntity(&m, payload, razorpayRefund)
+	dispute, disputed := readRazorpayEntity(&m, payload, razorpayDispute)
+	if m.err != nil {
+		return Event{}, m.err
+	}
+	if event == "" {
 		return Event{}, fmt.Errorf("%w: mandatory field event is missing", ErrMalformed)
 	}
 	e := NewEvent(v.Provider(), r)
@@ -198,58 +230,50 @@ func (v *Razorpay) normalize(id string, re *razorpayEvent, r *Request) (Event, e
 	// captured notification resent under a new X-Razorpay-Event-Id is still
 	// a duplicate.
 	e.ReplayKey = BodyReplayKey("razorpay", r.Body)
-	e.ProviderStatus = re.Event
-	e.Status = razorpayStatuses[re.Event]
+	e.ProviderStatus = event
+	e.Status = razorpayStatuses[event]
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
-	var noted, order string
-	if pay := re.Payload.Payment.Entity; pay != nil && v.orderID.custom == nil {
+	var noted, orderID string
+	if paid && v.orderID.custom == nil {
 		var err error
-		if noted, err = razorpayNotedOrder.Text(pay.Notes); err != nil {
+		if noted, err = payment.obj.Get("notes").Path(razorpayNotedOrder).Text(razorpayNotedOrder); err != nil {
 			return Event{}, fmt.Errorf("%w: payload.payment.entity.notes.order_id is not a value", ErrMalformed)
 		}
-		order = string(pay.OrderID)
+		orderID = payment.orderID
 	}
 	var err error
-	if e.OrderID, err = v.orderID.read(r.Body, e.Status, noted, order); err != nil {
+	if e.OrderID, err = v.orderID.read(root, e.Status, noted, orderID); err != nil {
 		return Event{}, err
 	}
-	e.OccurredAt = unixTime(re.CreatedAt)
+	e.OccurredAt = unixTime(createdAt)
 
 	// The amount is the one of the entity the event is about: the refund,
 	// the dispute or the order, else the payment.
-	entity, field := re.Payload.Payment.Entity, "payload.payment.entity.amount"
-	for _, about := range []struct {
-		prefix string
-		entity razorpayEntity
-		field  string
-	}{
-		{"refund.", re.Payload.Refund, "payload.refund.entity.amount"},
-		{"payment.dispute.", re.Payload.Dispute, "payload.dispute.entity.amount"},
-		{"order.", re.Payload.Order, "payload.order.entity.amount"},
-	} {
-		if strings.HasPrefix(re.Event, about.prefix) {
-			entity, field = about.entity.Entity, about.field
-			break
-		}
+	entity, found, field := payment, paid, "payload.payment.entity.amount"
+	switch {
+	case strings.HasPrefix(event, "refund."):
+		entity, found, field = refund, refunded, "payload.refund.entity.amount"
+	case strings.HasPrefix(event, "payment.dispute."):
+		entity, found, field = dispute, disputed, "payload.dispute.entity.amount"
+	case strings.HasPrefix(event, "order."):
+		entity, found, field = order, ordered, "payload.order.entity.amount"
 	}
-	if entity != nil {
-		if err := SetAmount(&e, field, entity.Amount.String(), entity.Currency, MinorUnits); err != nil {
+	if found {
+		if err := SetAmount(&e, field, entity.amount, entity.currency, MinorUnits); err != nil {
 			return Event{}, err
 		}
-		e.TransactionID = entity.PaymentID
+		e.TransactionID = entity.paymentID
 	}
-	if pay := re.Payload.Payment.Entity; pay != nil {
-		e.TransactionID = pay.ID
-		e.PaymentMethod = pay.Method
-		e.ResponseCode = pay.ErrorCode
-		e.Reason = pay.ErrorDescription
-		e.Customer = NewCustomer("", pay.Email, pay.Contact, "")
+	if paid {
+		e.TransactionID = payment.id
+		e.PaymentMethod = payment.method
+		e.ResponseCode = payment.errorCode
+		e.Reason = payment.errorDescription
+		e.Customer = NewCustomer("", payment.email, payment.contact, "")
 	}
-	if e.Raw, err = compactRaw(r.Body); err != nil {
-		return Event{}, err
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
 }
 

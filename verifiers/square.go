@@ -131,33 +131,50 @@ const squareHeader = "X-Square-HmacSha256-Signature"
 // X-Square-HmacSha256-Signature; it is not accepted.
 const squareLegacyHeader = "X-Square-Signature"
 
-// The fields.
-type squareEvent struct {
-	MerchantID string `json:"merchant_id"`
-	Type       string `json:"type"`     // payment.updated, …
-	EventID    string `json:"event_id"` // the idempotency value: the event id
-	CreatedAt  string `json:"created_at"`
-	Data       struct {
-		Object struct {
-			Payment *squarePayment `json:"payment"`
-			Refund  *squarePayment `json:"refund"`
-		} `json:"object"`
-	} `json:"data"`
+// A notification has merchant_id, type (payment.updated, …), event_id (the
+// idempotency value: the event id), created_at and data.object.payment or
+// .refund (squarePayment).
+
+// squarePayment is a Payment or a PaymentRefund object: id, status,
+// amount_money.amount (minor units) and .currency, reference_id (the
+// merchant's, payments) and order_id (strings or numbers), payment_id
+// (refunds), source_type, buyer_email_address.
+type squarePayment struct {
+	id, status, amount, currency, referenceID, orderID, paymentID, sourceType, email string
 }
 
-// squarePayment is a Payment or a PaymentRefund object.
-type squarePayment struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	AmountMoney struct {
-		Amount   json.Number `json:"amount"` // minor units
-		Currency string      `json:"currency"`
-	} `json:"amount_money"`
-	ReferenceID       idText `json:"reference_id"` // the merchant's, payments
-	OrderID           idText `json:"order_id"`
-	PaymentID         string `json:"payment_id"` // refunds
-	SourceType        string `json:"source_type"`
-	BuyerEmailAddress string `json:"buyer_email_address"`
+// squarePaths are the members of a payment or a refund, named in errors.
+type squarePaths struct {
+	name, object, id, status, amountMoney, amount, currency, referenceID, orderID, paymentID, sourceType, email string
+}
+
+func newSquarePaths(name string) *squarePaths {
+	o := "data.object." + name
+	return &squarePaths{name: name, object: o, id: o + ".id", status: o + ".status", amountMoney: o + ".amount_money",
+		amount: o + ".amount_money.amount", currency: o + ".amount_money.currency", referenceID: o + ".reference_id",
+		orderID: o + ".order_id", paymentID: o + ".payment_id", sourceType: o + ".source_type", email: o + ".buyer_email_address"}
+}
+
+var squarePaymentPaths, squareRefundPaths = newSquarePaths("payment"), newSquarePaths("refund")
+
+// readSquarePayment reads data.object.<name>; ok is false when it is absent
+// or null.
+func readSquarePayment(m *members, object jsonValue, p *squarePaths) (sp squarePayment, ok bool) {
+	o := m.obj(object, p.name, p.object)
+	if !o.Exists() {
+		return sp, false
+	}
+	sp.id = m.str(o, "id", p.id)
+	sp.status = m.str(o, "status", p.status)
+	money := m.obj(o, "amount_money", p.amountMoney)
+	sp.amount = m.num(money, "amount", p.amount)
+	sp.currency = m.str(money, "currency", p.currency)
+	sp.referenceID = m.id(o, "reference_id", p.referenceID)
+	sp.orderID = m.id(o, "order_id", p.orderID)
+	sp.paymentID = m.str(o, "payment_id", p.paymentID)
+	sp.sourceType = m.str(o, "source_type", p.sourceType)
+	sp.email = m.str(o, "buyer_email_address", p.email)
+	return sp, true
 }
 
 // squareFields are the top-level members of a notification; a query
@@ -186,7 +203,7 @@ func (v *Square) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, fmt.Errorf("%w: only the legacy %s header (HMAC-SHA1), which is not accepted: paynotify checks %s, which Square sends with every notification",
 			ErrSignature, squareLegacyHeader, squareHeader)
 	}
-	return verifySignedJSONEvent(r, func() error { return v.sig.check(r.Header, r.Body) }, squareFields, v.normalize)
+	return verifySignedJSONDoc(r, func() error { return v.sig.check(r.Header, r.Body) }, squareFields, v.normalize)
 }
 
 // squarePaymentStatuses maps data.object.payment.status of payment.created
@@ -199,66 +216,72 @@ var squarePaymentStatuses = map[string]Status{
 	"CANCELED":  StatusCancelled,
 }
 
-func (v *Square) normalize(se *squareEvent, r *Request) (Event, error) {
-	for _, m := range []struct{ name, value string }{{"event_id", se.EventID}, {"type", se.Type}} {
-		if m.value == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
-		}
+func (v *Square) normalize(root jsonValue, r *Request) (Event, error) {
+	var m members
+	merchantID := m.str(root, "merchant_id", "merchant_id")
+	eventType := m.str(root, "type", "type")
+	eventID := m.str(root, "event_id", "event_id")
+	createdAt := m.str(root, "created_at", "created_at")
+	dataObject := m.obj(m.obj(root, "data", "data"), "object", "data.object")
+	payment, paid := readSquarePayment(&m, dataObject, squarePaymentPaths)
+	refund, refunded := readSquarePayment(&m, dataObject, squareRefundPaths)
+	if m.err != nil {
+		return Event{}, m.err
+	}
+	if eventID == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field event_id is missing", ErrMalformed)
+	}
+	if eventType == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field type is missing", ErrMalformed)
 	}
 	e := NewEvent(v.Provider(), r)
-	e.ID = se.EventID // Square's idempotency value, the same on every retry
-	e.MerchantID = se.MerchantID
-	e.OccurredAt = ParseTime(se.CreatedAt, time.RFC3339Nano)
+	e.ID = eventID // Square's idempotency value, the same on every retry
+	e.MerchantID = merchantID
+	e.OccurredAt = ParseTime(createdAt, time.RFC3339Nano)
 
 	// The status of a payment or refund event is the object's: the event
 	// type says only that it changed.
 	var object *squarePayment
-	kind, _, _ := strings.Cut(se.Type, ".") // payment, refund
-	e.ProviderStatus, e.Status = se.Type, StatusUnknown
-	switch se.Type {
+	kind, _, _ := strings.Cut(eventType, ".") // payment, refund
+	e.ProviderStatus, e.Status = eventType, StatusUnknown
+	switch eventType {
 	case "payment.created", "payment.updated":
-		object = se.Data.Object.Payment
-		if object == nil || object.Status == "" {
+		if !paid || payment.status == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field data.object.payment.status is missing", ErrMalformed)
 		}
-		e.ProviderStatus = object.Status
-		if s, ok := squarePaymentStatuses[object.Status]; ok {
+		object = &payment
+		e.ProviderStatus = object.status
+		if s, ok := squarePaymentStatuses[object.status]; ok {
 			e.Status = s
 		}
-		e.TransactionID = object.ID
+		e.TransactionID = object.id
 	case "refund.created", "refund.updated":
-		object = se.Data.Object.Refund
-		if object == nil || object.Status == "" {
+		if !refunded || refund.status == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field data.object.refund.status is missing", ErrMalformed)
 		}
-		e.ProviderStatus = object.Status
-		if se.Type == "refund.updated" && object.Status == "COMPLETED" {
+		object = &refund
+		e.ProviderStatus = object.status
+		if eventType == "refund.updated" && object.status == "COMPLETED" {
 			e.Status = StatusRefunded
 		}
-		e.TransactionID = object.PaymentID // the payment the app knows
-	}
-	var payRef, payOrder, refundOrder string
-	if p := se.Data.Object.Payment; p != nil {
-		payRef, payOrder = string(p.ReferenceID), string(p.OrderID)
-	}
-	if rf := se.Data.Object.Refund; rf != nil {
-		refundOrder = string(rf.OrderID)
+		e.TransactionID = object.paymentID // the payment the app knows
 	}
 	var err error
-	if e.OrderID, err = v.orderID.read(r.Body, e.Status, payRef, payOrder, refundOrder); err != nil {
+	if e.OrderID, err = v.orderID.read(root, e.Status, payment.referenceID, payment.orderID, refund.orderID); err != nil {
 		return Event{}, err
 	}
 	if object != nil {
-		field := "data.object." + kind + ".amount_money.amount"
-		if err := SetAmount(&e, field, object.AmountMoney.Amount.String(), object.AmountMoney.Currency, MinorUnits); err != nil {
+		field := squarePaymentPaths.amount
+		if kind == "refund" {
+			field = squareRefundPaths.amount
+		}
+		if err := SetAmount(&e, field, object.amount, object.currency, MinorUnits); err != nil {
 			return Event{}, err
 		}
-		e.PaymentMethod = object.SourceType
-		e.Customer = NewCustomer("", object.BuyerEmailAddress, "", "")
+		e.PaymentMethod = object.sourceType
+		e.Customer = NewCustomer("", object.email, "", "")
 	}
-	if e.Raw, err = compactRaw(r.Body); err != nil {
-		return Event{}, err
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
 }
 

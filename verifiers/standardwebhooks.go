@@ -212,17 +212,21 @@ func (v *StandardWebhooks) Verify(_ context.Context, r *Request) ([]Event, error
 	if !v.macs.Match(signed, sigs...) {
 		return nil, fmt.Errorf("%w: no v1 signature of %s matches one of the %d configured secrets", ErrSignature, names[2], v.macs.Secrets())
 	}
-	if err := CheckTimestamp(names[1]+" header", ts, r.ReceivedAt, v.tolerance); err != nil {
-		return nil, err
+	if CheckTimestamp("", ts, r.ReceivedAt, v.tolerance) != nil {
+		// Again, naming the header: the name is only built for a refusal.
+		return nil, CheckTimestamp(names[1]+" header", ts, r.ReceivedAt, v.tolerance)
 	}
 
-	raw, isJSON, err := genericBody(r, &v.Mapping, false)
+	raw, doc, err := genericBody(r, &v.Mapping, false)
 	if err != nil {
 		return nil, err
 	}
+	if doc != nil {
+		defer doc.release()
+	}
 	e := NewEvent(v.Provider(), r)
 	e.Raw = raw
-	if err := v.Mapping.apply(&e, r.Body, isJSON, r.Header); err != nil {
+	if err := v.Mapping.apply(&e, doc, r.Header); err != nil {
 		return nil, err
 	}
 	// webhook-id is the sender's idempotency key, the same on every retry,

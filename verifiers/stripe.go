@@ -47,8 +47,6 @@ var stripeOrderPaths = []JSONPath{
 	MustJSONPath("data.object.client_reference_id"),
 }
 
-var stripeObjectPath = MustJSONPath("data.object")
-
 // CaddyModule returns the Caddy module information.
 func (Stripe) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: Namespace + ".stripe", New: func() caddy.Module { return new(Stripe) }}
@@ -108,20 +106,11 @@ func (v *Stripe) Methods() []string { return []string{http.MethodPost} }
 // ACK implements Verifier: any 2xx; Stripe reads no body.
 func (v *Stripe) ACK() ACK { return ACK{Status: http.StatusOK} }
 
-// stripeEvent is the envelope of a snapshot event (object "event") and of a
-// thin event notification (object "v2.core.event", which has no data and a
-// created time in RFC 3339). data.object depends on the type and is read
-// member by member.
-type stripeEvent struct {
-	ID      string          `json:"id"` // evt_…: the same on every retry
-	Object  string          `json:"object"`
-	Type    string          `json:"type"`
-	Created json.RawMessage `json:"created"` // v1: Unix seconds; v2: RFC 3339
-	Account string          `json:"account"` // Connect: the connected account
-	Data    struct {
-		Object json.RawMessage `json:"object"`
-	} `json:"data"`
-}
+// A Stripe event is a snapshot event (object "event") or a thin event
+// notification (object "v2.core.event", which has no data and a created
+// time in RFC 3339): id, type, created (v1: Unix seconds; v2: RFC 3339),
+// account (Connect: the connected account) and data.object, which depends on
+// the type and is read member by member.
 
 // stripeFields are the top-level members of an event; a query parameter may
 // not shadow them.
@@ -136,7 +125,7 @@ func (v *Stripe) Verify(_ context.Context, r *Request) ([]Event, error) {
 	authenticate := func() error {
 		return stripeSignature.Check(r.Header.Values("Stripe-Signature"), v.macs, r.Body, r.ReceivedAt, time.Duration(v.Tolerance))
 	}
-	return verifySignedJSONEvent(r, authenticate, stripeFields, v.normalize)
+	return verifySignedJSONDoc(r, authenticate, stripeFields, v.normalize)
 }
 
 // stripeStatuses maps the event type; checkout.session.completed depends on
@@ -163,9 +152,9 @@ var stripeStatuses = map[string]Status{
 // stripeStatus maps an event. A completed Checkout Session is paid only
 // when its payment_status says so: a delayed method (a bank debit) completes
 // the session unpaid, and async_payment_succeeded follows.
-func stripeStatus(eventType string, object map[string]json.RawMessage) Status {
+func stripeStatus(eventType string, object jsonValue) Status {
 	if eventType == "checkout.session.completed" {
-		switch rawText(object["payment_status"]) {
+		switch object.Get("payment_status").Str() {
 		case "paid", "no_payment_required": // a free order (a trial, a 100 % discount) is complete
 			return StatusSucceeded
 		case "unpaid":
@@ -217,57 +206,78 @@ func setStripeAmount(e *Event, field, value, currency string) error {
 	return SetAmount(e, field, d.Shift(-exp).StringFixed(exp), currency, MajorUnits)
 }
 
-func (v *Stripe) normalize(se *stripeEvent, r *Request) (Event, error) {
-	for _, m := range []struct{ name, value string }{{"id", se.ID}, {"type", se.Type}} {
-		if m.value == "" {
-			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
-		}
+func (v *Stripe) normalize(root jsonValue, r *Request) (Event, error) {
+	id, err := root.memberString("id", "id")
+	if err != nil {
+		return Event{}, err
 	}
-	object := rawMembers(se.Data.Object) // nil for a thin event
+	if _, err := root.memberString("object", "object"); err != nil {
+		return Event{}, err
+	}
+	eventType, err := root.memberString("type", "type")
+	if err != nil {
+		return Event{}, err
+	}
+	account, err := root.memberString("account", "account")
+	if err != nil {
+		return Event{}, err
+	}
+	data, err := root.memberObject("data", "data")
+	if err != nil {
+		return Event{}, err
+	}
+	if id == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field id is missing", ErrMalformed)
+	}
+	if eventType == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field type is missing", ErrMalformed)
+	}
+	object := data.Get("object")
+	if object.Kind() != '{' {
+		object = absentJSON // a thin event
+	}
 	e := NewEvent(v.Provider(), r)
-	e.ID = se.ID
-	e.ProviderStatus = se.Type
-	e.Status = stripeStatus(se.Type, object)
+	e.ID = id
+	e.ProviderStatus = eventType
+	e.Status = stripeStatus(eventType, object)
 	// A payment event the app acts on is read strictly; any other type is
 	// forwarded with what could be read of it.
 	strict := e.Status != StatusUnknown
-	orderID, err := firstPathText(r.Body, stripeObjectPath, object, v.orderPaths)
+	orderID, _, err := root.firstText(v.orderPaths)
 	if err != nil && strict {
 		return Event{}, err
 	}
-	if orderID == "" && strict && !stripeWithoutOrder[se.Type] {
+	if orderID == "" && strict && !stripeWithoutOrder[eventType] {
 		return Event{}, fmt.Errorf("%w: no order reference at %s", ErrMalformed, joinPaths(v.orderPaths))
 	}
 	e.OrderID = orderID
-	e.MerchantID = se.Account
-	e.OccurredAt = stripeTime(se.Created)
-	if object != nil {
+	e.MerchantID = account
+	e.OccurredAt = stripeTime(root.Get("created"))
+	if object.Exists() {
 		v.objectFields(&e, object)
 		// A payment's amount, a Checkout Session's amount_total, an
 		// invoice's amount_due: the first that is sent; what a refund, a
 		// succeeded PaymentIntent or a paid invoice moved, where that
 		// differs (a partial refund or capture).
 		var amountField string
-		var amount json.RawMessage
-		for _, name := range stripeAmountFields(se.Type) {
-			if raw := object[name]; len(raw) > 0 && string(raw) != "null" {
+		amount := absentJSON
+		for _, name := range stripeAmountFields(eventType) {
+			if raw := object.Get(name); !raw.IsNull() {
 				amountField, amount = "data.object."+name, raw
 				break
 			}
 		}
-		if len(amount) > 0 && rawNumber(amount) == "" && strict {
+		if amount.Exists() && amount.Number() == "" && strict {
 			return Event{}, fmt.Errorf("%w: %s is not a number", ErrMalformed, amountField)
 		}
-		if err := setStripeAmount(&e, amountField, rawNumber(amount), rawText(object["currency"])); err != nil {
+		if err := setStripeAmount(&e, amountField, amount.Number(), object.Get("currency").Str()); err != nil {
 			if strict {
 				return Event{}, err
 			}
 			e.Amount, e.AmountMinor, e.Currency = "", nil, "" // raw keeps what was sent
 		}
 	}
-	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = root.d.compactRaw() // compacted, as sent
 	return e, nil
 }
 
@@ -290,33 +300,33 @@ func stripeAmountFields(eventType string) []string {
 // intent (one id across the intent, its charge, its refund and dispute and
 // the Checkout Session that made it; else the id of a payment object), decline
 // details, the payment method and the customer.
-func (v *Stripe) objectFields(e *Event, object map[string]json.RawMessage) {
-	e.TransactionID = rawText(object["payment_intent"])
-	if e.TransactionID == "" && stripePayments[rawText(object["object"])] {
-		e.TransactionID = rawText(object["id"])
+func (v *Stripe) objectFields(e *Event, object jsonValue) {
+	e.TransactionID = object.Get("payment_intent").Str()
+	if e.TransactionID == "" && stripePayments[object.Get("object").Str()] {
+		e.TransactionID = object.Get("id").Str()
 	}
-	e.ResponseCode = rawText(object["failure_code"])
-	e.Reason = rawText(object["failure_message"])
-	if lastError := rawMembers(object["last_payment_error"]); lastError != nil {
-		e.ResponseCode = rawText(lastError["decline_code"])
+	e.ResponseCode = object.Get("failure_code").Str()
+	e.Reason = object.Get("failure_message").Str()
+	if lastError := object.Get("last_payment_error"); lastError.Kind() == '{' {
+		e.ResponseCode = lastError.Get("decline_code").Str()
 		if e.ResponseCode == "" {
-			e.ResponseCode = rawText(lastError["code"])
+			e.ResponseCode = lastError.Get("code").Str()
 		}
-		e.Reason = rawText(lastError["message"])
+		e.Reason = lastError.Get("message").Str()
 	}
 	if e.Reason == "" {
-		e.Reason = rawText(object["cancellation_reason"])
+		e.Reason = object.Get("cancellation_reason").Str()
 	}
-	e.PaymentMethod = rawText(rawMembers(object["payment_method_details"])["type"])
-	details := rawMembers(object["billing_details"]) // a charge
-	if details == nil {
-		details = rawMembers(object["customer_details"]) // a Checkout Session
+	e.PaymentMethod = object.Get("payment_method_details").Get("type").Str()
+	details := object.Get("billing_details") // a charge
+	if details.Kind() != '{' {
+		details = object.Get("customer_details") // a Checkout Session
 	}
-	email := rawText(details["email"])
+	email := details.Get("email").Str()
 	if email == "" {
-		email = rawText(object["receipt_email"])
+		email = object.Get("receipt_email").Str()
 	}
-	e.Customer = NewCustomer(rawText(details["name"]), email, rawText(details["phone"]), "")
+	e.Customer = NewCustomer(details.Get("name").Str(), email, details.Get("phone").Str(), "")
 }
 
 // stripePayments are the objects whose own id names a payment, when they
@@ -325,15 +335,15 @@ var stripePayments = map[string]bool{"payment_intent": true, "charge": true, "ch
 
 // stripeTime reads created: Unix seconds (snapshot events) or RFC 3339
 // (thin events).
-func stripeTime(raw json.RawMessage) time.Time {
-	if s := rawNumber(raw); s != "" {
+func stripeTime(raw jsonValue) time.Time {
+	if s := raw.Number(); s != "" {
 		secs, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || secs <= 0 {
 			return time.Time{}
 		}
 		return time.Unix(secs, 0).UTC()
 	}
-	return ParseTime(rawText(raw), time.RFC3339Nano)
+	return ParseTime(raw.Str(), time.RFC3339Nano)
 }
 
 // Example implements Signer.

@@ -47,8 +47,10 @@ func (h TimedHMACHeader) Check(values []string, keys *HMACKeys, body []byte, now
 	}
 	// The time first: checking it costs nothing, and a stale notification
 	// is refused whatever its signature.
-	if err := CheckTimestamp(h.Header+" "+h.Time, ts, now, tolerance); err != nil {
-		return err
+	if CheckTimestamp("", ts, now, tolerance) != nil {
+		// Again, for a refusal that names the element (the name is only
+		// built for a refusal).
+		return CheckTimestamp(h.Header+" "+h.Time, ts, now, tolerance)
 	}
 	buf := signedBuffers.Get().(*[]byte)
 	signed := append(append(append((*buf)[:0], ts...), h.Join), body...)
@@ -126,87 +128,13 @@ func (h TimedHMACHeader) Sign(keys *HMACKeys, ts string, body []byte) (string, e
 	return h.Time + "=" + ts + h.Sep + h.Scheme + "=" + sig, nil
 }
 
-// The JSON providers below read a few members out of payloads whose shape
-// depends on the event type. A member the event type does not have, or has
-// with another JSON type, must not make the whole notification malformed:
-// an event the app does not act on is forwarded with what could be read.
-// rawText and rawNumber read a member leniently; the callers decide whether
-// a member they need is missing.
-
-// rawText is the content of a JSON string, "" for anything else.
-func rawText(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
-// rawNumber is the text of a JSON number, "" for anything else.
+// rawNumber is the text of a JSON number, "" for anything else: a member
+// read leniently (the JSON providers read the others from the jsonDoc).
 func rawNumber(raw json.RawMessage) string {
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return ""
 	}
 	return string(raw)
-}
-
-// rawMembers decodes a JSON object's members; nil for anything else.
-func rawMembers(raw json.RawMessage) map[string]json.RawMessage {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	return m
-}
-
-// pathText is p.Text(body), with the members of the object at prefix
-// already decoded (members): a path under prefix starts from them instead
-// of decoding the body again from its root.
-func pathText(body []byte, prefix JSONPath, members map[string]json.RawMessage, p JSONPath) (string, error) {
-	if members == nil || len(p) <= len(prefix) || !p[:len(prefix)].equal(prefix) {
-		return p.Text(body)
-	}
-	raw, ok := members[p[len(prefix)]]
-	if !ok {
-		return "", nil
-	}
-	s, err := p[len(prefix)+1:].Text(raw)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
-	}
-	return s, nil
-}
-
-func (p JSONPath) equal(q JSONPath) bool {
-	if len(p) != len(q) {
-		return false
-	}
-	for i := range p {
-		if p[i] != q[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// firstPathText is FirstText over paths, through pathText.
-func firstPathText(body []byte, prefix JSONPath, members map[string]json.RawMessage, paths []JSONPath) (string, error) {
-	for _, p := range paths {
-		s, err := pathText(body, prefix, members, p)
-		if err != nil {
-			return "", err
-		}
-		if s != "" {
-			return s, nil
-		}
-	}
-	return "", nil
 }
 
 // joinPaths lists paths for an error message: "a, then b".
