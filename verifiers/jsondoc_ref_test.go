@@ -1,6 +1,7 @@
 package verifiers
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -250,3 +252,152 @@ func FuzzAdyenAsReference(f *testing.F) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// ---- gocardless ----
+
+type refGoCardlessBody struct {
+	Events []json.RawMessage `json:"events"`
+	Meta   struct {
+		WebhookID string `json:"webhook_id"`
+	} `json:"meta"`
+}
+
+type refGoCardlessEvent struct {
+	ID           string `json:"id"`
+	CreatedAt    string `json:"created_at"`
+	ResourceType string `json:"resource_type"`
+	Action       string `json:"action"`
+	Links        struct {
+		Payment string `json:"payment"`
+	} `json:"links"`
+	Details struct {
+		Cause       string `json:"cause"`
+		Description string `json:"description"`
+		Scheme      string `json:"scheme"`
+	} `json:"details"`
+}
+
+var gocardlessNames = []string{"events", "meta", "webhook_id", "id", "created_at", "resource_type", "action", "links",
+	"payment", "details", "cause", "description", "scheme", "resource_metadata", "metadata", "order_id"}
+
+// refGoCardlessVerify is GoCardless.Verify as it was.
+func refGoCardlessVerify(v *GoCardless, r *Request) ([]Event, error) {
+	authenticate := func() error {
+		return CheckHexHMAC("Webhook-Signature header", r.Header.Get("Webhook-Signature"), v.macs, r.Body)
+	}
+	if err := CheckSignedJSON(r, authenticate, gocardlessFields); err != nil {
+		return nil, err
+	}
+	var body refGoCardlessBody
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := checkBatchSize("events", len(body.Events)); err != nil {
+		return nil, err
+	}
+	events := make([]Event, len(body.Events))
+	for i, raw := range body.Events {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return nil, fmt.Errorf("%w: events[%d] is not an object", ErrMalformed, i)
+		}
+		var ge refGoCardlessEvent
+		if err := json.Unmarshal(raw, &ge); err != nil {
+			return nil, fmt.Errorf("%w: events[%d]: %v", ErrMalformed, i, err)
+		}
+		for _, m := range []struct{ name, value string }{
+			{"id", ge.ID}, {"resource_type", ge.ResourceType}, {"action", ge.Action},
+		} {
+			if m.value == "" {
+				return nil, fmt.Errorf("%w: events[%d]: mandatory field %s is missing", ErrMalformed, i, m.name)
+			}
+		}
+		e := NewEvent(v.Provider(), r)
+		e.ID = ge.ID
+		e.ProviderStatus = ge.ResourceType + "." + ge.Action
+		e.Status = StatusUnknown
+		if ge.ResourceType == "payments" {
+			if s, ok := gocardlessPaymentStatuses[ge.Action]; ok {
+				e.Status = s
+			}
+		}
+		e.TransactionID = ge.Links.Payment
+		if e.Status != StatusUnknown && e.TransactionID == "" {
+			return nil, fmt.Errorf("%w: events[%d]: links.payment is missing", ErrMalformed, i)
+		}
+		order, _, err := FirstText(raw, gocardlessOrderPaths...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: events[%d]: %v", ErrMalformed, i, err)
+		}
+		e.OrderID = order
+		e.Reason = ge.Details.Description
+		e.ResponseCode = ge.Details.Cause
+		e.PaymentMethod = ge.Details.Scheme
+		e.OccurredAt = ParseTime(ge.CreatedAt, time.RFC3339Nano)
+		if e.Raw, err = json.Marshal(raw); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		events[i] = e
+	}
+	return events, nil
+}
+
+// diffGoCardless signs body with the first secret and compares.
+func diffGoCardless(t testing.TB, v *GoCardless, what, rawQuery string, body []byte) (accepted bool) {
+	if caseFoldsAName(body, gocardlessNames...) {
+		return false
+	}
+	sig, err := signHex(v.macs, body)
+	require.NoError(t, err)
+	r := &Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {JSONType}, "Webhook-Signature": {sig}},
+		RawQuery: rawQuery, Body: body, ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt}
+	want, wantErr := refGoCardlessVerify(v, r)
+	got, gotErr := v.Verify(context.Background(), r)
+	sameVerdict(t, what, got, gotErr, want, wantErr)
+	return gotErr == nil
+}
+
+var gocardlessCases = []string{
+	`{"events":{},"meta":{}}`,
+	`{"events":[],"meta":{}}`,
+	`{"events":[null]}`,
+	`{"events":[1]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"}}],"meta":[]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"}}],"meta":{"webhook_id":1}}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":1}}]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":"x"}]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"},"details":{"scheme":[]}}]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"},"resource_metadata":{"order_id":{}}}]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"},"resource_metadata":{"order_id":12.50}}]}`,
+	`{"events":[{"id":"EV1","resource_type":"mandates","action":"x","created_at":null},{"id":"EV2","resource_type":"payments","action":"failed","links":{"payment":"PM\u00e9<&>"},"metadata":{"order_id":"o\"1"}}]}`,
+	`{"events":[{"id":"EV1","resource_type":"payments","action":"confirmed","links":{"payment":"PM1"}},{"id":7}]}`,
+}
+
+func TestGoCardlessAsReference(t *testing.T) {
+	v := mustNew(t, "gocardless", gocardlessConfig).(*GoCardless)
+	accepted := 0
+	for name, r := range goldenRequests(t, "gocardless") {
+		if diffGoCardless(t, v, name, "", r.Body) {
+			accepted++
+		}
+		diffGoCardless(t, v, name+"?meta=1", "meta=1", r.Body)
+	}
+	require.Greater(t, accepted, 15, "the signed seeds reach the events")
+	for _, c := range gocardlessCases {
+		diffGoCardless(t, v, c, "", []byte(c))
+	}
+}
+
+// FuzzGoCardlessAsReference: any body, signed, is accepted, refused and
+// normalized as the reference did.
+func FuzzGoCardlessAsReference(f *testing.F) {
+	v := mustNew(f, "gocardless", gocardlessConfig).(*GoCardless)
+	for _, r := range goldenRequests(f, "gocardless") {
+		f.Add("", r.Body)
+	}
+	for _, c := range gocardlessCases {
+		f.Add("", []byte(c))
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string, body []byte) {
+		diffGoCardless(t, v, fmt.Sprintf("%q", body), rawQuery, body)
+	})
+}
