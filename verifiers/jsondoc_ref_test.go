@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -399,5 +400,230 @@ func FuzzGoCardlessAsReference(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string, body []byte) {
 		diffGoCardless(t, v, fmt.Sprintf("%q", body), rawQuery, body)
+	})
+}
+
+// ---- octopus ----
+
+// refOctopusNotice is Octopus.Notice as it was.
+func refOctopusNotice(v *Octopus, r *Request) ([]Event, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("%w: %s", ErrMethod, r.Method)
+	}
+	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
+		return nil, err
+	}
+	if err := CheckJSON(r.Body); err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := RefuseShadowingQuery(r.RawQuery, fields, octopusFields); err != nil {
+		return nil, err
+	}
+	signed, err := refOctopusStringToSign(fields)
+	if err != nil {
+		return nil, err
+	}
+	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
+	// the API secret.
+	if err := CheckHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
+		return nil, err
+	}
+	if v.key.Set() && !v.key.Equal(r.Header.Get("OC-Key")) {
+		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
+	}
+	if err := refOctopusRefuseSwallowed(fields); err != nil {
+		return nil, err
+	}
+	e, err := refOctopusNormalize(v, fields, signed, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// refOctopusStringToSign is octopusStringToSign as it was, over the
+// fields decoded into a map (the tests sign their callbacks with it).
+func refOctopusStringToSign(fields map[string]json.RawMessage) ([]byte, error) {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		// A key with '=' or '&' (or anything but a plain name) would let one
+		// k=v&k=v string be read as other fields.
+		if !isAlnum(k, 1, 64) {
+			return nil, fmt.Errorf("%w: field name %.40q is not a plain name", ErrMalformed, k)
+		}
+		value, present, err := octopusValue(fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("%w: field %.40q: %v", ErrMalformed, k, err)
+		}
+		if !present {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(value)
+	}
+	return b.Bytes(), nil
+}
+
+func refOctopusRefuseSwallowed(fields map[string]json.RawMessage) error {
+	for k, raw := range fields {
+		value, present, _ := octopusValue(raw) // rendered for the signature already
+		if !present {
+			continue
+		}
+		for rest := value; ; {
+			amp := strings.IndexByte(rest, '&')
+			if amp < 0 {
+				break
+			}
+			rest = rest[amp+1:]
+			name, _, found := strings.Cut(rest, "=")
+			if !found || !isAlnum(name, 1, 64) {
+				continue
+			}
+			if octopusMeaning[k] || octopusMeaning[name] {
+				return fmt.Errorf("%w: field %s carries the pair %.40s=…, which signs like a separate field: a regrouped callback", ErrMalformed, k, name)
+			}
+		}
+	}
+	return nil
+}
+
+func refOctopusNormalize(v *Octopus, fields map[string]json.RawMessage, signed []byte, r *Request) (Event, error) {
+	f := func(name string) string {
+		raw, ok := fields[name]
+		if !ok {
+			return ""
+		}
+		value, _, _ := octopusValue(raw) // every field was rendered for the signature already
+		return value
+	}
+	for _, name := range []string{"merchant_order_id", "payment_status", "currency"} {
+		if f(name) == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, name)
+		}
+	}
+	if f("final_amount") == "" && f("amount") == "" {
+		return Event{}, fmt.Errorf("%w: mandatory field final_amount or amount is missing", ErrMalformed)
+	}
+	e := NewEvent(v.Provider(), r)
+	e.ProviderStatus = f("payment_status")
+	e.Status = octopusStatuses[e.ProviderStatus]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	e.OrderID = f("merchant_order_id")
+	e.MerchantID = f("merchant_uid")
+	e.TransactionID = f("order_uid")
+	if e.TransactionID == "" {
+		e.TransactionID = f("payment_uid")
+	}
+	e.Reason = f("payment_fail_reason")
+	e.PaymentMethod = f("payment")
+	e.Customer = NewCustomer("", "", "", f("ip"))
+	amountField := "final_amount"
+	if f(amountField) == "" {
+		amountField = "amount"
+	}
+	if err := SetAmount(&e, amountField, f(amountField), f("currency"), MajorUnits); err != nil {
+		return Event{}, err
+	}
+	// The callback carries no event id or retry counter: the id is the
+	// signed string as a whole, the same on every retry, and what the event
+	// says, so that a copy regrouped into another meaning (a value can
+	// swallow "&key=value" pairs) is another event and cannot, by arriving
+	// first, have the genuine callback acknowledged as its duplicate.
+	e.ID = EventID(e.Provider, string(signed), string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
+		e.OrderID, e.TransactionID, e.MerchantID)
+
+	raw := make(map[string]json.RawMessage, len(fields))
+	for k, val := range fields {
+		raw[k] = val
+	}
+	if _, ok := raw[octopusRedacted]; ok {
+		raw[octopusRedacted] = json.RawMessage(`"[redacted]"`)
+	}
+	var err error
+	if e.Raw, err = json.Marshal(raw); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}
+
+// diffOctopus signs body's fields as the reference reads them and compares.
+// The reference decoded the fields into a map, whose names are exact:
+// there is no difference to leave out.
+func diffOctopus(t testing.TB, v *Octopus, what, rawQuery string, body []byte) (accepted bool) {
+	r := &Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {JSONType}, "Oc-Key": {"octopus-test-key"}},
+		RawQuery: rawQuery, Body: body, ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt}
+	var fields map[string]json.RawMessage
+	if CheckJSON(body) == nil && json.Unmarshal(body, &fields) == nil {
+		if signed, err := refOctopusStringToSign(fields); err == nil {
+			sig, err := signHex(v.macs, signed)
+			require.NoError(t, err)
+			r.Header.Set("Oc-Signature", sig)
+		}
+	}
+	want, wantErr := refOctopusNotice(v, r)
+	got, gotErr := v.Notice(r)
+	sameVerdict(t, what, got, gotErr, want, wantErr)
+	return gotErr == nil
+}
+
+var octopusCases = []string{
+	`{}`,
+	`{"a b":1}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","final_amount":99.50,"signature_key":null}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","amount":"1.00","signature_key":"k","x":{"a": [1, "b c", {"d":null}] },"y":[ ],"z":true,"w":false,"n":null}`,
+	`{"merchant_order_id":"o\u0031","payment_status":"completed","currency":"php","final_amount":"1.5","note":"<&>\u2028 a&b=c"}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php&final_amount=1","final_amount":"9"}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","final_amount":"9","note":"x&payment_status=failed"}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","final_amount":"9","note":"x&other=1"}`,
+	`{"merchant_order_id":{"a":1},"payment_status":"completed","currency":"php","final_amount":"9"}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php"}`,
+	`{"merchant_order_id":"o1","payment_status":"weird","currency":"php","amount":-1}`,
+	`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","final_amount":"9","\u0061":"1"}`,
+}
+
+func TestOctopusAsReference(t *testing.T) {
+	v := mustNew(t, "octopus", octopusConfig).(*Octopus)
+	accepted := 0
+	for name, r := range goldenRequests(t, "octopus") {
+		if diffOctopus(t, v, name, "", r.Body) {
+			accepted++
+		}
+		diffOctopus(t, v, name+"?currency=x", "currency=x", r.Body)
+		diffOctopus(t, v, name+"?other=x", "other=x", r.Body)
+	}
+	require.Greater(t, accepted, 10, "the signed seeds reach the events")
+	for _, c := range octopusCases {
+		diffOctopus(t, v, c, "", []byte(c))
+	}
+}
+
+// FuzzOctopusAsReference: any body, its fields signed, is accepted,
+// refused and normalized as the reference did.
+func FuzzOctopusAsReference(f *testing.F) {
+	v := mustNew(f, "octopus", octopusConfig).(*Octopus)
+	for _, r := range goldenRequests(f, "octopus") {
+		f.Add("", r.Body)
+	}
+	for _, c := range octopusCases {
+		f.Add("", []byte(c))
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string, body []byte) {
+		diffOctopus(t, v, fmt.Sprintf("%q", body), rawQuery, body)
 	})
 }
