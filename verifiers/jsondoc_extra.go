@@ -26,14 +26,19 @@ type docFields struct {
 	err   error
 	list  string // a batch's name ("events"); "": not in a batch
 	index int    // the item of list being read
+	in    string // what is read ("decrypted transaction"), when not the body
 }
 
 func (f *docFields) refuse(where, what string) {
 	if f.err != nil {
 		return
 	}
-	if f.list != "" {
+	switch {
+	case f.list != "":
 		f.err = fmt.Errorf("%w: %s[%d]: %s is not %s", ErrMalformed, f.list, f.index, where, what)
+		return
+	case f.in != "":
+		f.err = fmt.Errorf("%w: %s: %s is not %s", ErrMalformed, f.in, where, what)
 		return
 	}
 	f.err = fmt.Errorf("%w: %s is not %s", ErrMalformed, where, what)
