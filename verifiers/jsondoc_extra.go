@@ -58,6 +58,20 @@ func (f *docFields) str(v jsonValue, name, where string) string {
 	return ""
 }
 
+// strIn is str of the member name of parent (named where): the refusal's
+// "where.name" is built only for a refusal.
+func (f *docFields) strIn(v jsonValue, where, name string) string {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return ""
+	case '"':
+		return m.Str()
+	}
+	f.refuse(where+"."+name, "a string")
+	return ""
+}
+
 // obj is a struct member: absent when absent or null, an object, refused
 // for anything else.
 func (f *docFields) obj(v jsonValue, name, where string) jsonValue {

@@ -925,3 +925,223 @@ func FuzzWechatpayAsReference(f *testing.F) {
 		h.diff(t, fmt.Sprintf("%q %q", body, plaintext), rawQuery, body, plaintext)
 	})
 }
+
+// ---- paypal ----
+
+// A PayPal amount: v2 (value, currency_code) or v1 (total, currency),
+// decimal strings in major units.
+type refPayPalAmount struct {
+	Value        string `json:"value"`
+	CurrencyCode string `json:"currency_code"`
+	Total        string `json:"total"`
+	Currency     string `json:"currency"`
+}
+
+// The fields.
+type refPayPalEvent struct {
+	ID           string `json:"id"` // WH-…: the event id, the same on every retry
+	EventType    string `json:"event_type"`
+	CreateTime   string `json:"create_time"`
+	ResourceType string `json:"resource_type"`
+	Resource     struct {
+		ID            string `json:"id"` // the capture, authorization, refund, order or dispute
+		Status        string `json:"status"`
+		StatusDetails struct {
+			Reason string `json:"reason"`
+		} `json:"status_details"`
+		Amount         refPayPalAmount `json:"amount"`
+		DisputedAmount refPayPalAmount `json:"disputed_amount"` // CUSTOMER.DISPUTE.*
+		PurchaseUnits  []struct {
+			Amount refPayPalAmount `json:"amount"`
+		} `json:"purchase_units"` // CHECKOUT.ORDER.*
+		Payee struct {
+			MerchantID string `json:"merchant_id"`
+		} `json:"payee"`
+		Payer struct { // CHECKOUT.ORDER.*: the buyer
+			EmailAddress string `json:"email_address"`
+			Name         struct {
+				GivenName string `json:"given_name"`
+				Surname   string `json:"surname"`
+			} `json:"name"`
+		} `json:"payer"`
+	} `json:"resource"`
+}
+
+// refPayPalNotice is PayPal.Notice as it was.
+func refPayPalNotice(v *PayPal, r *Request) ([]Event, error) {
+	authenticate := func() error {
+		t, err := readTransmission(r.Header)
+		if err != nil {
+			return err
+		}
+		return v.checkTransmission(t, r)
+	}
+	return verifySignedJSONEvent(r, authenticate, paypalFields, func(pe *refPayPalEvent, r *Request) (Event, error) {
+		return refPayPalNormalize(v, pe, r)
+	})
+}
+
+func refPayPalNormalize(v *PayPal, pe *refPayPalEvent, r *Request) (Event, error) {
+	for _, m := range []struct{ name, value string }{{"id", pe.ID}, {"event_type", pe.EventType}} {
+		if m.value == "" {
+			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
+		}
+	}
+	e := NewEvent(v.Provider(), r)
+	e.ID = pe.ID
+	e.ProviderStatus = pe.EventType
+	e.Status = paypalStatuses[pe.EventType]
+	if e.Status == "" {
+		e.Status = StatusUnknown
+	}
+	orderID, _, err := FirstText(r.Body, v.orderPaths...)
+	if err != nil {
+		return Event{}, err
+	}
+	if orderID == "" && v.OrderID == "" && strings.HasPrefix(pe.EventType, "CHECKOUT.ORDER.") {
+		// The resource is PayPal's order: its id is the order id.
+		if orderID, err = paypalOrderResourceID.Text(r.Body); err != nil {
+			return Event{}, err
+		}
+	}
+	if orderID == "" && e.Status != StatusUnknown {
+		return Event{}, fmt.Errorf("%w: no order reference at %s", ErrMalformed, joinPaths(v.orderPaths))
+	}
+	e.OrderID = orderID
+	e.TransactionID = pe.Resource.ID
+	e.MerchantID = pe.Resource.Payee.MerchantID
+	e.Reason = pe.Resource.StatusDetails.Reason
+	e.OccurredAt = ParseTime(pe.CreateTime, time.RFC3339Nano)
+	if strings.HasPrefix(pe.EventType, "CHECKOUT.ORDER.") {
+		// An order's payer is the buyer (a refund's "payer" is the merchant).
+		e.Customer = NewCustomer(pe.Resource.Payer.Name.GivenName+" "+pe.Resource.Payer.Name.Surname,
+			pe.Resource.Payer.EmailAddress, "", "")
+	}
+	if err := refSetPayPalAmount(&e, pe); err != nil {
+		return Event{}, err
+	}
+	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}
+
+// setPayPalAmount takes the resource's amount (v2 value and currency_code,
+// v1 total and currency), else a dispute's disputed_amount, else an
+// order's first purchase unit's amount.
+func refSetPayPalAmount(e *Event, pe *refPayPalEvent) error {
+	res := &pe.Resource
+	candidates := []struct {
+		field  string
+		amount refPayPalAmount
+	}{{"resource.amount", res.Amount}, {"resource.disputed_amount", res.DisputedAmount}}
+	if len(res.PurchaseUnits) > 0 {
+		candidates = append(candidates, struct {
+			field  string
+			amount refPayPalAmount
+		}{"resource.purchase_units.0.amount", res.PurchaseUnits[0].Amount})
+	}
+	for _, c := range candidates {
+		switch {
+		// A v1 refund or reversal (PAYMENT.SALE.REFUNDED) carries a
+		// negative total: the amount is what was refunded.
+		case c.amount.Value != "":
+			return SetAmount(e, c.field+".value", strings.TrimPrefix(c.amount.Value, "-"), c.amount.CurrencyCode, MajorUnits)
+		case c.amount.Total != "":
+			return SetAmount(e, c.field+".total", strings.TrimPrefix(c.amount.Total, "-"), c.amount.Currency, MajorUnits)
+		}
+	}
+	return nil
+}
+
+var paypalNames = []string{"id", "event_type", "create_time", "resource_type", "resource", "status", "status_details",
+	"reason", "amount", "value", "currency_code", "total", "currency", "disputed_amount", "purchase_units", "payee",
+	"merchant_id", "payer", "email_address", "name", "given_name", "surname",
+	"invoice_id", "custom_id", "supplementary_data", "related_ids", "order_id", "disputed_transactions", "invoice_number", "custom"}
+
+// paypalHarness puts a body under the golden transmission's headers (Notice
+// checks the headers and the time, not the body: PayPal's API does).
+type paypalHarness struct {
+	vs       []*PayPal // the default order paths, and order_id set
+	header   http.Header
+	received time.Time
+}
+
+func newPayPalHarness(t testing.TB) paypalHarness {
+	_, cfg := paypalStandin(t)
+	custom := cfg
+	custom.Extra = map[string]any{}
+	for k, val := range cfg.Extra {
+		custom.Extra[k] = val
+	}
+	custom.Extra["order_id"] = "resource.purchase_units.1.custom_id"
+	golden := goldenRequest(t, "paypal/capture_completed")
+	return paypalHarness{
+		vs:     []*PayPal{mustNew(t, "paypal", cfg).(*PayPal), mustNew(t, "paypal", custom).(*PayPal)},
+		header: golden.Header, received: golden.ReceivedAt,
+	}
+}
+
+// diff compares; accepted is the default config's verdict.
+func (h paypalHarness) diff(t testing.TB, what, rawQuery string, body []byte) (accepted bool) {
+	if caseFoldsAName(body, paypalNames...) {
+		return false
+	}
+	for i, v := range h.vs {
+		r := &Request{Method: http.MethodPost, Header: h.header, RawQuery: rawQuery, Body: body,
+			ClientIP: goldenClientIP, ReceivedAt: h.received}
+		want, wantErr := refPayPalNotice(v, r)
+		got, gotErr := v.Notice(r)
+		sameVerdict(t, what, got, gotErr, want, wantErr)
+		if i == 0 {
+			accepted = gotErr == nil
+		}
+	}
+	return accepted
+}
+
+var paypalCases = []string{
+	`{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"invoice_id":"o1","amount":{"value":"1.00","currency_code":"USD"}}}`,
+	`{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"invoice_id":"o1","amount":{"value":1,"currency_code":"USD"}}}`,
+	`{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"invoice_id":"o1","amount":[]}}`,
+	`{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":[]}`,
+	`{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{"invoice_id":{}}}`,
+	`{"id":"WH-1","event_type":"CHECKOUT.ORDER.APPROVED","resource":{"id":"P1","purchase_units":[null,{"amount":{"value":"2.00","currency_code":"EUR"},"custom_id":"c1"}]}}`,
+	`{"id":"WH-1","event_type":"CHECKOUT.ORDER.APPROVED","resource":{"id":"P1","purchase_units":[{"amount":{"value":"2.00","currency_code":"EUR"}},{"amount":{"value":2}}]}}`,
+	`{"id":"WH-1","event_type":"CHECKOUT.ORDER.APPROVED","resource":{"id":"P1","purchase_units":[{"amount":{"value":"2.00","currency_code":"EUR"}},5]}}`,
+	`{"id":"WH-1","event_type":"CHECKOUT.ORDER.APPROVED","resource":{"id":7,"purchase_units":{}}}`,
+	`{"id":"WH-1","event_type":"CHECKOUT.ORDER.APPROVED","resource":{"id":{},"payer":{"name":{"given_name":"A","surname":1}}}}`,
+	`{"id":"WH-1","event_type":"CUSTOMER.DISPUTE.CREATED","resource":{"disputed_transactions":[{"invoice_number":12}],"disputed_amount":{"value":"-3.00","currency_code":"USD"},"status_details":{"reason":null}}}`,
+	`{"id":"WH-1","event_type":"PAYMENT.SALE.COMPLETED","resource":{"custom_id":"o\u00e9<>","amount":{"total":"-1.00","currency":"USD"},"payee":{"merchant_id":"M"}}, "links" : [ ] }`,
+	`{"id":"WH-1","event_type":"X","create_time":5}`,
+}
+
+func TestPayPalAsReference(t *testing.T) {
+	h := newPayPalHarness(t)
+	accepted := 0
+	for name, r := range goldenRequests(t, "paypal") {
+		if h.diff(t, name, "", r.Body) {
+			accepted++
+		}
+		h.diff(t, name+"?summary=1", "summary=1", r.Body)
+	}
+	require.Greater(t, accepted, 10, "the seeds reach the events")
+	for _, c := range paypalCases {
+		h.diff(t, c, "", []byte(c))
+	}
+}
+
+// FuzzPayPalAsReference: any body is accepted, refused and normalized by
+// Notice as the reference did.
+func FuzzPayPalAsReference(f *testing.F) {
+	h := newPayPalHarness(f)
+	for _, r := range goldenRequests(f, "paypal") {
+		f.Add("", r.Body)
+	}
+	for _, c := range paypalCases {
+		f.Add("", []byte(c))
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string, body []byte) {
+		h.diff(t, fmt.Sprintf("%q", body), rawQuery, body)
+	})
+}
