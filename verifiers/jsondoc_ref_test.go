@@ -613,6 +613,14 @@ func TestOctopusAsReference(t *testing.T) {
 	for _, c := range octopusCases {
 		diffOctopus(t, v, c, "", []byte(c))
 	}
+	// More fields than the insertion sort takes, in reverse order.
+	var many strings.Builder
+	many.WriteString(`{"merchant_order_id":"o1","payment_status":"completed","currency":"php","final_amount":"9"`)
+	for i := 60; i > 0; i-- {
+		fmt.Fprintf(&many, `,"f%02d":%d`, i, i)
+	}
+	many.WriteString("}")
+	require.True(t, diffOctopus(t, v, "60 fields", "", []byte(many.String())))
 }
 
 // FuzzOctopusAsReference: any body, its fields signed, is accepted,

@@ -168,10 +168,10 @@ func (v *Octopus) Notice(r *Request) ([]Event, error) {
 	signed := octopusStringToSign(make([]byte, 0, len(r.Body)), fields)
 	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
 	// the API secret.
-	if err := CheckHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
+	if err := CheckHexHMAC("OC-Signature header", firstHeader(r.Header, "Oc-Signature"), v.macs, signed); err != nil {
 		return nil, err
 	}
-	if v.key.Set() && !v.key.Equal(r.Header.Get("OC-Key")) {
+	if v.key.Set() && !v.key.Equal(firstHeader(r.Header, "Oc-Key")) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
 	if err := octopusRefuseSwallowed(fields); err != nil {
@@ -211,7 +211,7 @@ func readOctopusFields(dst []octopusField, root jsonValue) ([]octopusField, erro
 		}
 		dst = append(dst, f)
 	}
-	slices.SortFunc(dst, func(a, b octopusField) int { return strings.Compare(a.name, b.name) })
+	sortOctopusFields(dst)
 	for _, f := range dst {
 		// A key with '=' or '&' (or anything but a plain name) would let one
 		// k=v&k=v string be read as other fields.
@@ -220,6 +220,36 @@ func readOctopusFields(dst []octopusField, root jsonValue) ([]octopusField, erro
 		}
 	}
 	return dst, nil
+}
+
+// sortOctopusFields sorts fields by name: by insertion while they are as
+// few as a callback has (and already in order, as a gateway often sends
+// them, in one pass), else by slices.SortFunc.
+func sortOctopusFields(fields []octopusField) {
+	if len(fields) > 48 {
+		slices.SortFunc(fields, func(a, b octopusField) int { return strings.Compare(a.name, b.name) })
+		return
+	}
+	for i := 1; i < len(fields); i++ {
+		if fields[i-1].name < fields[i].name {
+			continue
+		}
+		f := fields[i]
+		j := i
+		for ; j > 0 && fields[j-1].name > f.name; j-- {
+			fields[j] = fields[j-1]
+		}
+		fields[j] = f
+	}
+}
+
+// firstHeader is h.Get(key) for a key already canonical (Oc-Signature for
+// OC-Signature), without canonicalizing it on every request.
+func firstHeader(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // octopusStringToSign appends the fields, sorted by name, to dst as k=v
