@@ -373,8 +373,10 @@ func (v *Adyen) normalize(i int, it *adyenItem, r *Request) (Event, error) {
 	e.Reason = it.Reason
 	e.PaymentMethod = it.PaymentMethod
 	e.OccurredAt = ParseTime(it.EventDate, time.RFC3339Nano)
-	if err := SetAmount(&e, fmt.Sprintf("notificationItems[%d].amount.value", i), value, currency, MinorUnits); err != nil {
-		return Event{}, err
+	if SetAmount(&e, "amount.value", value, currency, MinorUnits) != nil {
+		// Again, for a refusal that names the item (the name is only
+		// built for a refusal).
+		return Event{}, SetAmount(&e, fmt.Sprintf("notificationItems[%d].amount.value", i), value, currency, MinorUnits)
 	}
 	return e, nil
 }
