@@ -100,14 +100,8 @@ func (v *Adyen) Provision(caddy.Context) error {
 	return nil
 }
 
-// The fields.
-type adyenBody struct {
-	Live              string `json:"live"`
-	NotificationItems []struct {
-		NotificationRequestItem json.RawMessage `json:"NotificationRequestItem"`
-	} `json:"notificationItems"`
-}
-
+// The fields of a NotificationRequestItem (Sign decodes into it; Verify
+// reads the body with readAdyenItems).
 type adyenItem struct {
 	// Signed, in this order.
 	PspReference        string       `json:"pspReference"`      // the payment's or the modification's reference
@@ -159,44 +153,102 @@ func (v *Adyen) Verify(_ context.Context, r *Request) ([]Event, error) {
 		return nil, err
 	}
 	// The signatures are inside the body: it is read before anything is
-	// authenticated, so strictly (CheckJSON), and nothing of it is trusted
-	// until its item verified.
-	if err := CheckJSON(r.Body); err != nil {
+	// authenticated, so strictly (CheckJSON's rules), and nothing of it is
+	// trusted until its item verified.
+	d, err := readJSONDoc(r.Body)
+	if err != nil {
 		return nil, err
 	}
-	var body adyenBody
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if err := checkBatchSize("notificationItems", len(body.NotificationItems)); err != nil {
+	defer d.release()
+	items, err := readAdyenItems(d.root())
+	if err != nil {
 		return nil, err
-	}
-	items := make([]adyenItem, len(body.NotificationItems))
-	for i, wrapper := range body.NotificationItems {
-		if len(wrapper.NotificationRequestItem) == 0 {
-			return nil, fmt.Errorf("%w: notificationItems[%d] has no NotificationRequestItem", ErrMalformed, i)
-		}
-		if err := json.Unmarshal(wrapper.NotificationRequestItem, &items[i]); err != nil {
-			return nil, fmt.Errorf("%w: notificationItems[%d]: %v", ErrMalformed, i, err)
-		}
 	}
 	for i := range items {
-		if err := v.checkSignature(i, &items[i]); err != nil {
+		if err := v.checkSignature(i, &items[i].adyenItem); err != nil {
 			return nil, err
 		}
 	}
-	if err := RefuseShadowingJSONQuery(r.RawQuery, r.Body, adyenFields); err != nil {
+	if err := refuseShadowingJSONDoc(r.RawQuery, d, adyenFields); err != nil {
 		return nil, err
 	}
 	events := make([]Event, len(items))
 	for i := range items {
-		e, err := v.normalize(i, &items[i], body.NotificationItems[i].NotificationRequestItem, r)
+		e, err := v.normalize(i, &items[i].adyenItem, r)
 		if err != nil {
 			return nil, err
 		}
+		e.Raw = compactValue(items[i].raw) // the item, compacted, as sent
 		events[i] = e
 	}
 	return events, nil
+}
+
+// adyenRead is an item as read from the body, and its value there.
+type adyenRead struct {
+	adyenItem
+	raw jsonValue
+}
+
+// readAdyenItems reads the batch as encoding/json read it into a struct and
+// each NotificationRequestItem into adyenItem: every member of the wrong
+// JSON type refuses the body (ErrMalformed), before any signature is
+// checked; an item that is null reads as an item without fields.
+func readAdyenItems(root jsonValue) ([]adyenRead, error) {
+	var f docFields
+	f.str(root, "live", "live")
+	list := f.arr(root, "notificationItems", "notificationItems")
+	for w := range list.Elements {
+		if k := w.Kind(); k != '{' && k != 'n' {
+			f.refuse("notificationItems[]", "an object")
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := checkBatchSize("notificationItems", list.Len()); err != nil {
+		return nil, err
+	}
+	items := make([]adyenRead, list.Len())
+	f.list = "notificationItems"
+	i := 0
+	for w := range list.Elements {
+		f.index = i
+		raw := w.Get("NotificationRequestItem")
+		if !raw.Exists() {
+			return nil, fmt.Errorf("%w: notificationItems[%d] has no NotificationRequestItem", ErrMalformed, i)
+		}
+		it := &items[i]
+		it.raw = raw
+		switch raw.Kind() {
+		case 'n': // an item without fields
+		case '{':
+			it.PspReference = f.str(raw, "pspReference", "pspReference")
+			it.OriginalReference = f.str(raw, "originalReference", "originalReference")
+			it.MerchantAccountCode = f.str(raw, "merchantAccountCode", "merchantAccountCode")
+			it.MerchantReference = f.str(raw, "merchantReference", "merchantReference")
+			if amount := f.obj(raw, "amount", "amount"); amount.Exists() {
+				it.Amount = &adyenAmount{
+					Value:    json.Number(f.num(amount, "value", "amount.value")),
+					Currency: f.str(amount, "currency", "amount.currency"),
+				}
+			}
+			it.EventCode = f.str(raw, "eventCode", "eventCode")
+			it.Success = f.str(raw, "success", "success")
+			it.EventDate = f.str(raw, "eventDate", "eventDate")
+			it.Reason = f.str(raw, "reason", "reason")
+			it.PaymentMethod = f.str(raw, "paymentMethod", "paymentMethod")
+			additional := f.obj(raw, "additionalData", "additionalData")
+			it.AdditionalData.HmacSignature = f.str(additional, "hmacSignature", "additionalData.hmacSignature")
+		default:
+			f.refuse("NotificationRequestItem", "an object")
+		}
+		if f.err != nil {
+			return nil, f.err
+		}
+		i++
+	}
+	return items, nil
 }
 
 // value is the amount's value and currency as signed: the integer as sent;
@@ -279,7 +331,7 @@ func adyenStatus(eventCode, success string) Status {
 	return StatusUnknown
 }
 
-func (v *Adyen) normalize(i int, it *adyenItem, raw json.RawMessage, r *Request) (Event, error) {
+func (v *Adyen) normalize(i int, it *adyenItem, r *Request) (Event, error) {
 	for _, m := range []struct{ name, value string }{
 		{"pspReference", it.PspReference}, {"eventCode", it.EventCode}, {"success", it.Success},
 	} {
@@ -321,12 +373,10 @@ func (v *Adyen) normalize(i int, it *adyenItem, raw json.RawMessage, r *Request)
 	e.Reason = it.Reason
 	e.PaymentMethod = it.PaymentMethod
 	e.OccurredAt = ParseTime(it.EventDate, time.RFC3339Nano)
-	if err := SetAmount(&e, fmt.Sprintf("notificationItems[%d].amount.value", i), value, currency, MinorUnits); err != nil {
-		return Event{}, err
-	}
-	var err error
-	if e.Raw, err = json.Marshal(raw); err != nil { // the item, compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if SetAmount(&e, "amount.value", value, currency, MinorUnits) != nil {
+		// Again, for a refusal that names the item (the name is only
+		// built for a refusal).
+		return Event{}, SetAmount(&e, fmt.Sprintf("notificationItems[%d].amount.value", i), value, currency, MinorUnits)
 	}
 	return e, nil
 }

@@ -91,7 +91,7 @@ func FuzzOctopus(f *testing.F) {
 		if json.Unmarshal(r.Body, &fields) != nil {
 			return ""
 		}
-		s, _ := octopusStringToSign(fields)
+		s, _ := refOctopusStringToSign(fields)
 		return string(s)
 	})
 }

@@ -1,10 +1,8 @@
 package verifiers
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -61,27 +59,15 @@ func (v *GoCardless) Provision(caddy.Context) (err error) {
 	return err
 }
 
-// The fields.
-type gocardlessBody struct {
-	Events []json.RawMessage `json:"events"`
-	Meta   struct {
-		WebhookID string `json:"webhook_id"`
-	} `json:"meta"`
-}
-
+// The fields of an event, read by readGoCardlessEvent: id (EV…, the event
+// id), created_at, resource_type (payments, mandates, payouts, …), action
+// (confirmed, failed, …), links.payment (PM…), and details: cause
+// (GoCardless' own code, the same for every scheme), description, scheme
+// (bacs, sepa_core, …).
 type gocardlessEvent struct {
-	ID           string `json:"id"` // EV…: the event id
-	CreatedAt    string `json:"created_at"`
-	ResourceType string `json:"resource_type"` // payments, mandates, payouts, …
-	Action       string `json:"action"`        // confirmed, failed, …
-	Links        struct {
-		Payment string `json:"payment"` // PM…
-	} `json:"links"`
-	Details struct {
-		Cause       string `json:"cause"` // GoCardless' own code, the same for every scheme
-		Description string `json:"description"`
-		Scheme      string `json:"scheme"` // bacs, sepa_core, …
-	} `json:"details"`
+	ID, CreatedAt, ResourceType, Action string
+	Payment                             string // links.payment
+	Cause, Description, Scheme          string // details.*
 }
 
 // gocardlessOrderPaths are where a merchant's order reference can be: the
@@ -115,25 +101,52 @@ func (v *GoCardless) Verify(_ context.Context, r *Request) ([]Event, error) {
 	authenticate := func() error {
 		return CheckHexHMAC("Webhook-Signature header", r.Header.Get("Webhook-Signature"), v.macs, r.Body)
 	}
-	if err := CheckSignedJSON(r, authenticate, gocardlessFields); err != nil {
+	d, err := checkSignedJSONDoc(r, authenticate, gocardlessFields)
+	if err != nil {
 		return nil, err
 	}
-	var body gocardlessBody
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	defer d.release()
+	// The members as encoding/json read them into {events []json.RawMessage;
+	// meta {webhook_id string}}: each of the wrong JSON type is refused.
+	root := d.root()
+	var f docFields
+	list := f.arr(root, "events", "events")
+	f.str(f.obj(root, "meta", "meta"), "webhook_id", "meta.webhook_id")
+	if f.err != nil {
+		return nil, f.err
 	}
-	if err := checkBatchSize("events", len(body.Events)); err != nil {
+	if err := checkBatchSize("events", list.Len()); err != nil {
 		return nil, err
 	}
-	events := make([]Event, len(body.Events))
-	for i, raw := range body.Events {
+	events := make([]Event, list.Len())
+	i := 0
+	for raw := range list.Elements {
 		e, err := v.normalize(i, raw, r)
 		if err != nil {
 			return nil, err
 		}
 		events[i] = e
+		i++
 	}
 	return events, nil
+}
+
+// readGoCardlessEvent reads events[i], an object, as encoding/json read it
+// into a struct: a member of the wrong JSON type is refused.
+func readGoCardlessEvent(i int, raw jsonValue) (gocardlessEvent, error) {
+	f := docFields{list: "events", index: i}
+	ge := gocardlessEvent{
+		ID:           f.str(raw, "id", "id"),
+		CreatedAt:    f.str(raw, "created_at", "created_at"),
+		ResourceType: f.str(raw, "resource_type", "resource_type"),
+		Action:       f.str(raw, "action", "action"),
+	}
+	ge.Payment = f.str(f.obj(raw, "links", "links"), "payment", "links.payment")
+	details := f.obj(raw, "details", "details")
+	ge.Cause = f.str(details, "cause", "details.cause")
+	ge.Description = f.str(details, "description", "details.description")
+	ge.Scheme = f.str(details, "scheme", "details.scheme")
+	return ge, f.err
 }
 
 // gocardlessPaymentStatuses maps the action of a payments event; the other
@@ -149,13 +162,13 @@ var gocardlessPaymentStatuses = map[string]Status{
 	"charged_back":       StatusDisputed,
 }
 
-func (v *GoCardless) normalize(i int, raw json.RawMessage, r *Request) (Event, error) {
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+func (v *GoCardless) normalize(i int, raw jsonValue, r *Request) (Event, error) {
+	if raw.Kind() != '{' {
 		return Event{}, fmt.Errorf("%w: events[%d] is not an object", ErrMalformed, i)
 	}
-	var ge gocardlessEvent
-	if err := json.Unmarshal(raw, &ge); err != nil {
-		return Event{}, fmt.Errorf("%w: events[%d]: %v", ErrMalformed, i, err)
+	ge, err := readGoCardlessEvent(i, raw)
+	if err != nil {
+		return Event{}, err
 	}
 	for _, m := range []struct{ name, value string }{
 		{"id", ge.ID}, {"resource_type", ge.ResourceType}, {"action", ge.Action},
@@ -173,7 +186,7 @@ func (v *GoCardless) normalize(i int, raw json.RawMessage, r *Request) (Event, e
 			e.Status = s
 		}
 	}
-	e.TransactionID = ge.Links.Payment
+	e.TransactionID = ge.Payment
 	if e.Status != StatusUnknown && e.TransactionID == "" {
 		// The payment is what the merchant knows the event by: it created
 		// it and kept its id.
@@ -182,18 +195,16 @@ func (v *GoCardless) normalize(i int, raw json.RawMessage, r *Request) (Event, e
 	// The order reference is optional: a payment created without metadata
 	// is known to the merchant by its id (transaction_id), and GoCardless'
 	// own test events carry none.
-	order, _, err := FirstText(raw, gocardlessOrderPaths...)
+	order, _, err := raw.firstText(gocardlessOrderPaths)
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: events[%d]: %v", ErrMalformed, i, err)
 	}
 	e.OrderID = order
-	e.Reason = ge.Details.Description
-	e.ResponseCode = ge.Details.Cause
-	e.PaymentMethod = ge.Details.Scheme
+	e.Reason = ge.Description
+	e.ResponseCode = ge.Cause
+	e.PaymentMethod = ge.Scheme
 	e.OccurredAt = ParseTime(ge.CreatedAt, time.RFC3339Nano)
-	if e.Raw, err = json.Marshal(raw); err != nil { // the event, compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = compactValue(raw) // the event, compacted, as sent
 	return e, nil
 }
 

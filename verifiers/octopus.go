@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,26 +152,26 @@ func (v *Octopus) Notice(r *Request) ([]Event, error) {
 	if err := CheckContentType(r.Header.Get("Content-Type"), JSONType); err != nil {
 		return nil, err
 	}
-	if err := CheckJSON(r.Body); err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(r.Body, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if err := RefuseShadowingQuery(r.RawQuery, fields, octopusFields); err != nil {
-		return nil, err
-	}
-	signed, err := octopusStringToSign(fields)
+	d, err := readJSONDoc(r.Body)
 	if err != nil {
 		return nil, err
 	}
-	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
-	// the API secret.
-	if err := CheckHexHMAC("OC-Signature header", r.Header.Get("OC-Signature"), v.macs, signed); err != nil {
+	defer d.release()
+	if err := refuseShadowingJSONDoc(r.RawQuery, d, octopusFields); err != nil {
 		return nil, err
 	}
-	if v.key.Set() && !v.key.Equal(r.Header.Get("OC-Key")) {
+	var stack [48]octopusField
+	fields, err := readOctopusFields(stack[:0], d.root())
+	if err != nil {
+		return nil, err
+	}
+	signed := octopusStringToSign(make([]byte, 0, len(r.Body)), fields)
+	// OC-Signature is the hex HMAC-SHA256 of the string to sign, keyed with
+	// the API secret.
+	if err := CheckHexHMAC("OC-Signature header", firstHeader(r.Header, "Oc-Signature"), v.macs, signed); err != nil {
+		return nil, err
+	}
+	if v.key.Set() && !v.key.Equal(firstHeader(r.Header, "Oc-Key")) {
 		return nil, fmt.Errorf("%w: the OC-Key header is missing or is not the configured value", ErrForbidden)
 	}
 	if err := octopusRefuseSwallowed(fields); err != nil {
@@ -184,38 +184,89 @@ func (v *Octopus) Notice(r *Request) ([]Event, error) {
 	return []Event{e}, nil
 }
 
-// octopusStringToSign joins the top-level fields sorted by key as k=v with &:
-// a string as its content, a number or boolean as its JSON text exactly as
-// sent (99.50 stays 99.50), an object or array as compact JSON; a null field
-// is left out.
-func octopusStringToSign(fields map[string]json.RawMessage) ([]byte, error) {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+// octopusField is a top-level field of a callback as it is signed: a
+// string as its content, a number or boolean as its JSON text exactly as
+// sent (99.50 stays 99.50), an object or array as compact JSON; a null
+// field is not present.
+type octopusField struct {
+	name, value string
+	present     bool
+	raw         jsonValue
+}
+
+// readOctopusFields appends the top-level fields of a callback to dst,
+// sorted by name, each rendered as it is signed.
+func readOctopusFields(dst []octopusField, root jsonValue) ([]octopusField, error) {
+	for name, raw := range root.Members {
+		f := octopusField{name: name, raw: raw, present: true}
+		switch raw.Kind() {
+		case 'n':
+			f.present = false
+		case '"':
+			f.value = raw.Str()
+		case '{', '[':
+			f.value = string(appendCompactPlain(nil, raw.Raw()))
+		default: // a number, true or false
+			f.value, _ = raw.Text(nil)
+		}
+		dst = append(dst, f)
 	}
-	sort.Strings(keys)
-	var b bytes.Buffer
-	for _, k := range keys {
+	sortOctopusFields(dst)
+	for _, f := range dst {
 		// A key with '=' or '&' (or anything but a plain name) would let one
 		// k=v&k=v string be read as other fields.
-		if !isAlnum(k, 1, 64) {
-			return nil, fmt.Errorf("%w: field name %.40q is not a plain name", ErrMalformed, k)
+		if !isAlnum(f.name, 1, 64) {
+			return nil, fmt.Errorf("%w: field name %.40q is not a plain name", ErrMalformed, f.name)
 		}
-		value, present, err := octopusValue(fields[k])
-		if err != nil {
-			return nil, fmt.Errorf("%w: field %.40q: %v", ErrMalformed, k, err)
-		}
-		if !present {
+	}
+	return dst, nil
+}
+
+// sortOctopusFields sorts fields by name: by insertion while they are as
+// few as a callback has (and already in order, as a gateway often sends
+// them, in one pass), else by slices.SortFunc.
+func sortOctopusFields(fields []octopusField) {
+	if len(fields) > 48 {
+		slices.SortFunc(fields, func(a, b octopusField) int { return strings.Compare(a.name, b.name) })
+		return
+	}
+	for i := 1; i < len(fields); i++ {
+		if fields[i-1].name < fields[i].name {
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
+		f := fields[i]
+		j := i
+		for ; j > 0 && fields[j-1].name > f.name; j-- {
+			fields[j] = fields[j-1]
 		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(value)
+		fields[j] = f
 	}
-	return b.Bytes(), nil
+}
+
+// firstHeader is h.Get(key) for a key already canonical (Oc-Signature for
+// OC-Signature), without canonicalizing it on every request.
+func firstHeader(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// octopusStringToSign appends the fields, sorted by name, to dst as k=v
+// joined with &, leaving the null ones out.
+func octopusStringToSign(dst []byte, fields []octopusField) []byte {
+	first := true
+	for _, f := range fields {
+		if !f.present {
+			continue
+		}
+		if !first {
+			dst = append(dst, '&')
+		}
+		first = false
+		dst = append(append(append(dst, f.name...), '='), f.value...)
+	}
+	return dst
 }
 
 // octopusMeaning are the fields the event's status, amount, currency and ids
@@ -241,13 +292,12 @@ var octopusMeaning = map[string]bool{
 // for the genuine one. A genuine value rarely holds such a pair: a
 // notify_url whose query names one of those fields (?payment_status=…) or a
 // note that does is refused, the rest of a query is not.
-func octopusRefuseSwallowed(fields map[string]json.RawMessage) error {
-	for k, raw := range fields {
-		value, present, _ := octopusValue(raw) // rendered for the signature already
-		if !present {
+func octopusRefuseSwallowed(fields []octopusField) error {
+	for _, f := range fields {
+		if !f.present {
 			continue
 		}
-		for rest := value; ; {
+		for rest := f.value; ; {
 			amp := strings.IndexByte(rest, '&')
 			if amp < 0 {
 				break
@@ -257,15 +307,17 @@ func octopusRefuseSwallowed(fields map[string]json.RawMessage) error {
 			if !found || !isAlnum(name, 1, 64) {
 				continue
 			}
-			if octopusMeaning[k] || octopusMeaning[name] {
-				return fmt.Errorf("%w: field %s carries the pair %.40s=…, which signs like a separate field: a regrouped callback", ErrMalformed, k, name)
+			if octopusMeaning[f.name] || octopusMeaning[name] {
+				return fmt.Errorf("%w: field %s carries the pair %.40s=…, which signs like a separate field: a regrouped callback", ErrMalformed, f.name, name)
 			}
 		}
 	}
 	return nil
 }
 
-// octopusValue renders one field as it is signed; present is false for null.
+// octopusValue renders one field as it is signed, as readOctopusFields
+// does; present is false for null. The inquiry reads the answer's and the
+// stated event's fields with it.
 func octopusValue(raw json.RawMessage) (value string, present bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	switch raw[0] {
@@ -301,14 +353,12 @@ var octopusStatuses = map[string]Status{
 	"overdue":    StatusExpired,
 }
 
-func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r *Request) (Event, error) {
+func (v *Octopus) normalize(fields []octopusField, signed []byte, r *Request) (Event, error) {
 	f := func(name string) string {
-		raw, ok := fields[name]
-		if !ok {
-			return ""
+		if i, ok := slices.BinarySearchFunc(fields, name, func(f octopusField, name string) int { return strings.Compare(f.name, name) }); ok {
+			return fields[i].value
 		}
-		value, _, _ := octopusValue(raw) // every field was rendered for the signature already
-		return value
+		return ""
 	}
 	for _, name := range []string{"merchant_order_id", "payment_status", "currency"} {
 		if f(name) == "" {
@@ -348,18 +398,31 @@ func (v *Octopus) normalize(fields map[string]json.RawMessage, signed []byte, r 
 	e.ID = EventID(e.Provider, string(signed), string(e.Status), e.ProviderStatus, e.Amount, e.Currency,
 		e.OrderID, e.TransactionID, e.MerchantID)
 
-	raw := make(map[string]json.RawMessage, len(fields))
-	for k, val := range fields {
-		raw[k] = val
-	}
-	if _, ok := raw[octopusRedacted]; ok {
-		raw[octopusRedacted] = json.RawMessage(`"[redacted]"`)
-	}
-	var err error
-	if e.Raw, err = json.Marshal(raw); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = octopusRaw(fields)
 	return e, nil
+}
+
+// octopusRaw is the callback as the event keeps it: its fields sorted by
+// name, each compacted as json.Marshal compacts a raw value, and
+// signature_key redacted (json.Marshal of the fields as a map, as it was).
+func octopusRaw(fields []octopusField) []byte {
+	size := 2
+	for _, f := range fields {
+		size += len(f.name) + len(f.raw.Raw()) + 4
+	}
+	raw := append(make([]byte, 0, size), '{')
+	for i, f := range fields {
+		if i > 0 {
+			raw = append(raw, ',')
+		}
+		raw = append(append(append(raw, '"'), f.name...), '"', ':') // a plain name
+		if f.name == octopusRedacted {
+			raw = append(raw, `"[redacted]"`...)
+			continue
+		}
+		raw = f.raw.appendCompact(raw)
+	}
+	return append(raw, '}')
 }
 
 // Example implements Signer.
@@ -376,15 +439,16 @@ func (v *Octopus) Sign(d Draft) (Notification, error) {
 	if err != nil {
 		return Notification{}, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return Notification{}, err
-	}
-	signed, err := octopusStringToSign(fields)
+	doc, err := readJSONDoc(body)
 	if err != nil {
 		return Notification{}, err
 	}
-	sig, err := signHex(v.macs, signed)
+	defer doc.release()
+	fields, err := readOctopusFields(nil, doc.root())
+	if err != nil {
+		return Notification{}, err
+	}
+	sig, err := signHex(v.macs, octopusStringToSign(nil, fields))
 	if err != nil {
 		return Notification{}, err
 	}

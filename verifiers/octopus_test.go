@@ -88,7 +88,7 @@ func octopusRequest(t *testing.T, f map[string]json.RawMessage) *Request {
 	enc.SetEscapeHTML(false) // "&" as sent, not \u0026, so that objects sign as written
 	require.NoError(t, enc.Encode(f))
 	body := bytes.TrimSpace(buf.Bytes())
-	signed, err := octopusStringToSign(f)
+	signed, err := refOctopusStringToSign(f)
 	require.NoError(t, err)
 	mac := hmac.New(sha256.New, []byte("octopus-test-secret"))
 	mac.Write(signed)
@@ -139,8 +139,8 @@ func TestOctopusRegroupedCopyCannotStandInForTheGenuine(t *testing.T) {
 					}
 					m[k], _ = json.Marshal(value)
 					desc := fmt.Sprintf("%s swallows %v", k, keys[i+1:i+1+n])
-					s1, _ := octopusStringToSign(f)
-					s2, _ := octopusStringToSign(m)
+					s1, _ := refOctopusStringToSign(f)
+					s2, _ := refOctopusStringToSign(m)
 					require.Equal(t, string(s1), string(s2), desc)
 					tried++
 					events, err := v.Verify(context.Background(), octopusRequest(t, m))
@@ -191,7 +191,7 @@ func TestOctopusValueCannotCarryAMeaningField(t *testing.T) {
 
 	// The copy: meta ends before the pair, payment_status is a field of its
 	// own, and zzz swallows the rest of the genuine string.
-	signed, err := octopusStringToSign(genuine)
+	signed, err := refOctopusStringToSign(genuine)
 	require.NoError(t, err)
 	head, tail, ok := strings.Cut(string(signed), "&payment_status=completed&zzz=")
 	require.True(t, ok)
@@ -205,7 +205,7 @@ func TestOctopusValueCannotCarryAMeaningField(t *testing.T) {
 	copyFields["meta"], _ = json.Marshal(metaValue)
 	copyFields["payment_status"] = json.RawMessage(`"completed"`)
 	copyFields["zzz"], _ = json.Marshal(tail)
-	copySigned, err := octopusStringToSign(copyFields)
+	copySigned, err := refOctopusStringToSign(copyFields)
 	require.NoError(t, err)
 	require.Equal(t, string(signed), string(copySigned), "the copy signs like the genuine")
 	_, err = v.Verify(context.Background(), octopusRequest(t, copyFields))

@@ -257,46 +257,88 @@ func (v *PayPal) Notice(r *Request) ([]Event, error) {
 		}
 		return v.checkTransmission(t, r)
 	}
-	return verifySignedJSONEvent(r, authenticate, paypalFields, v.normalize)
+	return verifySignedJSONDoc(r, authenticate, paypalFields, v.normalize)
 }
 
 // A PayPal amount: v2 (value, currency_code) or v1 (total, currency),
 // decimal strings in major units.
 type paypalAmount struct {
-	Value        string `json:"value"`
-	CurrencyCode string `json:"currency_code"`
-	Total        string `json:"total"`
-	Currency     string `json:"currency"`
+	Value, CurrencyCode, Total, Currency string
 }
 
-// The fields.
+// The fields, as readPayPalEvent reads them.
 type paypalEvent struct {
-	ID           string `json:"id"` // WH-…: the event id, the same on every retry
-	EventType    string `json:"event_type"`
-	CreateTime   string `json:"create_time"`
-	ResourceType string `json:"resource_type"`
-	Resource     struct {
-		ID            string `json:"id"` // the capture, authorization, refund, order or dispute
-		Status        string `json:"status"`
-		StatusDetails struct {
-			Reason string `json:"reason"`
-		} `json:"status_details"`
-		Amount         paypalAmount `json:"amount"`
-		DisputedAmount paypalAmount `json:"disputed_amount"` // CUSTOMER.DISPUTE.*
-		PurchaseUnits  []struct {
-			Amount paypalAmount `json:"amount"`
-		} `json:"purchase_units"` // CHECKOUT.ORDER.*
-		Payee struct {
-			MerchantID string `json:"merchant_id"`
-		} `json:"payee"`
-		Payer struct { // CHECKOUT.ORDER.*: the buyer
-			EmailAddress string `json:"email_address"`
-			Name         struct {
-				GivenName string `json:"given_name"`
-				Surname   string `json:"surname"`
-			} `json:"name"`
-		} `json:"payer"`
-	} `json:"resource"`
+	ID           string // id: WH-…, the event id, the same on every retry
+	EventType    string // event_type
+	CreateTime   string // create_time
+	ResourceType string // resource_type
+	// resource.id: the capture, authorization, refund, order or dispute
+	ResourceID     string
+	Status         string       // resource.status
+	Reason         string       // resource.status_details.reason
+	Amount         paypalAmount // resource.amount
+	DisputedAmount paypalAmount // resource.disputed_amount: CUSTOMER.DISPUTE.*
+	// resource.purchase_units (CHECKOUT.ORDER.*): whether there is one, and
+	// the first one's amount.
+	PurchaseUnit       bool
+	PurchaseUnitAmount paypalAmount
+	MerchantID         string // resource.payee.merchant_id
+	// resource.payer (CHECKOUT.ORDER.*: the buyer): email_address,
+	// name.given_name, name.surname.
+	PayerEmail, PayerGivenName, PayerSurname string
+}
+
+// readPayPalEvent reads the event as encoding/json read it into a struct: a
+// member of the wrong JSON type, at any element of purchase_units too, is
+// refused (ErrMalformed).
+func readPayPalEvent(root jsonValue) (paypalEvent, error) {
+	var f docFields
+	pe := paypalEvent{
+		ID:           f.str(root, "id", "id"),
+		EventType:    f.str(root, "event_type", "event_type"),
+		CreateTime:   f.str(root, "create_time", "create_time"),
+		ResourceType: f.str(root, "resource_type", "resource_type"),
+	}
+	res := f.obj(root, "resource", "resource")
+	pe.ResourceID = f.str(res, "id", "resource.id")
+	pe.Status = f.str(res, "status", "resource.status")
+	pe.Reason = f.str(f.obj(res, "status_details", "resource.status_details"), "reason", "resource.status_details.reason")
+	amount := func(parent jsonValue, name, where string) paypalAmount {
+		a := f.obj(parent, name, where)
+		if !a.Exists() {
+			return paypalAmount{}
+		}
+		return paypalAmount{
+			Value:        f.strIn(a, where, "value"),
+			CurrencyCode: f.strIn(a, where, "currency_code"),
+			Total:        f.strIn(a, where, "total"),
+			Currency:     f.strIn(a, where, "currency"),
+		}
+	}
+	pe.Amount = amount(res, "amount", "resource.amount")
+	pe.DisputedAmount = amount(res, "disputed_amount", "resource.disputed_amount")
+	units := f.arr(res, "purchase_units", "resource.purchase_units")
+	for unit := range units.Elements {
+		// encoding/json read every unit into a struct: each is checked.
+		switch unit.Kind() {
+		case '{':
+			a := amount(unit, "amount", "resource.purchase_units[].amount")
+			if !pe.PurchaseUnit {
+				pe.PurchaseUnitAmount = a
+			}
+		case 'n': // a unit without fields
+		default:
+			f.refuse("resource.purchase_units[]", "an object")
+		}
+		pe.PurchaseUnit = true
+	}
+	pe.MerchantID = f.str(f.obj(res, "payee", "resource.payee"), "merchant_id", "resource.payee.merchant_id")
+	payer := f.obj(res, "payer", "resource.payer")
+	pe.PayerEmail = f.str(payer, "email_address", "resource.payer.email_address")
+	name := f.obj(payer, "name", "resource.payer.name")
+	pe.PayerGivenName = f.str(name, "given_name", "resource.payer.name.given_name")
+	pe.PayerSurname = f.str(name, "surname", "resource.payer.name.surname")
+	return pe, f.err
 }
 
 // paypalStatuses maps event_type; other types are StatusUnknown.
@@ -312,7 +354,11 @@ var paypalStatuses = map[string]Status{
 	"CUSTOMER.DISPUTE.CREATED":      StatusDisputed,
 }
 
-func (v *PayPal) normalize(pe *paypalEvent, r *Request) (Event, error) {
+func (v *PayPal) normalize(root jsonValue, r *Request) (Event, error) {
+	pe, err := readPayPalEvent(root)
+	if err != nil {
+		return Event{}, err
+	}
 	for _, m := range []struct{ name, value string }{{"id", pe.ID}, {"event_type", pe.EventType}} {
 		if m.value == "" {
 			return Event{}, fmt.Errorf("%w: mandatory field %s is missing", ErrMalformed, m.name)
@@ -325,13 +371,13 @@ func (v *PayPal) normalize(pe *paypalEvent, r *Request) (Event, error) {
 	if e.Status == "" {
 		e.Status = StatusUnknown
 	}
-	orderID, _, err := FirstText(r.Body, v.orderPaths...)
+	orderID, _, err := root.firstText(v.orderPaths)
 	if err != nil {
 		return Event{}, err
 	}
 	if orderID == "" && v.OrderID == "" && strings.HasPrefix(pe.EventType, "CHECKOUT.ORDER.") {
 		// The resource is PayPal's order: its id is the order id.
-		if orderID, err = paypalOrderResourceID.Text(r.Body); err != nil {
+		if orderID, err = root.Path(paypalOrderResourceID).Text(paypalOrderResourceID); err != nil {
 			return Event{}, err
 		}
 	}
@@ -339,21 +385,18 @@ func (v *PayPal) normalize(pe *paypalEvent, r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: no order reference at %s", ErrMalformed, joinPaths(v.orderPaths))
 	}
 	e.OrderID = orderID
-	e.TransactionID = pe.Resource.ID
-	e.MerchantID = pe.Resource.Payee.MerchantID
-	e.Reason = pe.Resource.StatusDetails.Reason
+	e.TransactionID = pe.ResourceID
+	e.MerchantID = pe.MerchantID
+	e.Reason = pe.Reason
 	e.OccurredAt = ParseTime(pe.CreateTime, time.RFC3339Nano)
 	if strings.HasPrefix(pe.EventType, "CHECKOUT.ORDER.") {
 		// An order's payer is the buyer (a refund's "payer" is the merchant).
-		e.Customer = NewCustomer(pe.Resource.Payer.Name.GivenName+" "+pe.Resource.Payer.Name.Surname,
-			pe.Resource.Payer.EmailAddress, "", "")
+		e.Customer = NewCustomer(pe.PayerGivenName+" "+pe.PayerSurname, pe.PayerEmail, "", "")
 	}
-	if err := setPayPalAmount(&e, pe); err != nil {
+	if err := setPayPalAmount(&e, &pe); err != nil {
 		return Event{}, err
 	}
-	if e.Raw, err = json.Marshal(json.RawMessage(r.Body)); err != nil { // compacted, as sent
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+	e.Raw = compactValue(root) // compacted, as sent
 	return e, nil
 }
 
@@ -361,18 +404,16 @@ func (v *PayPal) normalize(pe *paypalEvent, r *Request) (Event, error) {
 // v1 total and currency), else a dispute's disputed_amount, else an
 // order's first purchase unit's amount.
 func setPayPalAmount(e *Event, pe *paypalEvent) error {
-	res := &pe.Resource
-	candidates := []struct {
+	candidates := [...]struct {
 		field  string
 		amount paypalAmount
-	}{{"resource.amount", res.Amount}, {"resource.disputed_amount", res.DisputedAmount}}
-	if len(res.PurchaseUnits) > 0 {
-		candidates = append(candidates, struct {
-			field  string
-			amount paypalAmount
-		}{"resource.purchase_units.0.amount", res.PurchaseUnits[0].Amount})
+	}{{"resource.amount", pe.Amount}, {"resource.disputed_amount", pe.DisputedAmount},
+		{"resource.purchase_units.0.amount", pe.PurchaseUnitAmount}}
+	n := 2
+	if pe.PurchaseUnit {
+		n = 3
 	}
-	for _, c := range candidates {
+	for _, c := range candidates[:n] {
 		switch {
 		// A v1 refund or reversal (PAYMENT.SALE.REFUNDED) carries a
 		// negative total: the amount is what was refunded.

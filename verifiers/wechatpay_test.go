@@ -244,7 +244,7 @@ func TestWechatpayOfficialVector(t *testing.T) {
 	changed.ReceivedAt = time.Unix(wechatpayVectorTime+301, 0)
 	assert.ErrorContains(t, v.authenticate(&changed), "old, over the tolerance")
 
-	var n wechatpayNotification
+	var n refWechatpayNotification
 	require.NoError(t, json.Unmarshal(req.Body, &n))
 	plaintext, err := WechatpayDecrypt([]byte(wechatpayVectorAPIv3Key), n.Resource.Nonce, n.Resource.Ciphertext, n.Resource.AssociatedData)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestWechatpaySign(t *testing.T) {
 // open of the golden transaction.
 func BenchmarkWechatpayAESGCM(b *testing.B) {
 	req := goldenRequest(b, "wechatpay/success")
-	var n wechatpayNotification
+	var n refWechatpayNotification
 	require.NoError(b, json.Unmarshal(req.Body, &n))
 	aead, err := wechatpayAEAD([]byte(wechatpayTestAPIv3Key))
 	require.NoError(b, err)
