@@ -124,33 +124,6 @@ func (f *docFields) num(v jsonValue, name, where string) string {
 // compactValue is v's bytes as json.Marshal(json.RawMessage(v.Raw()))
 // made them (compacted, HTML-escaped), in a buffer of their own.
 func compactValue(v jsonValue) []byte {
-	return v.appendCompact(make([]byte, 0, len(v.Raw())))
+	return v.appendCompact(make([]byte, 0, len(v.Raw())), true)
 }
 
-// appendCompactPlain appends raw, a JSON value the scanner accepted, without
-// the whitespace between its tokens and nothing escaped: what json.Compact
-// makes of it.
-func appendCompactPlain(dst, raw []byte) []byte {
-	inString := false
-	start := 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case ' ', '\t', '\r', '\n':
-			dst = append(dst, raw[start:i]...)
-			start = i + 1
-		}
-	}
-	return append(dst, raw[start:]...)
-}

@@ -205,7 +205,7 @@ func readOctopusFields(dst []octopusField, root jsonValue) ([]octopusField, erro
 		case '"':
 			f.value = raw.Str()
 		case '{', '[':
-			f.value = string(appendCompactPlain(nil, raw.Raw()))
+			f.value = string(raw.appendCompact(nil, false))
 		default: // a number, true or false
 			f.value, _ = raw.Text(nil)
 		}
@@ -420,7 +420,7 @@ func octopusRaw(fields []octopusField) []byte {
 			raw = append(raw, `"[redacted]"`...)
 			continue
 		}
-		raw = f.raw.appendCompact(raw)
+		raw = f.raw.appendCompact(raw, true)
 	}
 	return append(raw, '}')
 }
