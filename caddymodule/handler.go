@@ -807,12 +807,25 @@ func (h *Handler) forwards(dst []forwarded, r *http.Request, body []byte, events
 		}
 		// The provider's signature does not sign the event, and its
 		// credential (Authorization, OC-Key) is a secret of this config.
+		// With upstream_secret, the Standard Webhooks headers are ours
+		// (the provider's were stripped before): a provider whose own
+		// signature travels in one of them (GoCardless' Webhook-Signature,
+		// a standardwebhooks sender's three) must not take ours away.
 		for _, name := range h.credentialHeaders {
+			if h.upstreamSigner != nil && isUpstreamSignatureHeader(name) {
+				continue
+			}
 			delete(fr.Header, name)
 		}
 		dst = append(dst, forwarded{fr, event, events[i : i+1], fa})
 	}
 	return dst, nil
+}
+
+// isUpstreamSignatureHeader reports whether the canonical header name is one
+// of the Standard Webhooks headers upstream_secret signs with.
+func isUpstreamSignatureHeader(name string) bool {
+	return name == "Webhook-Id" || name == "Webhook-Timestamp" || name == "Webhook-Signature"
 }
 
 // eventJSONOverhead is room for an event's members besides raw.

@@ -208,3 +208,57 @@ func readJSONLines(t *testing.T, path string) []map[string]any {
 	}
 	return lines
 }
+
+// TestUpstreamSignatureSurvivesProviderSignatureHeaders: a provider whose own
+// signature travels in a Standard Webhooks header (GoCardless'
+// Webhook-Signature; a standardwebhooks sender's webhook-id, -timestamp and
+// -signature) must not take away the signature upstream_secret adds to a
+// normalized event: the app would get the event without a signature it can
+// check (and an app that requires one would refuse every notification).
+func TestUpstreamSignatureSurvivesProviderSignatureHeaders(t *testing.T) {
+	up := newUpstream(t)
+	const appSecret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" // 24 bytes, not the senders' secret
+	tc := caddytest.NewTester(t)
+	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+		"APPSECRET", appSecret, "SWSECRET", hostileSWSecret).Replace(`
+http://localhost:9080 {
+	handle /gocardless {
+		paynotify gocardless {
+			secret gocardless-test-secret
+			dedup off
+			upstream_secret APPSECRET
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle /standardwebhooks {
+		paynotify standardwebhooks {
+			secret SWSECRET
+			dedup off
+			upstream_secret APPSECRET
+		}
+		reverse_proxy UPSTREAM
+	}
+}
+`), "caddyfile")
+	wh, err := standardwebhooks.NewWebhook(appSecret)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name string
+		req  func(t *testing.T) *http.Request
+	}{
+		{"gocardless", func(t *testing.T) *http.Request { return golden(t, "gocardless/payment_confirmed", "/gocardless") }},
+		{"standardwebhooks", sw(swValid, nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := send(t, tc, c.req(t))
+			require.Less(t, r.Status, 300, r.Body)
+			got := up.take()
+			require.NotEmpty(t, got)
+			for _, f := range got {
+				require.Regexp(t, `^v1,[A-Za-z0-9+/]{43}=$`, f.Header.Get("webhook-signature"), "exactly our one signature")
+				require.NoError(t, wh.Verify(f.Body, f.Header), "the app's Standard Webhooks check of the normalized event")
+				assert.Equal(t, f.Header.Get("Paynotify-Event-Id"), f.Header.Get("webhook-id"))
+			}
+		})
+	}
+}
