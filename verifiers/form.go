@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -187,11 +188,11 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 			}
 		}
 	}
-	if strings.Count(encoded, "&")+1 > maxParams {
+	if urlMaxQueryParamsSet || strings.Count(encoded, "&")+1 > maxParams {
 		// Only a query with more parameters than a form may hold can meet
-		// url.ParseQuery's own bound (10000 by default, GODEBUG
-		// urlmaxqueryparams), which refuses it before any other check:
-		// url.ParseQuery says which error it is.
+		// url.ParseQuery's own bound (10000 by default), which refuses it
+		// before any other check, unless GODEBUG urlmaxqueryparams sets
+		// another bound: url.ParseQuery says which error it is.
 		_, err := url.ParseQuery(encoded)
 		return pairs, err
 	}
@@ -200,6 +201,12 @@ func scanForm(encoded string, pairs []formField) ([]formField, error) {
 	}
 	return pairs, err
 }
+
+// urlMaxQueryParamsSet: GODEBUG sets urlmaxqueryparams, url.ParseQuery's
+// bound on the parameters of a query, which may then be lower than
+// maxParams (net/url reads it at every call; a process's environment does
+// not change).
+var urlMaxQueryParamsSet = strings.Contains(os.Getenv("GODEBUG"), "urlmaxqueryparams")
 
 // formByte marks the bytes scanForm looks at: '&', '=', ';', '%', '+'.
 var formByte = [256]byte{'&': 1, '=': 1, ';': 1, '%': 1, '+': 1}
