@@ -150,7 +150,7 @@ func setCheckoutAmount(e *Event, value, currency string) error {
 // response_code, response_summary, source.type, customer.name, .email and
 // .phone.country_code and .number.
 func (v *Checkout) normalize(root jsonValue, r *Request) (Event, error) {
-	var m members
+	var m docFields
 	id := m.str(root, "id", "id")
 	eventType := m.str(root, "type", "type")
 	createdOn := m.str(root, "created_on", "created_on")

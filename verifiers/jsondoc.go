@@ -985,50 +985,32 @@ func isJSONNumber(s string) bool {
 	return ok && end == len(s)
 }
 
-// members reads the members of a payload as encoding/json read them into
-// struct fields, keeping the first error: a provider reads all it needs and
-// checks once.
-type members struct{ err error }
-
-func (r *members) str(v jsonValue, name, path string) string {
-	s, err := v.memberString(name, path)
-	if r.err == nil {
-		r.err = err
-	}
-	return s
-}
-
-func (r *members) obj(v jsonValue, name, path string) jsonValue {
-	o, err := v.memberObject(name, path)
-	if r.err == nil {
-		r.err = err
-	}
-	return o
-}
-
-func (r *members) num(v jsonValue, name, path string) string {
-	s, err := v.memberNumber(name, path)
-	if r.err == nil {
-		r.err = err
-	}
-	return s
-}
-
-// id is the member name of an object as an idText field read it: a
-// string's content or a number as sent, "" when absent or null, and
+// memberArray is the member name of an object as encoding/json decoded it
+// into a slice field: absent when absent or null, an array, and
 // ErrMalformed naming path for anything else.
-func (r *members) id(v jsonValue, name, path string) string {
+func (v jsonValue) memberArray(name, path string) (jsonValue, error) {
 	m := v.Get(name)
 	switch m.Kind() {
 	case 0, 'n':
-		return ""
+		return absentJSON, nil
+	case '[':
+		return m, nil
+	}
+	return absentJSON, fmt.Errorf("%w: %s is not an array", ErrMalformed, path)
+}
+
+// memberID is the member name of an object as an idText field read it: a
+// string's content or a number as sent, "" when absent or null, and
+// ErrMalformed naming path for anything else.
+func (v jsonValue) memberID(name, path string) (string, error) {
+	m := v.Get(name)
+	switch m.Kind() {
+	case 0, 'n':
+		return "", nil
 	case '"':
-		return m.Str()
+		return m.Str(), nil
 	case '0':
-		return m.Number()
+		return m.Number(), nil
 	}
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s: an id is a string or a number", ErrMalformed, path)
-	}
-	return ""
+	return "", fmt.Errorf("%w: %s: an id is a string or a number", ErrMalformed, path)
 }

@@ -354,9 +354,8 @@ func TestMemberReadersAsEncodingJSON(t *testing.T) {
 
 		var id struct{ M idText }
 		jerr = json.Unmarshal(body, &id)
-		var r members
-		got = r.id(root, "m", "m")
-		assert.Equal(t, jerr == nil, r.err == nil, "id %s: %v %v", raw, r.err, jerr)
+		got, err = root.memberID("m", "m")
+		assert.Equal(t, jerr == nil, err == nil, "id %s: %v %v", raw, err, jerr)
 		assert.Equal(t, string(id.M), got, "id %s", raw)
 
 		var o struct{ M struct{} }

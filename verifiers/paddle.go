@@ -151,7 +151,7 @@ func paddleStatus(eventType string, data jsonValue) Status {
 }
 
 func (v *Paddle) normalize(root jsonValue, r *Request) (Event, error) {
-	var m members
+	var m docFields
 	eventID := m.str(root, "event_id", "event_id")
 	eventType := m.str(root, "event_type", "event_type")
 	occurredAt := m.str(root, "occurred_at", "occurred_at")

@@ -120,7 +120,7 @@ var paystackStatuses = map[string]Status{
 // customer.first_name, .last_name, .email and .phone. The ids and
 // references are strings or numbers.
 func (v *Paystack) normalize(root jsonValue, r *Request) (Event, error) {
-	var m members
+	var m docFields
 	event := m.str(root, "event", "event")
 	data := m.obj(root, "data", "data")
 	id := m.id(data, "id", "data.id")

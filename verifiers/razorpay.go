@@ -124,7 +124,7 @@ var razorpayPayment, razorpayOrder, razorpayRefund, razorpayDispute = newRazorpa
 
 // readRazorpayEntity reads payload.<name>.entity; ok is false when it is
 // absent or null.
-func readRazorpayEntity(m *members, payload jsonValue, p *razorpayEntityPaths) (e razorpayEntity, ok bool) {
+func readRazorpayEntity(m *docFields, payload jsonValue, p *razorpayEntityPaths) (e razorpayEntity, ok bool) {
 	e.obj = m.obj(m.obj(payload, p.name, p.wrapper), "entity", p.entity)
 	if !e.obj.Exists() {
 		return e, false
@@ -208,7 +208,7 @@ var razorpayStatuses = map[string]Status{
 }
 
 func (v *Razorpay) normalize(id string, root jsonValue, r *Request) (Event, error) {
-	var m members
+	var m docFields
 	event := m.str(root, "event", "event")
 	m.str(root, "account_id", "account_id")
 	createdAt := m.num(root, "created_at", "created_at")

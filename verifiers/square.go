@@ -159,7 +159,7 @@ var squarePaymentPaths, squareRefundPaths = newSquarePaths("payment"), newSquare
 
 // readSquarePayment reads data.object.<name>; ok is false when it is absent
 // or null.
-func readSquarePayment(m *members, object jsonValue, p *squarePaths) (sp squarePayment, ok bool) {
+func readSquarePayment(m *docFields, object jsonValue, p *squarePaths) (sp squarePayment, ok bool) {
 	o := m.obj(object, p.name, p.object)
 	if !o.Exists() {
 		return sp, false
@@ -217,7 +217,7 @@ var squarePaymentStatuses = map[string]Status{
 }
 
 func (v *Square) normalize(root jsonValue, r *Request) (Event, error) {
-	var m members
+	var m docFields
 	merchantID := m.str(root, "merchant_id", "merchant_id")
 	eventType := m.str(root, "type", "type")
 	eventID := m.str(root, "event_id", "event_id")

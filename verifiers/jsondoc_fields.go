@@ -2,13 +2,7 @@ package verifiers
 
 import "fmt"
 
-// Readers of a jsonDoc's members for the providers converted on this
-// branch (adyen, gocardless, octopus, wechatpay, paypal). jsondoc.go is not
-// theirs to edit; perf-json adds equivalent readers there (memberString,
-// memberObject, memberNumber, members): once both are merged these can
-// give way to those.
-//
-// A member is read as encoding/json read it into the field of the
+// A member of a JSON payload is read as encoding/json read it into the field of the
 // provider's former payload struct, with one difference: its name is
 // matched exactly, where encoding/json matched a struct field's name
 // regardless of case. CheckJSON refuses two names that fold alike, so the
@@ -29,96 +23,84 @@ type docFields struct {
 	in    string // what is read ("decrypted transaction"), when not the body
 }
 
-func (f *docFields) refuse(where, what string) {
+func (f *docFields) refuse(where, what string) { f.refuseWith(where + " is not " + what) }
+
+// refuseWith keeps the refusal reason as the first refusal, after the item
+// of a batch or what is read, if any.
+func (f *docFields) refuseWith(reason string) {
 	if f.err != nil {
 		return
 	}
 	switch {
 	case f.list != "":
-		f.err = fmt.Errorf("%w: %s[%d]: %s is not %s", ErrMalformed, f.list, f.index, where, what)
+		f.err = fmt.Errorf("%w: %s[%d]: %s", ErrMalformed, f.list, f.index, reason)
 		return
 	case f.in != "":
-		f.err = fmt.Errorf("%w: %s: %s is not %s", ErrMalformed, f.in, where, what)
+		f.err = fmt.Errorf("%w: %s: %s", ErrMalformed, f.in, reason)
 		return
 	}
-	f.err = fmt.Errorf("%w: %s is not %s", ErrMalformed, where, what)
+	f.err = fmt.Errorf("%w: %s", ErrMalformed, reason)
+}
+
+// note keeps err, a member reader's refusal of the member at where (not
+// what), as the first refusal.
+func (f *docFields) note(err error, where, what string) {
+	if err != nil {
+		f.refuse(where, what)
+	}
 }
 
 // str is a string member: "" when absent or null, a string's content,
 // refused for anything else.
 func (f *docFields) str(v jsonValue, name, where string) string {
-	m := v.Get(name)
-	switch m.Kind() {
-	case 0, 'n':
-		return ""
-	case '"':
-		return m.Str()
-	}
-	f.refuse(where, "a string")
-	return ""
+	s, err := v.memberString(name, where)
+	f.note(err, where, "a string")
+	return s
 }
 
 // strIn is str of the member name of parent (named where): the refusal's
 // "where.name" is built only for a refusal.
 func (f *docFields) strIn(v jsonValue, where, name string) string {
-	m := v.Get(name)
-	switch m.Kind() {
-	case 0, 'n':
-		return ""
-	case '"':
-		return m.Str()
+	s, err := v.memberString(name, "")
+	if err != nil {
+		f.refuse(where+"."+name, "a string")
 	}
-	f.refuse(where+"."+name, "a string")
-	return ""
+	return s
 }
 
 // obj is a struct member: absent when absent or null, an object, refused
 // for anything else.
 func (f *docFields) obj(v jsonValue, name, where string) jsonValue {
-	m := v.Get(name)
-	switch m.Kind() {
-	case 0, 'n':
-		return absentJSON
-	case '{':
-		return m
-	}
-	f.refuse(where, "an object")
-	return absentJSON
+	o, err := v.memberObject(name, where)
+	f.note(err, where, "an object")
+	return o
 }
 
-// list is a slice member: absent when absent or null, an array, refused for
+// arr is a slice member: absent when absent or null, an array, refused for
 // anything else.
 func (f *docFields) arr(v jsonValue, name, where string) jsonValue {
-	m := v.Get(name)
-	switch m.Kind() {
-	case 0, 'n':
-		return absentJSON
-	case '[':
-		return m
-	}
-	f.refuse(where, "an array")
-	return absentJSON
+	a, err := v.memberArray(name, where)
+	f.note(err, where, "an array")
+	return a
 }
 
 // num is a json.Number member: "" when absent or null, a number as sent, a
 // string whose content is one JSON number (encoding/json took a quoted
 // number there), refused for anything else.
 func (f *docFields) num(v jsonValue, name, where string) string {
-	m := v.Get(name)
-	switch m.Kind() {
-	case 0, 'n':
-		return ""
-	case '0':
-		return m.Number()
-	case '"':
-		if s := m.Str(); s != "" {
-			if end, ok := scanNumber([]byte(s), 0); ok && end == len(s) {
-				return s
-			}
-		}
+	n, err := v.memberNumber(name, where)
+	f.note(err, where, "a number")
+	return n
+}
+
+// id is an idText member: a string's content or a number as sent, "" when
+// absent or null, refused for anything else.
+func (f *docFields) id(v jsonValue, name, where string) string {
+	s, err := v.memberID(name, where)
+	if err != nil {
+		f.refuseWith(where + ": an id is a string or a number")
 	}
-	f.refuse(where, "a number")
-	return ""
+	return s
 }
 
 // compactValue is v's bytes as json.Marshal(json.RawMessage(v.Raw()))
@@ -126,4 +108,3 @@ func (f *docFields) num(v jsonValue, name, where string) string {
 func compactValue(v jsonValue) []byte {
 	return v.appendCompact(make([]byte, 0, len(v.Raw())), true)
 }
-
