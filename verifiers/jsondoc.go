@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -917,7 +918,10 @@ var (
 // into a string field: "" when absent or null, a string's content, and
 // ErrMalformed naming path for anything else.
 func (v jsonValue) memberString(name, path string) (string, error) {
-	m := v.Get(name)
+	m, err := v.getField(name, path)
+	if err != nil {
+		return "", err
+	}
 	switch m.Kind() {
 	case 0, 'n':
 		return "", nil
@@ -931,7 +935,10 @@ func (v jsonValue) memberString(name, path string) (string, error) {
 // into a struct field: absent when absent or null, an object, and
 // ErrMalformed naming path for anything else.
 func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
-	m := v.Get(name)
+	m, err := v.getField(name, path)
+	if err != nil {
+		return absentJSON, err
+	}
 	switch m.Kind() {
 	case 0, 'n':
 		return absentJSON, nil
@@ -962,7 +969,10 @@ func (d *jsonDoc) compact(escapeHTML bool) []byte {
 // string whose content is a valid JSON number (encoding/json accepts a
 // quoted number there), and ErrMalformed naming path for anything else.
 func (v jsonValue) memberNumber(name, path string) (string, error) {
-	m := v.Get(name)
+	m, err := v.getField(name, path)
+	if err != nil {
+		return "", err
+	}
 	switch m.Kind() {
 	case 0, 'n':
 		return "", nil
@@ -985,11 +995,44 @@ func isJSONNumber(s string) bool {
 	return ok && end == len(s)
 }
 
+// getField is the member name of an object that encoding/json read into a
+// struct field, which it matched regardless of case: a body that spells it
+// otherwise ("Amount" for amount) is refused, because a Go app that reads
+// the forwarded body into a struct reads that member as this one, where
+// this reader, like the apps that read the exact name, finds none. CheckJSON
+// refused two names that fold alike, so there is at most one such member.
+func (v jsonValue) getField(name, path string) (jsonValue, error) {
+	m := v.Get(name)
+	if m.Kind() != 0 || v.Kind() != '{' {
+		return m, nil
+	}
+	for other := range v.Members {
+		if strings.EqualFold(other, name) {
+			return absentJSON, &spellingError{path: path, spelled: other, name: name}
+		}
+	}
+	return m, nil
+}
+
+// spellingError is getField's refusal of a member spelled in another case.
+type spellingError struct{ path, spelled, name string }
+
+func (e *spellingError) reason() string {
+	return fmt.Sprintf("%s is spelled %.40q, which apps that ignore case read as %s", e.path, e.spelled, e.name)
+}
+
+func (e *spellingError) Error() string { return ErrMalformed.Error() + ": " + e.reason() }
+
+func (e *spellingError) Unwrap() error { return ErrMalformed }
+
 // memberArray is the member name of an object as encoding/json decoded it
 // into a slice field: absent when absent or null, an array, and
 // ErrMalformed naming path for anything else.
 func (v jsonValue) memberArray(name, path string) (jsonValue, error) {
-	m := v.Get(name)
+	m, err := v.getField(name, path)
+	if err != nil {
+		return absentJSON, err
+	}
 	switch m.Kind() {
 	case 0, 'n':
 		return absentJSON, nil
@@ -1003,7 +1046,10 @@ func (v jsonValue) memberArray(name, path string) (jsonValue, error) {
 // string's content or a number as sent, "" when absent or null, and
 // ErrMalformed naming path for anything else.
 func (v jsonValue) memberID(name, path string) (string, error) {
-	m := v.Get(name)
+	m, err := v.getField(name, path)
+	if err != nil {
+		return "", err
+	}
 	switch m.Kind() {
 	case 0, 'n':
 		return "", nil

@@ -1,6 +1,9 @@
 package verifiers
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // A member of a JSON payload is read as encoding/json read it into the field of the
 // provider's former payload struct, with one difference: its name is
@@ -45,7 +48,12 @@ func (f *docFields) refuseWith(reason string) {
 // note keeps err, a member reader's refusal of the member at where (not
 // what), as the first refusal.
 func (f *docFields) note(err error, where, what string) {
-	if err != nil {
+	var spelled *spellingError
+	switch {
+	case errors.As(err, &spelled):
+		spelled.path = where
+		f.refuseWith(spelled.reason())
+	case err != nil:
 		f.refuse(where, what)
 	}
 }
@@ -62,9 +70,7 @@ func (f *docFields) str(v jsonValue, name, where string) string {
 // "where.name" is built only for a refusal.
 func (f *docFields) strIn(v jsonValue, where, name string) string {
 	s, err := v.memberString(name, "")
-	if err != nil {
-		f.refuse(where+"."+name, "a string")
-	}
+	f.note(err, where+"."+name, "a string")
 	return s
 }
 
@@ -97,7 +103,11 @@ func (f *docFields) num(v jsonValue, name, where string) string {
 // absent or null, refused for anything else.
 func (f *docFields) id(v jsonValue, name, where string) string {
 	s, err := v.memberID(name, where)
-	if err != nil {
+	var spelled *spellingError
+	switch {
+	case errors.As(err, &spelled):
+		f.note(err, where, "")
+	case err != nil:
 		f.refuseWith(where + ": an id is a string or a number")
 	}
 	return s

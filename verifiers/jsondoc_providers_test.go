@@ -79,8 +79,8 @@ func TestStripeMemberTypes(t *testing.T) {
 		{"object as a number", func(f map[string]any) { f["object"] = json.Number("1") }, "object is not a string"},
 		{"account as an array", func(f map[string]any) { f["account"] = []any{} }, "account is not a string"},
 		{"data as a string", func(f map[string]any) { f["data"] = "x" }, "data is not an object"},
-		{"type spelled Type", func(f map[string]any) { rename(f, "type", "Type") }, "mandatory field type is missing"},
-		{"id spelled ID", func(f map[string]any) { rename(f, "id", "ID") }, "mandatory field id is missing"},
+		{"type spelled Type", func(f map[string]any) { rename(f, "type", "Type") }, `is spelled "Type", which apps that ignore case read as type`},
+		{"id spelled ID", func(f map[string]any) { rename(f, "id", "ID") }, `is spelled "ID", which apps that ignore case read as id`},
 		{"amount as a string", func(f map[string]any) { sub(f, "data", "object")["amount_received"] = "1050" }, "data.object.amount_received is not a number"},
 		{"order as an object", func(f map[string]any) { sub(f, "data", "object", "metadata")["order_id"] = map[string]any{} }, "data.object.metadata.order_id is an object or an array"},
 		{"null id", func(f map[string]any) { f["id"] = nil }, "mandatory field id is missing"},
@@ -101,8 +101,8 @@ func TestCheckoutMemberTypes(t *testing.T) {
 		{"phone number as a number", func(f map[string]any) {
 			sub(f, "data")["customer"] = map[string]any{"phone": map[string]any{"number": json.Number("5551234")}}
 		}, "data.customer.phone.number is not a string"},
-		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, "mandatory field data.reference is missing"},
-		{"type spelled TYPE", func(f map[string]any) { rename(f, "type", "TYPE") }, "mandatory field type is missing"},
+		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, `is spelled "Reference", which apps that ignore case read as reference`},
+		{"type spelled TYPE", func(f map[string]any) { rename(f, "type", "TYPE") }, `is spelled "TYPE", which apps that ignore case read as type`},
 	})
 }
 
@@ -111,7 +111,7 @@ func TestPaddleMemberTypes(t *testing.T) {
 		{"event_id as a number", func(f map[string]any) { f["event_id"] = json.Number("12") }, "event_id is not a string"},
 		{"occurred_at as an object", func(f map[string]any) { f["occurred_at"] = map[string]any{} }, "occurred_at is not a string"},
 		{"notification_id as true", func(f map[string]any) { f["notification_id"] = true }, "notification_id is not a string"},
-		{"event_type spelled Event_type", func(f map[string]any) { rename(f, "event_type", "Event_type") }, "mandatory field event_type is missing"},
+		{"event_type spelled Event_type", func(f map[string]any) { rename(f, "event_type", "Event_type") }, `is spelled "Event_type", which apps that ignore case read as event_type`},
 		{"grand_total as a number", func(f map[string]any) { sub(f, "data", "details", "totals")["grand_total"] = json.Number("1050") },
 			"data.details.totals.grand_total is not a string of digits"},
 		{"order as an array", func(f map[string]any) { sub(f, "data", "custom_data")["order_id"] = []any{} }, "data.custom_data.order_id is an object or an array"},
@@ -130,7 +130,7 @@ func TestPaystackMemberTypes(t *testing.T) {
 		{"amount as an array", func(f map[string]any) { sub(f, "data")["amount"] = []any{} }, "data.amount is not a number"},
 		{"transaction as a string", func(f map[string]any) { sub(f, "data")["transaction"] = "T1" }, "data.transaction is not an object"},
 		{"customer email as a number", func(f map[string]any) { sub(f, "data", "customer")["email"] = json.Number("1") }, "data.customer.email is not a string"},
-		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, "no order id at data.reference"},
+		{"reference spelled Reference", func(f map[string]any) { rename(sub(f, "data"), "reference", "Reference") }, `is spelled "Reference", which apps that ignore case read as reference`},
 	})
 }
 
@@ -151,7 +151,7 @@ func TestRazorpayMemberTypes(t *testing.T) {
 		{"notes as [] and no order", func(f map[string]any) { entity(f)["notes"] = []any{}; delete(entity(f), "order_id") }, "no order id"},
 		{"noted order as an object", func(f map[string]any) { entity(f)["notes"] = map[string]any{"order_id": map[string]any{}} },
 			"payload.payment.entity.notes.order_id is not a value"},
-		{"event spelled Event", func(f map[string]any) { rename(f, "event", "Event") }, "mandatory field event is missing"},
+		{"event spelled Event", func(f map[string]any) { rename(f, "event", "Event") }, `is spelled "Event", which apps that ignore case read as event`},
 	})
 }
 
@@ -169,6 +169,6 @@ func TestSquareMemberTypes(t *testing.T) {
 			sub(f, "data", "object")["refund"] = map[string]any{"payment_id": json.Number("1")}
 		},
 			"data.object.refund.payment_id is not a string"},
-		{"status spelled Status", func(f map[string]any) { rename(payment(f), "status", "Status") }, "mandatory field data.object.payment.status is missing"},
+		{"status spelled Status", func(f map[string]any) { rename(payment(f), "status", "Status") }, `is spelled "Status", which apps that ignore case read as status`},
 	})
 }
