@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/http"
@@ -546,27 +547,52 @@ func (d *jsonDoc) foldedName(i int, folded *[]string) string {
 	return (*folded)[i][1:]
 }
 
-// nameHash hashes node i's object and its folded name: FNV-1a over the
-// name's bytes with bit 0x20 cleared (so that an ASCII name hashes as its
-// upper case, foldKey's fold of it, does), eight bytes at a time.
+// nameHash hashes node i's object and its folded name with hash/maphash,
+// under a seed chosen per process: names chosen to collide (a body of
+// thousands of them, read before its signature is checked by providers
+// that sign items or fields) cannot make the table quadratic. An ASCII name
+// is hashed with its lower-case letters made upper case, foldKey's fold of
+// it, eight bytes at a time.
 func (d *jsonDoc) nameHash(i int, folded *[]string) uint64 {
 	n := &d.nodes[i]
-	const prime = 1099511628211
-	h := (uint64(14695981039346656037) ^ uint64(n.parent)) * prime
-	var name []byte
-	if n.nameASCII {
-		name = d.body[n.nameStart:n.nameEnd]
-	} else {
-		name = []byte(d.foldedName(i, folded))
+	var mh maphash.Hash
+	mh.SetSeed(nameSeed)
+	if !n.nameASCII {
+		mh.WriteString(d.foldedName(i, folded))
+		return mh.Sum64() + uint64(n.parent)*0x9E3779B97F4A7C15
 	}
-	for len(name) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(name)&^0x2020202020202020) * prime
-		name = name[8:]
+	name := d.body[n.nameStart:n.nameEnd]
+	var buf [64]byte
+	for len(name) > 0 {
+		k := copy(buf[:], name)
+		name = name[k:]
+		chunk := buf[:k]
+		for len(chunk) >= 8 {
+			binary.LittleEndian.PutUint64(chunk, upperASCII8(binary.LittleEndian.Uint64(chunk)))
+			chunk = chunk[8:]
+		}
+		for j := range chunk {
+			if c := chunk[j]; 'a' <= c && c <= 'z' {
+				chunk[j] = c - ('a' - 'A')
+			}
+		}
+		mh.Write(buf[:k])
 	}
-	for _, c := range name {
-		h = (h ^ uint64(c&^0x20)) * prime
-	}
-	return h ^ h>>29
+	return mh.Sum64() + uint64(n.parent)*0x9E3779B97F4A7C15
+}
+
+// nameSeed is the seed of nameHash.
+var nameSeed = maphash.MakeSeed()
+
+// upperASCII8 upper-cases the ASCII lower-case letters among the eight
+// bytes of w and leaves every other byte as it is.
+func upperASCII8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	low7 := w &^ highs
+	geA := low7 + ones*(0x80-'a')   // high bit: the byte is at least 'a'
+	gtZ := low7 + ones*(0x80-'z'-1) // high bit: the byte is above 'z'
+	lower := geA &^ gtZ &^ w & highs
+	return w ^ lower>>2 // 0x80>>2 is 0x20, the case bit
 }
 
 // sameName reports whether the member names of nodes i and j fold alike.
