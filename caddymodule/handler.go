@@ -509,8 +509,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	ctx := context.WithoutCancel(r.Context())
 
 	// Claim every event before anything is forwarded. Without a store no
-	// claim is taken, and the claims' maps are not needed (nil maps read
-	// as empty).
+	// claim is taken, and an empty list (no room for a first claim) does.
 	held := &claims{h: h}
 	if h.store != nil {
 		held = newClaims(h)
