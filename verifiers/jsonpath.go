@@ -70,13 +70,8 @@ func readJSONObject(doc []byte) (*jsonDoc, bool) {
 	if t := bytes.TrimLeft(doc, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, false
 	}
-	d := jsonDocs.Get().(*jsonDoc)
-	d.body = doc
-	if !d.scan() || !d.uniqueNames() {
-		d.release()
-		return nil, false
-	}
-	return d, true
+	d, err := readJSONDoc(doc)
+	return d, err == nil
 }
 
 // lookupDecoded is Lookup with encoding/json decoding each step into a map
