@@ -111,7 +111,9 @@ caddyfile() { # caddyfile <port> <name> [<admin port>]: the Caddyfile of one ins
 	admin $admin
 	persist_config off
 	log {
-		output file $work/$2.log
+		output file $work/$2.log {
+			roll_disabled
+		}
 	}
 }
 http://127.0.0.1:$1 {

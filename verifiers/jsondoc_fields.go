@@ -1,9 +1,6 @@
 package verifiers
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // A member of a JSON payload is read as encoding/json read it into the field of the
 // provider's former payload struct, with one difference: its name is
@@ -48,14 +45,15 @@ func (f *docFields) refuseWith(reason string) {
 // note keeps err, a member reader's refusal of the member at where (not
 // what), as the first refusal.
 func (f *docFields) note(err error, where, what string) {
-	var spelled *spellingError
-	switch {
-	case errors.As(err, &spelled):
+	if err == nil {
+		return // before errors.As, whose target would escape on every call
+	}
+	if spelled, ok := err.(*spellingError); ok {
 		spelled.path = where
 		f.refuseWith(spelled.reason())
-	case err != nil:
-		f.refuse(where, what)
+		return
 	}
+	f.refuse(where, what)
 }
 
 // str is a string member: "" when absent or null, a string's content,
@@ -103,11 +101,9 @@ func (f *docFields) num(v jsonValue, name, where string) string {
 // absent or null, refused for anything else.
 func (f *docFields) id(v jsonValue, name, where string) string {
 	s, err := v.memberID(name, where)
-	var spelled *spellingError
-	switch {
-	case errors.As(err, &spelled):
+	if _, spelled := err.(*spellingError); spelled {
 		f.note(err, where, "")
-	case err != nil:
+	} else if err != nil {
 		f.refuseWith(where + ": an id is a string or a number")
 	}
 	return s
