@@ -35,7 +35,10 @@
 # routes, named base-off, base-bolt and base-redis, take part in the same
 # interleaved rounds, so that before and after are compared in one run). On a
 # machine with two or more CPUs, Caddy runs on CPU 1 and wrk and Redis on
-# CPU 0, so that the load generator does not take Caddy's CPU. PROFILE=<route>
+# CPU 0, so that the load generator does not take Caddy's CPU. Caddy's log
+# file is not rolled during the run (roll_disabled): five rounds write more
+# than its default 100 MiB, and the queued route's accounting reads every
+# line of one file. PROFILE=<route>
 # profiles Caddy on one route instead of running the rounds (see below).
 # Needs go, curl, wrk and redis-server (apt-get install wrk redis-server).
 set -euo pipefail
