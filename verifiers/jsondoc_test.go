@@ -74,67 +74,12 @@ func tokenCheckJSON(body []byte) error {
 	return nil
 }
 
-// refLookup and refText are JSONPath.Lookup and Text as they were, with
-// encoding/json decoding each step into a map or a slice: the reference the
-// doc's Path and Text are compared with.
-func refLookup(p JSONPath, doc []byte) (json.RawMessage, bool) {
-	value := json.RawMessage(bytes.TrimSpace(doc))
-	for _, seg := range p {
-		if len(value) == 0 {
-			return nil, false
-		}
-		switch value[0] {
-		case '{':
-			var members map[string]json.RawMessage
-			if json.Unmarshal(value, &members) != nil {
-				return nil, false
-			}
-			next, ok := members[seg]
-			if !ok {
-				return nil, false
-			}
-			value = bytes.TrimSpace(next)
-		case '[':
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || seg != strconv.Itoa(i) {
-				return nil, false
-			}
-			var items []json.RawMessage
-			if json.Unmarshal(value, &items) != nil || i >= len(items) {
-				return nil, false
-			}
-			value = bytes.TrimSpace(items[i])
-		default:
-			return nil, false
-		}
-	}
-	return value, true
-}
-
-func refText(p JSONPath, doc []byte) (string, error) {
-	value, ok := refLookup(p, doc)
-	if !ok || len(value) == 0 {
-		return "", nil
-	}
-	switch value[0] {
-	case 'n':
-		return "", nil
-	case '"':
-		var s string
-		if err := json.Unmarshal(value, &s); err != nil {
-			return "", fmt.Errorf("%w: %s: %v", ErrMalformed, p, err)
-		}
-		return s, nil
-	case '{', '[':
-		return "", fmt.Errorf("%w: %s is an object or an array, not a value", ErrMalformed, p)
-	}
-	return string(value), nil
-}
-
 // sameDoc checks that readJSONDoc decides on body as the token walk does,
 // with the same error, and that every value of an accepted body reads as
 // encoding/json reads it: at its path, its raw bytes, its text, its string,
 // the names of its members; and the compacted body as json.Marshal makes it.
+// The reference for paths is JSONPath's own encoding/json fallback
+// (lookupDecoded, textDecoded), the old Lookup and Text kept verbatim.
 func sameDoc(t *testing.T, body []byte) {
 	d, err := readJSONDoc(body)
 	want := tokenCheckJSON(body)
@@ -144,12 +89,12 @@ func sameDoc(t *testing.T, body []byte) {
 	// JSONPath reads any bytes as it did, checked or not.
 	for _, p := range []JSONPath{{"a"}, {"a", "0"}, {"0"}, {"id"}, {"data", "object", "id"}} {
 		got, ok := p.Lookup(body)
-		want, wantOK := refLookup(p, body)
+		want, wantOK := p.lookupDecoded(body)
 		if ok != wantOK || !bytes.Equal(got, want) {
 			t.Fatalf("%q at %q: JSONPath.Lookup %q %v, reference %q %v", body, p, got, ok, want, wantOK)
 		}
 		text, terr := p.Text(body)
-		wantText, wantErr := refText(p, body)
+		wantText, wantErr := p.textDecoded(body)
 		if text != wantText || fmt.Sprint(terr) != fmt.Sprint(wantErr) {
 			t.Fatalf("%q at %q: JSONPath.Text %q %v, reference %q %v", body, p, text, terr, wantText, wantErr)
 		}
@@ -187,7 +132,7 @@ func sameDoc(t *testing.T, body []byte) {
 	require.NoError(t, dec.Decode(&tree))
 	var walk func(v jsonValue, p JSONPath)
 	walk = func(v jsonValue, p JSONPath) {
-		raw, ok := refLookup(p, body)
+		raw, ok := p.lookupDecoded(body)
 		if !ok || !bytes.Equal(raw, v.Raw()) {
 			t.Fatalf("%q at %q: raw %q, reference %q (%v)", body, p, v.Raw(), raw, ok)
 		}
@@ -195,7 +140,7 @@ func sameDoc(t *testing.T, body []byte) {
 			t.Fatalf("%q at %q: Path finds node %d, want %d", body, p, got.i, v.i)
 		}
 		text, err := v.Text(p)
-		wantText, wantErr := refText(p, body)
+		wantText, wantErr := p.textDecoded(body)
 		if text != wantText || fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("%q at %q: Text %q %v, reference %q %v", body, p, text, err, wantText, wantErr)
 		}
@@ -250,7 +195,7 @@ func sameDoc(t *testing.T, body []byte) {
 	walk(d.root(), nil)
 	// Paths that find nothing find nothing in both.
 	for _, p := range []JSONPath{{"missing"}, {"0"}, {"a", "00"}, {"a", "-1"}, {"a", "0", "b"}} {
-		_, ok := refLookup(p, body)
+		_, ok := p.lookupDecoded(body)
 		if got := d.root().Path(p); got.Exists() != ok {
 			t.Fatalf("%q at %q: found %v, reference %v", body, p, got.Exists(), ok)
 		}

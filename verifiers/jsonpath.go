@@ -118,6 +118,12 @@ func (p JSONPath) Text(doc []byte) (string, error) {
 		defer d.release()
 		return d.root().Path(p).Text(p)
 	}
+	return p.textDecoded(doc)
+}
+
+// textDecoded is Text with encoding/json decoding each step (lookupDecoded)
+// and the value.
+func (p JSONPath) textDecoded(doc []byte) (string, error) {
 	value, ok := p.lookupDecoded(doc)
 	if !ok || len(value) == 0 {
 		return "", nil
