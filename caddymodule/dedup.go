@@ -331,23 +331,17 @@ func (h *Handler) claimScope(ctx caddy.Context, config string) error {
 
 // claims are the claims one notification holds, by event id, until each is
 // settled: marked delivered or released. A notification carries one event
-// or a few (a batch), so they are a list, and the first lives in the
-// struct: no allocation beyond the claims themselves.
+// or a few (a batch), so they are a list; the handler keeps the struct on
+// its stack, and a notification that claims nothing (dedup off) allocates
+// nothing for it.
 type claims struct {
-	h     *Handler
-	held  []claim
-	first [1]claim
+	h    *Handler
+	held []claim
 }
 
 // claim is one event's claim: its id, its key in the store and the token
 // that holds it.
 type claim struct{ id, key, token string }
-
-func newClaims(h *Handler) *claims {
-	c := &claims{h: h}
-	c.held = c.first[:0]
-	return c
-}
 
 // find is the index of the claim of id in held, or -1.
 func (c *claims) find(id string) int {

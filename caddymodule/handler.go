@@ -508,12 +508,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// otherwise be released while the app keeps it, and forwarded again.
 	ctx := context.WithoutCancel(r.Context())
 
-	// Claim every event before anything is forwarded. Without a store no
-	// claim is taken, and an empty list (no room for a first claim) does.
+	// Claim every event before anything is forwarded.
 	held := &claims{h: h}
-	if h.store != nil {
-		held = newClaims(h)
-	}
 	defer held.release(ctx) // whatever is left unsettled, a panic included
 	pending, answered, err := n.claim(ctx, held, n.events)
 	if answered {
