@@ -1160,14 +1160,8 @@ func (h *Handler) sourceAllowed(ip netip.Addr) bool {
 	return false
 }
 
-// clientIP is the client address as Caddy resolved it, which honours the
-// server's trusted_proxies.
-func clientIP(r *http.Request) netip.Addr {
-	ip, _ := clientAddr(r)
-	return ip
-}
-
-// clientAddr is clientIP and its text (ip.String()), which is Caddy's own
+// clientAddr is the client address as Caddy resolved it, which honours the
+// server's trusted_proxies, and its text (ip.String()), which is Caddy's own
 // text of it when that is already written the same way.
 func clientAddr(r *http.Request) (netip.Addr, string) {
 	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
@@ -1189,7 +1183,7 @@ func clientAddr(r *http.Request) (netip.Addr, string) {
 // make the address to its left, which the client wrote, pass for the
 // client's. It walks the headers as Caddy does for a request from a trusted
 // proxy: with trusted_proxies_strict from the right to the first untrusted
-// address (clientIP), otherwise from the left to the first address.
+// address (the client address), otherwise from the left to the first address.
 func skippedClientIPEntry(r *http.Request, clientIP netip.Addr) (string, bool) {
 	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); !trusted {
 		return "", false

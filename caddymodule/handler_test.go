@@ -144,8 +144,10 @@ func TestAllowIPWithoutSourceAddress(t *testing.T) {
 	// A request whose client address cannot be read is not in any allowlist.
 	h := &Handler{ProviderRaw: providerJSON("octo3", testSecret), AllowIP: []string{"0.0.0.0/0", "::/0"}, Dedup: "off"}
 	provisioned(t, h)
-	assert.False(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "not-an-address"})))
-	assert.True(t, h.sourceAllowed(clientIP(&http.Request{RemoteAddr: "[::ffff:192.0.2.1]:1"})))
+	ip, _ := clientAddr(&http.Request{RemoteAddr: "not-an-address"})
+	assert.False(t, h.sourceAllowed(ip))
+	ip, _ = clientAddr(&http.Request{RemoteAddr: "[::ffff:192.0.2.1]:1"})
+	assert.True(t, h.sourceAllowed(ip))
 }
 
 func TestStripPaynotifyHeaders(t *testing.T) {

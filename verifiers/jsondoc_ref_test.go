@@ -1153,3 +1153,32 @@ func FuzzPayPalAsReference(f *testing.F) {
 		h.diff(t, fmt.Sprintf("%q", body), rawQuery, body)
 	})
 }
+
+// verifySignedJSONEvent is the Verify of a JSON webhook that carries one
+// event: CheckSignedJSON, the body decoded into the provider's payload type
+// T, and normalize: how the JSON providers read their body before the
+// jsonDoc (verifySignedJSONDoc), kept for the references.
+func verifySignedJSONEvent[T any](r *Request, authenticate func() error, documented map[string]bool,
+	normalize func(*T, *Request) (Event, error)) ([]Event, error) {
+	if err := CheckSignedJSON(r, authenticate, documented); err != nil {
+		return nil, err
+	}
+	var payload T
+	if err := json.Unmarshal(r.Body, &payload); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	e, err := normalize(&payload, r)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+// rawNumber is the text of a JSON number, "" for anything else: a member
+// read leniently, as the references read it.
+func rawNumber(raw json.RawMessage) string {
+	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		return ""
+	}
+	return string(raw)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"iter"
@@ -659,26 +658,6 @@ func CheckSignedJSON(r *Request, authenticate func() error, documented map[strin
 	}
 	d.release()
 	return nil
-}
-
-// verifySignedJSONEvent is the Verify of a JSON webhook that carries one
-// event: CheckSignedJSON, the body decoded into the provider's payload type
-// T, and normalize. The providers converted to the read body use
-// verifySignedJSONDoc instead.
-func verifySignedJSONEvent[T any](r *Request, authenticate func() error, documented map[string]bool,
-	normalize func(*T, *Request) (Event, error)) ([]Event, error) {
-	if err := CheckSignedJSON(r, authenticate, documented); err != nil {
-		return nil, err
-	}
-	var payload T
-	if err := json.Unmarshal(r.Body, &payload); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	e, err := normalize(&payload, r)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
 }
 
 // oneValue returns the value of the header name, whose values are given:

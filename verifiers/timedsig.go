@@ -1,7 +1,6 @@
 package verifiers
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -126,15 +125,6 @@ func (h TimedHMACHeader) Sign(keys *HMACKeys, ts string, body []byte) (string, e
 		return "", err
 	}
 	return h.Time + "=" + ts + h.Sep + h.Scheme + "=" + sig, nil
-}
-
-// rawNumber is the text of a JSON number, "" for anything else: a member
-// read leniently (the JSON providers read the others from the jsonDoc).
-func rawNumber(raw json.RawMessage) string {
-	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
-		return ""
-	}
-	return string(raw)
 }
 
 // joinPaths lists paths for an error message: "a, then b".
