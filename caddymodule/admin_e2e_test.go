@@ -197,7 +197,7 @@ func TestAdminDeadLettersAreListedRetriedAndDeleted(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "queue.db")
 	adminLog := filepath.Join(t.TempDir(), "admin.log")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(withAdminLog(queuedSite(app.addr(), "bolt "+store, ""), adminLog), "caddyfile")
+	initServer(tc, withAdminLog(queuedSite(app.addr(), "bolt "+store, ""), adminLog), "caddyfile")
 
 	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
 	require.Equal(t, "ACK", r.Body)
@@ -363,7 +363,7 @@ func TestAdminDeadLettersAreListedRetriedAndDeleted(t *testing.T) {
 func TestAdminRefusesWhatItDoesNotServe(t *testing.T) {
 	app := failingApp(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), "bolt "+filepath.Join(t.TempDir(), "queue.db"), ""), "caddyfile")
+	initServer(tc, queuedSite(app.addr(), "bolt "+filepath.Join(t.TempDir(), "queue.db"), ""), "caddyfile")
 	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
 	id := waitDead(t, 1)[0]["id"].(string)
 
@@ -424,11 +424,11 @@ func TestAdminDeadLettersOfAQueueNoRouteDelivers(t *testing.T) {
 	app := failingApp(t)
 	store := filepath.Join(t.TempDir(), "queue.db")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), "bolt "+store, ""), "caddyfile")
+	initServer(tc, queuedSite(app.addr(), "bolt "+store, ""), "caddyfile")
 	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
 	id := waitDead(t, 1)[0]["id"].(string)
 
-	tc.InitServer(queuedSite(app.addr(), "bolt "+store, "dedup_scope shop-2"), "caddyfile")
+	initServer(tc, queuedSite(app.addr(), "bolt "+store, "dedup_scope shop-2"), "caddyfile")
 	q := queues(t)
 	require.Len(t, q, 1)
 	assert.Equal(t, "octo3/shop-2", q[0].Queue)
@@ -472,7 +472,7 @@ func TestAdminRedisStore(t *testing.T) {
 
 	app := failingApp(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(queuedSite(app.addr(), "redis "+url, ""), "caddyfile")
+	initServer(tc, queuedSite(app.addr(), "redis "+url, ""), "caddyfile")
 	require.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/queued")).Body)
 	dead := waitDead(t, 1)
 	assert.Equal(t, shown, dead[0]["store"])

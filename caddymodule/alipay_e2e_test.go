@@ -22,7 +22,7 @@ import (
 func TestAlipayEndToEnd(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"DB", filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://localhost:9080 {
 	handle /notify/alipay {

@@ -127,7 +127,7 @@ http://localhost:9080 {
 func startBatchCaddy(t *testing.T, store string) (*caddytest.Tester, *batchApp) {
 	app := newBatchApp(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(batchCaddyfile(strings.TrimPrefix(app.URL, "http://"), store), "caddyfile")
+	initServer(tc, batchCaddyfile(strings.TrimPrefix(app.URL, "http://"), store), "caddyfile")
 	return tc, app
 }
 

@@ -99,7 +99,7 @@ http://localhost:9080 {
 func startDedupCaddy(t *testing.T, store string) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(dedupCaddyfile(strings.TrimPrefix(up.URL, "http://"), store, ""), "caddyfile")
+	initServer(tc, dedupCaddyfile(strings.TrimPrefix(up.URL, "http://"), store, ""), "caddyfile")
 	return tc, up
 }
 
@@ -285,8 +285,8 @@ func TestDedupRecordOutlivesTheHandler(t *testing.T) {
 	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted", "/octo3")).Body)
 	assert.Len(t, up.take(), 1)
 
-	tc.InitServer(globalOptions+"http://localhost:9080 {\n\trespond 200\n}\n", "caddyfile")
-	tc.InitServer(dedupCaddyfile(strings.TrimPrefix(up.URL, "http://"), store, ""), "caddyfile")
+	initServer(tc, globalOptions+"http://localhost:9080 {\n\trespond 200\n}\n", "caddyfile")
+	initServer(tc, dedupCaddyfile(strings.TrimPrefix(up.URL, "http://"), store, ""), "caddyfile")
 	assert.Equal(t, "ACK", send(t, tc, golden(t, "octo3/accepted_retry", "/octo3")).Body)
 	assert.Empty(t, up.take(), "the dedup record was lost")
 }
@@ -303,7 +303,7 @@ func TestReloadUnderTrafficLosesNoRecord(t *testing.T) {
 	load := func(version int) {
 		cfg := strings.Replace(dedupCaddyfile(upAddr, store, fmt.Sprintf("handle /version {\n\t\trespond %d\n\t}", version)),
 			globalOptions, graceful, 1)
-		tc.InitServer(cfg, "caddyfile")
+		initServer(tc, cfg, "caddyfile")
 	}
 	load(0)
 

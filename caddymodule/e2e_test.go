@@ -271,7 +271,7 @@ func send(t *testing.T, tc *caddytest.Tester, req *http.Request) reply {
 func startCaddy(t *testing.T) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(caddyfile(strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	initServer(tc, caddyfile(strings.TrimPrefix(up.URL, "http://")), "caddyfile")
 	return tc, up
 }
 
@@ -458,7 +458,7 @@ func TestRejectedNotificationsNeverReachTheApp(t *testing.T) {
 func TestJSONConfig(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(`{
+	initServer(tc, `{
 	"admin": {"listen": "localhost:2999"},
 	"apps": {
 		"http": {
@@ -531,7 +531,7 @@ func TestSecretFromFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("octo3-test-secret\n"), 0o600))
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+`
+	initServer(tc, globalOptions+`
 http://localhost:9080 {
 	paynotify octo3 {
 		secret {file.`+path+`}

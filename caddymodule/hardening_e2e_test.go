@@ -28,7 +28,7 @@ import (
 func TestDirectiveAtTheTopOfASiteGuardsItsPath(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.ReplaceAll(`
+	initServer(tc, globalOptions+strings.ReplaceAll(`
 http://localhost:9080 {
 	paynotify /top/octo3* octo3 {
 		secret octo3-test-secret
@@ -87,7 +87,7 @@ http://localhost:9080 {
 func TestSpellingsOfOnePathAndHostAreOneEvent(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"STORE", filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://:9080 {
 	handle /notify/octo3 {
@@ -161,7 +161,7 @@ http://localhost:9080 {
 	t.Run("each app gets the event with its own scope", func(t *testing.T) {
 		up := newUpstream(t)
 		tc := caddytest.NewTester(t)
-		tc.InitServer(config(strings.TrimPrefix(up.URL, "http://"), "dedup_scope shop1", "dedup_scope shop2"), "caddyfile")
+		initServer(tc, config(strings.TrimPrefix(up.URL, "http://"), "dedup_scope shop1", "dedup_scope shop2"), "caddyfile")
 		for range 2 { // the provider's retry is a duplicate at each
 			for _, shop := range []string{"/shop1/notify", "/shop2/notify"} {
 				assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_captured", shop)).Status, shop)
@@ -173,7 +173,7 @@ http://localhost:9080 {
 	t.Run("one endpoint on two routes shares its records", func(t *testing.T) {
 		up := newUpstream(t)
 		tc := caddytest.NewTester(t)
-		tc.InitServer(config(strings.TrimPrefix(up.URL, "http://"), "dedup_scope cko", "dedup_scope cko"), "caddyfile")
+		initServer(tc, config(strings.TrimPrefix(up.URL, "http://"), "dedup_scope cko", "dedup_scope cko"), "caddyfile")
 		assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_refunded", "/shop1/notify")).Status)
 		assert.Equal(t, http.StatusOK, send(t, tc, golden(t, "checkout/payment_refunded", "/shop2/notify")).Status)
 		assert.Len(t, up.take(), 1)
@@ -187,7 +187,7 @@ http://localhost:9080 {
 func TestUnparsableForwardedForFailsClosed(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(strings.Replace(globalOptions, "trusted_proxies static 127.0.0.1/32",
+	initServer(tc, strings.Replace(globalOptions, "trusted_proxies static 127.0.0.1/32",
 		"trusted_proxies static 127.0.0.1/32 10.0.0.0/8\n\t\ttrusted_proxies_strict", 1)+
 		strings.ReplaceAll(`
 http://localhost:9080 {
@@ -240,7 +240,7 @@ http://localhost:9080 {
 func TestSlowBodyTimesOut(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.ReplaceAll(`
+	initServer(tc, globalOptions+strings.ReplaceAll(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
@@ -299,7 +299,7 @@ func TestOneBoltFileUnderSeveralNamesIsOneStore(t *testing.T) {
 
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"), "DIR", dir).Replace(`
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"), "DIR", dir).Replace(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {

@@ -302,7 +302,7 @@ func TestHostileInputCatalogue(t *testing.T) {
 	require.GreaterOrEqual(t, len(hostileCatalogue), 40)
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 
 	seen := map[string]bool{}
 	for _, h := range hostileCatalogue {

@@ -297,7 +297,7 @@ var hmacHostile = []hostile{
 func TestHMACProvidersEndToEnd(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 
 	for _, c := range []struct {
 		name  string

@@ -237,7 +237,7 @@ var paystackHostile = []hostile{
 func TestSimpleProvidersDeliverOnce(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 	for _, c := range []struct{ golden, path, eventID string }{
 		{"razorpay/payment_captured", "/razorpay", "NxR3yGq1TzUw8e"},
 		{"square/payment_completed", "/square", "6a8f5f28-54a1-4eb0-a98a-3111513fd4fc"},

@@ -179,7 +179,7 @@ func setBody(r *http.Request, body string) {
 func TestStripePaddleHostileRoutesAcceptGenuine(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 	for name, build := range map[string]func(t *testing.T) *http.Request{
 		"stripe": stripeHostile(stripeValid, stripeHeader, nil),
 		"paddle": paddleHostile(paddleValid, paddleHeader, nil),

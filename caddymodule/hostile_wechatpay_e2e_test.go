@@ -251,7 +251,7 @@ func init() {
 func TestWechatpayHostileRoutesAcceptGenuine(t *testing.T) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"), "store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 
 	r := send(t, tc, wechatpayHostile(wechatpayValid, nil)(t))
 	assert.Equal(t, http.StatusNoContent, r.Status)

@@ -155,7 +155,7 @@ func startInquiryCaddy(t *testing.T) (*caddytest.Tester, *upstream, *testAPI, st
 	global := strings.Replace(globalOptions, "\tgrace_period 1ns\n", "\tgrace_period 1ns\n\tlog paynotify {\n\t\toutput file "+logFile+
 		"\n\t\tformat json\n\t\tinclude http.handlers.paynotify\n\t}\n", 1)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(global+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"), "API", api.URL,
+	initServer(tc, global+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"), "API", api.URL,
 		"STORE", filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://localhost:9080 {
 	handle /it {

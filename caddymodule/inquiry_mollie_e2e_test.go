@@ -31,7 +31,7 @@ func startMollieInquiry(t *testing.T) (*caddytest.Tester, *upstream, *standin.AP
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"API", srv.URL, "DB", filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://localhost:9080 {
 	handle /notify/mollie {

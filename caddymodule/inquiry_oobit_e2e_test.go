@@ -26,7 +26,7 @@ func startSeedInquiry(t *testing.T) (*caddytest.Tester, *upstream, *standin.API)
 	api.SetOobitMerchant(oobitHostileMerchant, oobitHostileKey)
 	api.SetOctopusCredentials("octopus-test-key", "octopus-test-secret")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"API", srv.URL, "DB", filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://localhost:9080 {
 	handle /notify/oobit {

@@ -30,7 +30,7 @@ func startPayPalCaddy(t *testing.T) (*caddytest.Tester, *upstream, *standin.API)
 	up := newUpstream(t)
 	t.Setenv("PAYNOTIFY_E2E_PAYPAL_SECRET", "e2e-client-secret")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"INQUIRE", apiServer.URL, "STORE", "store bolt "+filepath.Join(t.TempDir(), "dedup.db")).Replace(`
 http://localhost:9080 {
 	handle /paypal {

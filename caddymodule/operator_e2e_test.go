@@ -30,7 +30,7 @@ func startOperatorCaddy(t *testing.T) (*caddytest.Tester, *upstream, string) {
 	up := newUpstream(t)
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"ACCESSLOG", accessLog, "WHSEC", upstreamSecret).Replace(`
 http://localhost:9080 {
 	log {
@@ -219,7 +219,7 @@ func TestUpstreamSignatureSurvivesProviderSignatureHeaders(t *testing.T) {
 	up := newUpstream(t)
 	const appSecret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" // 24 bytes, not the senders' secret
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"APPSECRET", appSecret, "SWSECRET", hostileSWSecret).Replace(`
 http://localhost:9080 {
 	handle /gocardless {

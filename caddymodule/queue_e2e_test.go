@@ -114,7 +114,7 @@ func startQueueCaddy(t *testing.T, app string, deliver string) *caddytest.Tester
 // or "redis <url>").
 func startQueueCaddyOn(t *testing.T, store, app, deliver string) *caddytest.Tester {
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("APP", app, "STORE", store,
+	initServer(tc, globalOptions+strings.NewReplacer("APP", app, "STORE", store,
 		"WHSEC", upstreamSecret, "DELIVER", deliver).Replace(`
 http://localhost:9080 {
 	handle /queued {
@@ -228,7 +228,7 @@ func TestQueuedStoreUnavailableIs503WithoutACK(t *testing.T) {
 	require.NoError(t, err)
 	defer held.Close()
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", path).Replace(`
+	initServer(tc, globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", path).Replace(`
 http://localhost:9080 {
 	handle /queued {
 		paynotify octo3 {
@@ -253,7 +253,7 @@ http://localhost:9080 {
 func TestQueuedRoutesOfEveryShape(t *testing.T) {
 	app := newQueueApp(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", filepath.Join(t.TempDir(), "queue.db")).Replace(`
+	initServer(tc, globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", filepath.Join(t.TempDir(), "queue.db")).Replace(`
 http://localhost:9080 {
 	handle /oobit {
 		paynotify oobit {

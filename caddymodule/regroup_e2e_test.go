@@ -17,7 +17,7 @@ import (
 func startRegroupCaddy(t *testing.T) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, hostileCaddyfile(strings.TrimPrefix(up.URL, "http://"),
 		"store bolt "+filepath.Join(t.TempDir(), "dedup.db"), startHostileAPI(t)), "caddyfile")
 	return tc, up
 }

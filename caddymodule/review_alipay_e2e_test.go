@@ -17,7 +17,7 @@ import (
 func reviewAlipayServer(t *testing.T, forward string) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
+	initServer(tc, globalOptions+strings.NewReplacer("UPSTREAM", strings.TrimPrefix(up.URL, "http://"),
 		"DB", filepath.Join(t.TempDir(), "dedup.db"), "FORWARD", forward).Replace(`
 http://localhost:9080 {
 	handle /notify/alipay {

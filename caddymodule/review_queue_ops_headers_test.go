@@ -24,7 +24,7 @@ import (
 // (README, "Behind a load balancer").
 func startDirectAndQueued(t *testing.T, app *queueApp) *caddytest.Tester {
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", filepath.Join(t.TempDir(), "queue.db")).Replace(`
+	initServer(tc, globalOptions+strings.NewReplacer("APP", app.addr(), "STORE", filepath.Join(t.TempDir(), "queue.db")).Replace(`
 http://localhost:9080 {
 	handle /direct {
 		paynotify octo3 {

@@ -40,7 +40,7 @@ func queueWhileTheAppIsDown(t *testing.T, route, goldenName string) (items []sto
 	app.stop() // the app is down: the notification waits in the outbox
 	url := testredis.URL(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(globalOptions+"http://localhost:9080 {\n\trespond 204\n}\n", "caddyfile")
+	initServer(tc, globalOptions+"http://localhost:9080 {\n\trespond 204\n}\n", "caddyfile")
 	config := globalOptions + strings.NewReplacer("APP", app.addr(), "REDIS", url).Replace(route)
 	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(config), nil)
 	require.NoError(t, err)

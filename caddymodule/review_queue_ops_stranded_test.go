@@ -33,7 +33,7 @@ func TestReviewQueueOpsConfigChangeDoesNotStrandQueuedEventsUnseen(t *testing.T)
 		return globalOptions + strings.NewReplacer("APP", app.addr(), "STORE", store).Replace(route)
 	}
 	tc := caddytest.NewTester(t)
-	tc.InitServer(config(`
+	initServer(tc, config(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {
@@ -52,7 +52,7 @@ http://localhost:9080 {
 	require.Equal(t, "ACK", r.Body, "queued and acknowledged while the app is down")
 	require.Equal(t, 1.0, scrape(t)[`caddy_paynotify_queue_depth{provider="octo3"}`], "the queued event before the reload")
 
-	tc.InitServer(config(`
+	initServer(tc, config(`
 http://localhost:9080 {
 	handle /octo3 {
 		paynotify octo3 {

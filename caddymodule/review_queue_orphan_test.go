@@ -53,7 +53,7 @@ func TestReviewQueueReloadWithAnotherScopeDeliversWhatWasQueued(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "queue.db")
 	tc := caddytest.NewTester(t)
 	deliver := strings.ReplaceAll(reviewQueuedDeliver, "APP", app.addr())
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
 	require.Equal(t, "ACK", r.Body, "the provider was told the event is safe")
 
@@ -61,7 +61,7 @@ func TestReviewQueueReloadWithAnotherScopeDeliversWhatWasQueued(t *testing.T) {
 	// as the load error for two routes of one provider asks. The app is
 	// back once the new config runs (so that the old config's worker
 	// cannot deliver it before it stops).
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "dedup_scope shop", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "dedup_scope shop", deliver), "caddyfile")
 	app.restart()
 
 	deadline := time.Now().Add(5 * time.Second)
@@ -77,7 +77,7 @@ func TestReviewQueueReloadWithAnotherScopeDeliversWhatWasQueued(t *testing.T) {
 		"the event that waits is counted (an alert on the depth fires)")
 
 	// The operator restores the route's scope: delivered, once.
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	app.waitAccepted(1, 5*time.Second)
 }
 
@@ -87,12 +87,12 @@ func TestReviewQueueReloadToDirectDeliversWhatWasQueued(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "queue.db")
 	tc := caddytest.NewTester(t)
 	deliver := strings.ReplaceAll(reviewQueuedDeliver, "APP", app.addr())
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
 	require.Equal(t, "ACK", r.Body)
 
 	// The app is fast again: back to deliver direct.
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", "deliver direct"), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", "deliver direct"), "caddyfile")
 	app.restart()
 
 	time.Sleep(time.Second)
@@ -101,7 +101,7 @@ func TestReviewQueueReloadToDirectDeliversWhatWasQueued(t *testing.T) {
 	assert.Contains(t, reviewQueueMetric(t, "caddy_paynotify_queue_depth"), `caddy_paynotify_queue_depth{provider="octo3"} 1`,
 		"a direct route's config counts what waits in its store")
 
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	app.waitAccepted(1, 5*time.Second)
 }
 
@@ -130,11 +130,11 @@ func TestReviewQueueReloadFromBoltToRedisDeliversWhatWasQueued(t *testing.T) {
 	redisURL := testredis.URL(t)
 	tc := caddytest.NewTester(t)
 	deliver := strings.ReplaceAll(reviewQueuedDeliver, "APP", app.addr())
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	r := send(t, tc, golden(t, "octo3/accepted", "/queued"))
 	require.Equal(t, "ACK", r.Body)
 
-	tc.InitServer(strings.Replace(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "store bolt "+store, "store redis "+redisURL, 1), "caddyfile")
+	initServer(tc, strings.Replace(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "store bolt "+store, "store redis "+redisURL, 1), "caddyfile")
 	app.restart()
 
 	time.Sleep(time.Second)
@@ -142,6 +142,6 @@ func TestReviewQueueReloadFromBoltToRedisDeliversWhatWasQueued(t *testing.T) {
 	assert.Empty(t, accepted, "the bolt file is no longer read")
 
 	// Back on the bolt file (to drain it before the move): delivered, once.
-	tc.InitServer(reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
+	initServer(tc, reviewQueueOrphanConfig(store, app.addr(), "", deliver), "caddyfile")
 	app.waitAccepted(1, 5*time.Second)
 }

@@ -70,7 +70,7 @@ http://localhost:9080 {
 func startShadowCaddy(t *testing.T) (*caddytest.Tester, *upstream) {
 	up := newUpstream(t)
 	tc := caddytest.NewTester(t)
-	tc.InitServer(shadowCaddyfile(strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	initServer(tc, shadowCaddyfile(strings.TrimPrefix(up.URL, "http://")), "caddyfile")
 	return tc, up
 }
 

@@ -183,7 +183,8 @@ func (p *Process) Term() error {
 
 // Reload loads sites (with the same global options) through the admin
 // API's POST /load, as `caddy reload` does, and fails the test if Caddy
-// refuses it.
+// refuses it. It returns once the old config's server has let go of the
+// HTTP port.
 func (p *Process) Reload(sites string) {
 	p.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.Admin+"/load", strings.NewReader(p.global+sites))
@@ -200,6 +201,7 @@ func (p *Process) Reload(sites string) {
 	if res.StatusCode != http.StatusOK {
 		p.t.Fatalf("reload: %s: %s", res.Status, body)
 	}
+	WaitOneListener(p.httpPort, 5*time.Second)
 }
 
 // Log returns what the process logged so far.
