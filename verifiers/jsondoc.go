@@ -555,30 +555,41 @@ func (d *jsonDoc) foldedName(i int, folded *[]string) string {
 // it, eight bytes at a time.
 func (d *jsonDoc) nameHash(i int, folded *[]string) uint64 {
 	n := &d.nodes[i]
-	var mh maphash.Hash
-	mh.SetSeed(nameSeed)
+	spread := uint64(n.parent) * 0x9E3779B97F4A7C15
 	if !n.nameASCII {
-		mh.WriteString(d.foldedName(i, folded))
-		return mh.Sum64() + uint64(n.parent)*0x9E3779B97F4A7C15
+		return maphash.String(nameSeed, d.foldedName(i, folded)) + spread
 	}
 	name := d.body[n.nameStart:n.nameEnd]
 	var buf [64]byte
-	for len(name) > 0 {
-		k := copy(buf[:], name)
-		name = name[k:]
-		chunk := buf[:k]
-		for len(chunk) >= 8 {
-			binary.LittleEndian.PutUint64(chunk, upperASCII8(binary.LittleEndian.Uint64(chunk)))
-			chunk = chunk[8:]
-		}
-		for j := range chunk {
-			if c := chunk[j]; 'a' <= c && c <= 'z' {
-				chunk[j] = c - ('a' - 'A')
-			}
-		}
-		mh.Write(buf[:k])
+	if len(name) <= len(buf) {
+		// Most names: one call, without maphash.Hash's buffer.
+		return maphash.Bytes(nameSeed, upperASCII(buf[:len(name)], name)) + spread
 	}
-	return mh.Sum64() + uint64(n.parent)*0x9E3779B97F4A7C15
+	var mh maphash.Hash
+	mh.SetSeed(nameSeed)
+	for len(name) > 0 {
+		k := min(len(name), len(buf))
+		mh.Write(upperASCII(buf[:k], name[:k]))
+		name = name[k:]
+	}
+	return mh.Sum64() + spread
+}
+
+// upperASCII writes src into dst, of the same length, with the ASCII
+// lower-case letters made upper case, and returns dst.
+func upperASCII(dst, src []byte) []byte {
+	copy(dst, src)
+	chunk := dst
+	for len(chunk) >= 8 {
+		binary.LittleEndian.PutUint64(chunk, upperASCII8(binary.LittleEndian.Uint64(chunk)))
+		chunk = chunk[8:]
+	}
+	for j, c := range chunk {
+		if 'a' <= c && c <= 'z' {
+			chunk[j] = c - ('a' - 'A')
+		}
+	}
+	return dst
 }
 
 // nameSeed is the seed of nameHash.
