@@ -490,20 +490,34 @@ func scanNumber(b []byte, i int) (int, bool) {
 
 // uniqueNames reports whether no object has two member names that are
 // equal under simple case folding (foldKey's equivalence, as CheckJSON
-// compares them). Every member is put in one hash table keyed by its
-// object and its folded name.
+// compares them). The members of a small object are compared pairwise; those
+// of the larger ones are put in one hash table keyed by their object and
+// their folded name, so that the work stays linear in the members.
 func (d *jsonDoc) uniqueNames() bool {
-	members := 0
-	for i := 1; i < len(d.nodes); i++ {
-		if d.nodes[d.nodes[i].parent].kind == '{' {
-			members++
+	var folded []string // folded names of the members that are not plain ASCII, by node (lazily)
+	large := 0          // members of the objects too large to compare pairwise
+	for i := range d.nodes {
+		n := &d.nodes[i]
+		if n.kind != '{' || n.count < 2 {
+			continue
+		}
+		if n.count > pairwiseMembers {
+			large += int(n.count)
+			continue
+		}
+		for a := n.first; a != 0; a = d.nodes[a].next {
+			for b := d.nodes[a].next; b != 0; b = d.nodes[b].next {
+				if d.sameName(int(a), int(b), &folded) {
+					return false
+				}
+			}
 		}
 	}
-	if members < 2 {
+	if large == 0 {
 		return true
 	}
 	size := 1
-	for size < 2*members {
+	for size < 2*large {
 		size <<= 1
 	}
 	if cap(d.table) < size {
@@ -513,10 +527,9 @@ func (d *jsonDoc) uniqueNames() bool {
 		clear(d.table)
 	}
 	mask := uint64(size - 1)
-	var folded []string // folded names of the members that are not plain ASCII, by node (lazily)
 	for i := 1; i < len(d.nodes); i++ {
 		n := &d.nodes[i]
-		if d.nodes[n.parent].kind != '{' {
+		if p := &d.nodes[n.parent]; p.kind != '{' || p.count <= pairwiseMembers {
 			continue
 		}
 		h := d.nameHash(i, &folded)
@@ -533,6 +546,10 @@ func (d *jsonDoc) uniqueNames() bool {
 	}
 	return true
 }
+
+// pairwiseMembers is the most members an object may have for uniqueNames to
+// compare them pairwise: at most 28 comparisons, most ended by the lengths.
+const pairwiseMembers = 8
 
 // foldedName returns the member name of node i folded as foldKey folds it,
 // for a name that is not plain ASCII.

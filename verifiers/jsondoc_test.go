@@ -230,6 +230,19 @@ func jsonDocSeeds(t testing.TB) [][]byte {
 			seeds = append(seeds, []byte(`{"`+pair[0]+`":1,"`+pair[1]+`":2}`), []byte(`{"`+pair[0]+`":1,"x":{"`+pair[1]+`":2}}`))
 		}
 	}
+	// Objects about pairwiseMembers, with and without a duplicate at either
+	// end or inside a nested object of the same size.
+	for _, members := range []int{8, 9, 16} {
+		var names []string
+		for k := range members {
+			names = append(names, fmt.Sprintf(`"m%02d":%d`, k, k))
+		}
+		plain := "{" + strings.Join(names, ",") + "}"
+		seeds = append(seeds, []byte(plain),
+			[]byte("{"+strings.Join(names, ",")+`,"M00":0}`),
+			[]byte("{"+strings.Join(names[1:], ",")+`,"M01":0}`),
+			[]byte(`{"a":`+plain+`,"b":{"m00":0,`+strings.Join(names, ",")+`}}`))
+	}
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.http"))
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
