@@ -490,18 +490,19 @@ func scanNumber(b []byte, i int) (int, bool) {
 
 // uniqueNames reports whether no object has two member names that are
 // equal under simple case folding (foldKey's equivalence, as CheckJSON
-// compares them). The members of a small object are compared pairwise; those
-// of the larger ones are put in one hash table keyed by their object and
-// their folded name, so that the work stays linear in the members.
+// compares them). The members of a small object are compared pairwise
+// (pairwise); those of the others are put in one hash table keyed by their
+// object and their folded name, so that the work stays linear in the
+// members.
 func (d *jsonDoc) uniqueNames() bool {
 	var folded []string // folded names of the members that are not plain ASCII, by node (lazily)
-	large := 0          // members of the objects too large to compare pairwise
+	large := 0          // members of the objects not compared pairwise
 	for i := range d.nodes {
 		n := &d.nodes[i]
 		if n.kind != '{' || n.count < 2 {
 			continue
 		}
-		if n.count > pairwiseMembers {
+		if !d.pairwise(n) {
 			large += int(n.count)
 			continue
 		}
@@ -529,7 +530,7 @@ func (d *jsonDoc) uniqueNames() bool {
 	mask := uint64(size - 1)
 	for i := 1; i < len(d.nodes); i++ {
 		n := &d.nodes[i]
-		if p := &d.nodes[n.parent]; p.kind != '{' || p.count <= pairwiseMembers {
+		if p := &d.nodes[n.parent]; p.kind != '{' || d.pairwise(p) {
 			continue
 		}
 		h := d.nameHash(i, &folded)
@@ -547,9 +548,22 @@ func (d *jsonDoc) uniqueNames() bool {
 	return true
 }
 
-// pairwiseMembers is the most members an object may have for uniqueNames to
-// compare them pairwise: at most 28 comparisons, most ended by the lengths.
-const pairwiseMembers = 8
+// pairwise reports whether uniqueNames compares the member names of object
+// n pairwise: at most 8 members, none of a name over 64 bytes, so at most 28
+// comparisons, most ended by the lengths, and none longer than 64 bytes.
+// (Without the bound on names, 8 long names alike but for their last byte
+// made the check several times slower than hashing them.)
+func (d *jsonDoc) pairwise(n *jsonNode) bool {
+	if n.count > 8 {
+		return false
+	}
+	for c := n.first; c != 0; c = d.nodes[c].next {
+		if m := &d.nodes[c]; m.nameEnd-m.nameStart > 64 {
+			return false
+		}
+	}
+	return true
+}
 
 // foldedName returns the member name of node i folded as foldKey folds it,
 // for a name that is not plain ASCII.

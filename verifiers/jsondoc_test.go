@@ -219,15 +219,18 @@ func jsonDocSeeds(t testing.TB) [][]byte {
 	} {
 		seeds = append(seeds, []byte(s))
 	}
-	// Names about nameHash's 64-byte buffer, the same in another case or
-	// not, and a non-ASCII spelling (U+212A KELVIN SIGN) that folds to an
-	// ASCII one.
+	// Names about nameHash's 64-byte buffer and pairwise's bound, the same
+	// in another case or not, and a non-ASCII spelling (U+212A KELVIN SIGN)
+	// that folds to an ASCII one.
 	for _, size := range []int{7, 8, 63, 64, 65, 128, 129, 200} {
 		lower, upper := strings.Repeat("k", size), strings.Repeat("K", size)
 		kelvin := strings.Repeat("k", size-1) + "K"
 		near := strings.Repeat("k", size-1) + "l"
 		for _, pair := range [][2]string{{lower, upper}, {lower, kelvin}, {upper, kelvin}, {lower, near}, {lower, lower}} {
-			seeds = append(seeds, []byte(`{"`+pair[0]+`":1,"`+pair[1]+`":2}`), []byte(`{"`+pair[0]+`":1,"x":{"`+pair[1]+`":2}}`))
+			// Two members, compared pairwise; among ten, hashed.
+			ten := `"0":0,"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,`
+			seeds = append(seeds, []byte(`{"`+pair[0]+`":1,"`+pair[1]+`":2}`), []byte(`{"`+pair[0]+`":1,"x":{"`+pair[1]+`":2}}`),
+				[]byte(`{`+ten+`"`+pair[0]+`":1,"`+pair[1]+`":2}`), []byte(`{"`+pair[0]+`":1,`+ten+`"`+pair[1]+`":2}`))
 		}
 	}
 	// Objects about pairwiseMembers, with and without a duplicate at either
