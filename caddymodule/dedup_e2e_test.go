@@ -329,6 +329,9 @@ func TestReloadUnderTrafficLosesNoRecord(t *testing.T) {
 		load(v)
 	}
 	wg.Wait()
+	// The workers' connections may be kept alive to an old server, which
+	// closes them when its grace period lets it.
+	tc.Client.CloseIdleConnections()
 
 	// The provider sends every one again (those not acknowledged, and the
 	// acknowledged ones whose ACK it may have lost).

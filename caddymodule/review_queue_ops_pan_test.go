@@ -51,6 +51,7 @@ func queueWhileTheAppIsDown(t *testing.T, route, goldenName string) (items []sto
 	if res.StatusCode != http.StatusOK {
 		return nil, string(refusal)
 	}
+	settle(tc)
 	r := send(t, tc, golden(t, goldenName, "/queued"))
 	require.Equal(t, http.StatusOK, r.Status, "acknowledged")
 

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// WaitOneListener returns once at most one TCP socket listens on port, or
-// after timeout.
+// WaitOneListener returns once at most one TCP socket listens on port, and
+// reports false if two or more still did after timeout.
 //
 // Caddy binds each config's listener with SO_REUSEPORT, so for a moment after
 // a reload two sockets listen on the port and the kernel hands a new
@@ -19,12 +19,20 @@ import (
 // began is closed without an answer (net/http's conn.serve): the client reads
 // EOF. A provider retries such a notification; a test must not meet it.
 //
+// A connection kept alive to the old server is closed by its shutdown after
+// the listener: the caller should also drop its client's idle connections.
+//
 // It reads Linux's /proc/net/tcp and tcp6; elsewhere it does not wait.
-func WaitOneListener(port int, timeout time.Duration) {
+func WaitOneListener(port int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for listeners(port) > 1 && time.Now().Before(deadline) {
+	for listeners(port) > 1 {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "testcaddy: %d sockets still listen on port %d %v after a reload\n", listeners(port), port, timeout)
+			return false
+		}
 		time.Sleep(time.Millisecond)
 	}
+	return true
 }
 
 // listeners counts the TCP sockets listening on port.

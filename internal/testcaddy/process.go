@@ -184,7 +184,8 @@ func (p *Process) Term() error {
 // Reload loads sites (with the same global options) through the admin
 // API's POST /load, as `caddy reload` does, and fails the test if Caddy
 // refuses it. It returns once the old config's server has let go of the
-// HTTP port.
+// HTTP port, with http.DefaultClient's idle connections (to the old
+// server, perhaps) closed.
 func (p *Process) Reload(sites string) {
 	p.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.Admin+"/load", strings.NewReader(p.global+sites))
@@ -202,6 +203,7 @@ func (p *Process) Reload(sites string) {
 		p.t.Fatalf("reload: %s: %s", res.Status, body)
 	}
 	WaitOneListener(p.httpPort, 5*time.Second)
+	http.DefaultClient.CloseIdleConnections()
 }
 
 // Log returns what the process logged so far.
