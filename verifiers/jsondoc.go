@@ -490,8 +490,8 @@ func scanNumber(b []byte, i int) (int, bool) {
 
 // uniqueNames reports whether no object has two member names that are
 // equal under simple case folding (foldKey's equivalence, as CheckJSON
-// compares them). The members of a small object are compared pairwise
-// (pairwise); those of the others are put in one hash table keyed by their
+// compares them). The members of a small object are compared pairwise;
+// those of the others (hashed) are put in one hash table keyed by their
 // object and their folded name, so that the work stays linear in the
 // members.
 func (d *jsonDoc) uniqueNames() bool {
@@ -502,7 +502,7 @@ func (d *jsonDoc) uniqueNames() bool {
 		if n.kind != '{' || n.count < 2 {
 			continue
 		}
-		if !d.pairwise(n) {
+		if d.hashed(n) {
 			large += int(n.count)
 			continue
 		}
@@ -530,8 +530,8 @@ func (d *jsonDoc) uniqueNames() bool {
 	mask := uint64(size - 1)
 	for i := 1; i < len(d.nodes); i++ {
 		n := &d.nodes[i]
-		if p := &d.nodes[n.parent]; p.kind != '{' || d.pairwise(p) {
-			continue
+		if !d.hashed(&d.nodes[n.parent]) {
+			continue // and large counted only these, so the table has room
 		}
 		h := d.nameHash(i, &folded)
 		for slot := h & mask; ; slot = (slot + 1) & mask {
@@ -548,21 +548,26 @@ func (d *jsonDoc) uniqueNames() bool {
 	return true
 }
 
-// pairwise reports whether uniqueNames compares the member names of object
-// n pairwise: at most 8 members, none of a name over 64 bytes, so at most 28
-// comparisons, most ended by the lengths, and none longer than 64 bytes.
-// (Without the bound on names, 8 long names alike but for their last byte
-// made the check several times slower than hashing them.)
-func (d *jsonDoc) pairwise(n *jsonNode) bool {
-	if n.count > 8 {
+// hashed reports whether uniqueNames puts the member names of node n in its
+// hash table: n is an object of two members or more that is not compared
+// pairwise. An object is compared pairwise when it has at most 8 members,
+// none of a name over 64 bytes: at most 28 comparisons, most ended by the
+// lengths, none longer than 64 bytes. (Without the bound on names, 8 long
+// names alike but for their last byte made the check several times slower
+// than hashing them.)
+func (d *jsonDoc) hashed(n *jsonNode) bool {
+	if n.kind != '{' || n.count < 2 {
 		return false
+	}
+	if n.count > 8 {
+		return true
 	}
 	for c := n.first; c != 0; c = d.nodes[c].next {
 		if m := &d.nodes[c]; m.nameEnd-m.nameStart > 64 {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // foldedName returns the member name of node i folded as foldKey folds it,

@@ -246,6 +246,11 @@ func jsonDocSeeds(t testing.TB) [][]byte {
 			[]byte("{"+strings.Join(names[1:], ",")+`,"M01":0}`),
 			[]byte(`{"a":`+plain+`,"b":{"m00":0,`+strings.Join(names, ",")+`}}`))
 	}
+	// One hashed object beside many one-member objects of long names, which
+	// are not hashed: the table is sized for the hashed members only.
+	long := strings.Repeat("n", 65)
+	seeds = append(seeds, []byte(`{"a":{"0":0,"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8},"b":[`+
+		strings.TrimSuffix(strings.Repeat(`{"`+long+`":1},`, 40), ",")+`]}`))
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.http"))
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
