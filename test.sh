@@ -271,14 +271,14 @@ echo "== cluster test: two Caddy nodes, one redis-server"
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=("$!")
-wait_port "$redis_port"
+wait_port "$redis_port" "$work/redis.log"
 export REDIS_URL=redis://127.0.0.1:$redis_port/0 APP_PORT=$(free_port)
 # The app takes 300 ms per event, so that both nodes claim while the first
 # delivery is still under way.
 go build -o "$work/demoapp" ./internal/demoapp
 "$work/demoapp" -listen "127.0.0.1:$APP_PORT" -delay 300ms >"$work/app.log" 2>&1 &
 pids+=("$!")
-wait_port "$APP_PORT"
+wait_port "$APP_PORT" "$work/app.log"
 node_ports=()
 for node in a b; do
 	port=$(free_port)
@@ -286,7 +286,7 @@ for node in a b; do
 	NODE_PORT=$port XDG_DATA_HOME=$work/$node/data XDG_CONFIG_HOME=$work/$node/config \
 		./caddy run --config testdata/cluster/node.Caddyfile --adapter caddyfile >"$work/node-$node.log" 2>&1 &
 	pids+=("$!")
-	wait_port "$port"
+	wait_port "$port" "$work/node-$node.log"
 done
 # The same notification reaches both nodes at the same moment, five times over.
 for i in 1 2 3 4 5; do

@@ -83,7 +83,7 @@ redis_port=$(free_port)
 "${load_cpu[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
 	>"$work/redis.log" 2>&1 &
 pids+=("$!")
-wait_port "$redis_port"
+wait_port "$redis_port" "$work/redis.log"
 
 port=$(free_port) up_port=$(free_port)
 case $provider in
@@ -149,7 +149,7 @@ start_caddy() { # start_caddy <binary> <port> <name> [<admin port>]
 	XDG_DATA_HOME=$work/$3-data XDG_CONFIG_HOME=$work/$3-config "${caddy_cpu[@]}" "$1" run \
 		--config "$work/$3.Caddyfile" --adapter caddyfile >"$work/$3.out" 2>&1 &
 	pids+=("$!")
-	wait_port "$2"
+	wait_port "$2" "$work/$3.out"
 }
 # The upstream runs in a process of its own, so that every route, this
 # binary's and the baseline's, proxies to another process alike.
