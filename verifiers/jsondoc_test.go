@@ -5,76 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// tokenCheckJSON is CheckJSON as it was before the jsonDoc scanner: a
-// jsontext token walk. It is the reference readJSONDoc is compared with.
-func tokenCheckJSON(body []byte) error {
-	if !utf8.Valid(body) {
-		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
-	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
-	}
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	var names []*objectNames
-	for {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return fmt.Errorf("%w: JSON: %v", ErrMalformed, err)
-		}
-		depth := dec.StackDepth()
-		switch kind := tok.Kind(); kind {
-		case '{', '[':
-			if depth-1 > maxJSONDepth {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-			}
-			if kind == '[' && depth > maxJSONDepth && dec.PeekKind() != ']' {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-			}
-			var keys *objectNames
-			if kind == '{' {
-				keys = &objectNames{}
-			}
-			names = append(names, keys)
-		case '}', ']':
-			names = names[:len(names)-1]
-		default:
-			if parent, n := dec.StackIndex(depth); parent == '{' && n%2 == 1 {
-				if key := tok.String(); !names[len(names)-1].add(key) {
-					return fmt.Errorf("%w: JSON key %.40q given twice", ErrMalformed, key)
-				}
-				if depth > maxJSONDepth {
-					return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-				}
-				continue
-			}
-			if depth > maxJSONDepth {
-				return fmt.Errorf("%w: JSON nested too deep", ErrMalformed)
-			}
-		}
-		if depth == 0 {
-			break
-		}
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
-	}
-	return nil
-}
-
-// sameDoc checks that readJSONDoc decides on body as the token walk does,
+// sameDoc checks that readJSONDoc decides on body as checkJSONTokens (the
+// jsontext walk CheckJSON made before, kept verbatim to word refusals) does,
 // with the same error, and that every value of an accepted body reads as
 // encoding/json reads it: at its path, its raw bytes, its text, its string,
 // the names of its members; and the compacted body as json.Marshal makes it.
@@ -82,7 +24,7 @@ func tokenCheckJSON(body []byte) error {
 // (lookupDecoded, textDecoded), the old Lookup and Text kept verbatim.
 func sameDoc(t *testing.T, body []byte) {
 	d, err := readJSONDoc(body)
-	want := tokenCheckJSON(body)
+	want := checkJSONTokens(body)
 	if (err == nil) != (want == nil) {
 		t.Fatalf("%q: readJSONDoc %v, reference %v", body, err, want)
 	}
@@ -427,7 +369,7 @@ func BenchmarkReadJSONDoc(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if err := tokenCheckJSON(body); err != nil {
+				if err := checkJSONTokens(body); err != nil {
 					b.Fatal(err)
 				}
 			}
