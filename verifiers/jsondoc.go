@@ -1008,6 +1008,19 @@ func (v jsonValue) memberString(name, path string) (string, error) {
 // into a struct field: absent when absent or null, an object, and
 // ErrMalformed naming path for anything else.
 func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
+	return v.memberOfKind(name, path, '{', "an object")
+}
+
+// memberArray is memberObject for a slice field: an array.
+func (v jsonValue) memberArray(name, path string) (jsonValue, error) {
+	return v.memberOfKind(name, path, '[', "an array")
+}
+
+// memberOfKind is the member name of an object that encoding/json decoded
+// into a field of a container kind ('{' or '['): absent when absent or
+// null, the member when of that kind, and ErrMalformed naming path, "not
+// what", for anything else.
+func (v jsonValue) memberOfKind(name, path string, kind byte, what string) (jsonValue, error) {
 	m, err := v.getField(name, path)
 	if err != nil {
 		return absentJSON, err
@@ -1015,10 +1028,10 @@ func (v jsonValue) memberObject(name, path string) (jsonValue, error) {
 	switch m.Kind() {
 	case 0, 'n':
 		return absentJSON, nil
-	case '{':
+	case kind:
 		return m, nil
 	}
-	return absentJSON, fmt.Errorf("%w: %s is not an object", ErrMalformed, path)
+	return absentJSON, fmt.Errorf("%w: %s is not %s", ErrMalformed, path, what)
 }
 
 // compactRaw is the body as the events keep it: json.Marshal of it as a
@@ -1097,23 +1110,6 @@ func (e *spellingError) reason() string {
 func (e *spellingError) Error() string { return ErrMalformed.Error() + ": " + e.reason() }
 
 func (e *spellingError) Unwrap() error { return ErrMalformed }
-
-// memberArray is the member name of an object as encoding/json decoded it
-// into a slice field: absent when absent or null, an array, and
-// ErrMalformed naming path for anything else.
-func (v jsonValue) memberArray(name, path string) (jsonValue, error) {
-	m, err := v.getField(name, path)
-	if err != nil {
-		return absentJSON, err
-	}
-	switch m.Kind() {
-	case 0, 'n':
-		return absentJSON, nil
-	case '[':
-		return m, nil
-	}
-	return absentJSON, fmt.Errorf("%w: %s is not an array", ErrMalformed, path)
-}
 
 // memberID is the member name of an object as an idText field read it: a
 // string's content or a number as sent, "" when absent or null, and
