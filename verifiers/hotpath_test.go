@@ -308,7 +308,8 @@ func TestEqualCredential(t *testing.T) {
 	}
 }
 
-// refOobitSignedString is oobitSignedString as it was first written.
+// refOobitSignedString is the signed string of oobit as first written (over
+// a map), the reference for oobitSignedFields.
 func refOobitSignedString(fields map[string]string) string {
 	var signed strings.Builder
 	for _, name := range oobitSigned {
@@ -323,9 +324,6 @@ func TestOobitSignedStringMatchesReference(t *testing.T) {
 		{"trans_id": "22924", "trans_order": "ABC12365", "reply_code": "000", "trans_amount": "7.23", "trans_currency": "USD"},
 		{"trans_id": strings.Repeat("9", 300), "trans_order": "é中", "trans_amount": ""},
 	} {
-		if got, want := oobitSignedString(fields), refOobitSignedString(fields); got != want {
-			t.Errorf("%v: %q, reference %q", fields, got, want)
-		}
 		if got, want := oobitSignedFields(fieldsOf(fields)), refOobitSignedString(fields); got != want {
 			t.Errorf("sorted fields %v: %q, reference %q", fields, got, want)
 		}

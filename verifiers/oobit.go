@@ -181,7 +181,7 @@ func (v *Oobit) Notice(r *Request) ([]Event, error) {
 // of trans_id + trans_order + reply_code + trans_amount + trans_currency +
 // the merchant hash key, values exactly as received. Sent unencoded in a
 // query, the base64 '+' arrives as a space after form decoding; it is put back.
-// signature is the signature field's value; signed is oobitSignedString
+// signature is the signature field's value; signed is oobitSignedFields
 // of the fields.
 func (v *Oobit) checkSignature(signature, signed string) error {
 	given := strings.ReplaceAll(signature, " ", "+")
@@ -206,24 +206,8 @@ func (v *Oobit) checkSignature(signature, signed string) error {
 	return fmt.Errorf("%w: signature matches none of the %d configured secrets", ErrSignature, len(v.secrets))
 }
 
-// oobitSignedString is trans_id + trans_order + reply_code + trans_amount +
-// trans_currency, as received.
-func oobitSignedString(fields map[string]string) string {
-	var values [len(oobitSigned)]string
-	size := 0
-	for i, name := range oobitSigned {
-		values[i] = fields[name]
-		size += len(values[i])
-	}
-	var signed strings.Builder
-	signed.Grow(size)
-	for _, value := range values {
-		signed.WriteString(value)
-	}
-	return signed.String()
-}
-
-// oobitSignedFields is oobitSignedString of sorted fields.
+// oobitSignedFields is trans_id + trans_order + reply_code + trans_amount +
+// trans_currency, as received, of sorted fields.
 func oobitSignedFields(fields formFields) string {
 	var values [len(oobitSigned)]string
 	size := 0
@@ -271,7 +255,7 @@ func oobitStatus(replyCode string) Status {
 // oobitTimeLayout is trans_date's dd/MM/yyyy HH:mm:ss, in GMT.
 const oobitTimeLayout = "02/01/2006 15:04:05"
 
-// signed is oobitSignedString(f).
+// signed is oobitSignedFields of f.
 func (v *Oobit) normalize(fields formFields, signed string, r *Request) (Event, error) {
 	f := fields.Get
 	for _, name := range []string{"trans_id", "trans_order", "reply_code"} {
@@ -329,7 +313,7 @@ func (v *Oobit) Sign(d Draft) (Notification, error) {
 	if err != nil {
 		return Notification{}, err
 	}
-	sum := sha256.Sum256([]byte(oobitSignedString(f) + string(key)))
+	sum := sha256.Sum256([]byte(oobitSignedFields(fieldsOf(f)) + string(key)))
 	f["signature"] = base64.StdEncoding.EncodeToString(sum[:])
 	switch d.Method {
 	case "", http.MethodGet:

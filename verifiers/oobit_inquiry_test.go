@@ -47,7 +47,7 @@ func oobitGET(f map[string]string) *Request {
 	for k, val := range f {
 		q.Set(k, val)
 	}
-	sum := sha256.Sum256([]byte(oobitSignedString(f) + "oobit-test-hash-key"))
+	sum := sha256.Sum256([]byte(refOobitSignedString(f) + "oobit-test-hash-key"))
 	q.Set("signature", base64.StdEncoding.EncodeToString(sum[:]))
 	return &Request{Method: http.MethodGet, Header: http.Header{}, RawQuery: q.Encode(),
 		ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt}

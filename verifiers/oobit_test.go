@@ -120,7 +120,7 @@ func verifyOobitFields(t *testing.T, v Verifier, f map[string]string) *Event {
 	for k, val := range f {
 		q.Set(k, val)
 	}
-	sum := sha256.Sum256([]byte(oobitSignedString(f) + "oobit-test-hash-key"))
+	sum := sha256.Sum256([]byte(refOobitSignedString(f) + "oobit-test-hash-key"))
 	q.Set("signature", base64.StdEncoding.EncodeToString(sum[:]))
 	events, err := v.Verify(context.Background(), &Request{Method: http.MethodGet, Header: http.Header{},
 		RawQuery: q.Encode(), ClientIP: goldenClientIP, ReceivedAt: goldenReceivedAt})
